@@ -1,0 +1,1 @@
+"""Developer tooling: the template-driven local AWS, the local API server, seeding. Never deployed."""

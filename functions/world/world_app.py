@@ -1,0 +1,294 @@
+"""The GitLab world around the agents (SPEC §5, §6.2): version, users, personal access tokens,
+groups, projects, members, and CI jobs (admin create, runner-style finish)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Literal
+
+from aws_lambda_powertools.event_handler import Response
+from pydantic import Field, model_validator
+
+from cluster_agents.domain.access import VALID_ACCESS_LEVELS
+from cluster_agents.domain.naming import VISIBILITIES, path_from_name, valid_path, valid_username
+from cluster_agents.errors import InvalidParameters, RequestRejected, ValidationFailed
+from cluster_agents.services import world
+from cluster_agents.settings import get_settings
+from cluster_agents.web import entities
+from cluster_agents.web.app import create_app, entrypoint, no_content, respond
+from cluster_agents.web.auth import current_user, job_token
+from cluster_agents.web.pagination import headers as page_headers
+from cluster_agents.web.pagination import requested_page
+from cluster_agents.web.params import Params, integer, parse
+from cluster_agents.web.request import current
+
+app = create_app()
+
+Visibility = Literal["private", "internal", "public"]
+TOKEN_SCOPES = ("api", "read_api", "read_user", "read_repository", "write_repository", "read_registry",
+                "write_registry", "sudo", "admin_mode", "create_runner", "manage_runner", "ai_features", "k8s_proxy")
+
+
+class NewUser(Params):
+    email: str
+    name: str
+    username: str
+    admin: bool = False
+
+
+class NewPersonalAccessToken(Params):
+    name: str
+    scopes: list[Literal[TOKEN_SCOPES]]  # type: ignore[valid-type]
+    expires_at: date | None = None
+    description: str | None = None
+
+
+class NewGroup(Params):
+    name: str
+    path: str
+    parent_id: int | None = None
+    visibility: Visibility = "private"
+    description: str = ""
+
+
+class NewProject(Params):
+    name: str | None = None
+    path: str | None = None
+    namespace_id: int | None = None
+    description: str = ""
+    visibility: Visibility = "private"
+
+    @model_validator(mode="after")
+    def _name_or_path(self) -> NewProject:
+        if not self.name and not self.path:
+            raise ValueError("name or path")
+        return self
+
+
+class NewMember(Params):
+    user_id: int
+    access_level: int
+    expires_at: date | None = None
+
+
+class MemberChange(Params):
+    access_level: int
+    expires_at: date | None = None
+
+
+class JobEnvironment(Params):
+    name: str = Field(min_length=1, max_length=255)
+    tier: Literal["production", "staging", "testing", "development", "other"] | None = None
+
+
+class NewJob(Params):
+    project_id: int
+    user_id: int
+    pipeline_id: int | None = None
+    environment: JobEnvironment | str | None = None
+    ref: str = "main"
+    ref_protected: bool = False
+
+
+class JobUpdate(Params):
+    state: Literal["success", "failed"]
+
+
+def _access_level(value: int) -> int:
+    if value not in VALID_ACCESS_LEVELS:
+        raise InvalidParameters(["access_level does not have a valid value"])
+    return value
+
+
+# ---------------------------------------------------------------- version and users
+@app.get("/api/v4/version")
+def handle_get_version():
+    settings = get_settings()
+    return respond({"version": settings.version, "revision": settings.revision, "kas": {"enabled": True}})
+
+
+@app.get("/api/v4/user")
+def handle_get_current_user():
+    caller = current_user().user
+    return respond(entities.user_details(caller, show_private=True))
+
+
+@app.get("/api/v4/users/<user_id>")
+def handle_get_user(user_id: str):
+    caller = current_user().user
+    user = world.get_user(integer("user_id", user_id))
+    return respond(entities.user_details(user, show_private=caller.is_admin or caller.id == user.id))
+
+
+@app.post("/api/v4/users")
+def handle_create_user():
+    caller = current_user().user
+    params = parse(NewUser)
+    if not valid_username(params.username):
+        raise ValidationFailed(["Username can contain only letters, digits, '_', '-' and '.'. "
+                                "Cannot start with '-' or end in '.', '.git' or '.atom'."])
+    if "@" not in params.email:
+        raise ValidationFailed(["Email is invalid"])
+    user = world.create_user(caller, params.username, params.name, params.email, params.admin)
+    return respond(entities.user_details(user, show_private=True), 201)
+
+
+@app.post("/api/v4/users/<user_id>/personal_access_tokens")
+def handle_create_personal_access_token(user_id: str):
+    caller = current_user().user
+    owner_id = integer("user_id", user_id)
+    params = parse(NewPersonalAccessToken)
+    token, secret = world.create_personal_access_token(
+        caller, owner_id, params.name, params.scopes, params.expires_at, params.description
+    )
+    return respond(entities.personal_access_token(token, secret), 201)
+
+
+@app.delete("/api/v4/personal_access_tokens/<token_id>")
+def handle_revoke_personal_access_token(token_id: str):
+    caller = current_user().user
+    world.revoke_personal_access_token(caller, integer("token_id", token_id))
+    return no_content()
+
+
+# ---------------------------------------------------------------- groups and projects
+@app.post("/api/v4/groups")
+def handle_create_group():
+    caller = current_user().user
+    params = parse(NewGroup)
+    if not valid_path(params.path):
+        raise ValidationFailed(["Path can contain only letters, digits, '_', '-' and '.'. "
+                                "Cannot start with '-', end in '.git' or end in '.atom'"])
+    group = world.create_group(caller, params.name, params.path, params.parent_id, params.visibility,
+                               params.description)
+    return respond(entities.group(group), 201)
+
+
+@app.get("/api/v4/groups/<id>")
+def handle_get_group(id: str):  # noqa: A002 - GitLab's parameter name
+    caller = current_user().user
+    group, _ = world.visible_group(caller, current().path_param("id"))
+    return respond(entities.group(group))
+
+
+@app.post("/api/v4/projects")
+def handle_create_project():
+    caller = current_user().user
+    try:
+        params = parse(NewProject)
+    except InvalidParameters as error:
+        if error.messages == ["name or path is invalid"] or not error.messages:
+            raise RequestRejected("name, path are missing, at least one parameter must be provided") from None
+        raise
+    name = params.name or params.path or ""
+    path = params.path or path_from_name(name)
+    if not valid_path(path):
+        raise ValidationFailed(["Path can contain only letters, digits, '_', '-' and '.'. "
+                                "Cannot start with '-', end in '.git' or end in '.atom'"])
+    project = world.create_project(caller, name, path, params.namespace_id, params.description,
+                                   params.visibility)
+    return respond(entities.project(project), 201)
+
+
+@app.get("/api/v4/projects/<id>")
+def handle_get_project(id: str):  # noqa: A002
+    caller = current_user().user
+    return respond(entities.project(world.visible_project(caller, current().path_param("id"))))
+
+
+# ---------------------------------------------------------------- members
+def _list_members(kind: str) -> Response:
+    caller = current_user().user
+    page = requested_page()
+    members = world.list_members(caller, kind, current().path_param("id"))
+    shown = members[page.offset: page.offset + page.size]
+    return respond([entities.member(m, u) for m, u in shown], headers=page_headers(page, len(members)))
+
+
+def _add_member(kind: str) -> Response:
+    caller = current_user().user
+    params = parse(NewMember)
+    membership, user = world.add_member(caller, kind, current().path_param("id"), params.user_id,
+                                        _access_level(params.access_level), params.expires_at)
+    return respond(entities.member(membership, user), 201)
+
+
+def _update_member(kind: str, user_id: str) -> Response:
+    caller = current_user().user
+    member_id = integer("user_id", user_id)
+    params = parse(MemberChange)
+    membership, user = world.update_member(caller, kind, current().path_param("id"), member_id,
+                                           _access_level(params.access_level), params.expires_at)
+    return respond(entities.member(membership, user))
+
+
+def _remove_member(kind: str, user_id: str) -> Response:
+    caller = current_user().user
+    world.remove_member(caller, kind, current().path_param("id"), integer("user_id", user_id))
+    return no_content()
+
+
+@app.get("/api/v4/projects/<id>/members")
+def handle_list_project_members(id: str):  # noqa: A002
+    return _list_members("project")
+
+
+@app.post("/api/v4/projects/<id>/members")
+def handle_add_project_member(id: str):  # noqa: A002
+    return _add_member("project")
+
+
+@app.put("/api/v4/projects/<id>/members/<user_id>")
+def handle_update_project_member(id: str, user_id: str):  # noqa: A002
+    return _update_member("project", user_id)
+
+
+@app.delete("/api/v4/projects/<id>/members/<user_id>")
+def handle_remove_project_member(id: str, user_id: str):  # noqa: A002
+    return _remove_member("project", user_id)
+
+
+@app.get("/api/v4/groups/<id>/members")
+def handle_list_group_members(id: str):  # noqa: A002
+    return _list_members("group")
+
+
+@app.post("/api/v4/groups/<id>/members")
+def handle_add_group_member(id: str):  # noqa: A002
+    return _add_member("group")
+
+
+@app.put("/api/v4/groups/<id>/members/<user_id>")
+def handle_update_group_member(id: str, user_id: str):  # noqa: A002
+    return _update_member("group", user_id)
+
+
+@app.delete("/api/v4/groups/<id>/members/<user_id>")
+def handle_remove_group_member(id: str, user_id: str):  # noqa: A002
+    return _remove_member("group", user_id)
+
+
+# ---------------------------------------------------------------- CI jobs
+@app.post("/api/v4/admin/ci/jobs")
+def handle_create_job():
+    caller = current_user().user
+    params = parse(NewJob)
+    env = params.environment
+    env_name, env_tier = (env, None) if isinstance(env, str) else ((env.name, env.tier) if env else (None, None))
+    job, secret = world.create_job(caller, params.project_id, params.user_id, params.pipeline_id, env_name or None,
+                                   env_tier, params.ref, params.ref_protected)
+    return respond(entities.job(job, secret), 201)
+
+
+@app.put("/api/v4/jobs/<job_id>")
+def handle_finish_job(job_id: str):
+    request = current()
+    token = request.params().get("token") or job_token(request)
+    job_number = integer("job_id", job_id)
+    params = parse(JobUpdate)
+    job = world.finish_job(job_number, token if isinstance(token, str) else None, params.state)
+    return respond(entities.job(job))
+
+
+lambda_handler = entrypoint(app)
+__all__ = ["VISIBILITIES", "lambda_handler"]

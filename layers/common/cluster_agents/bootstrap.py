@@ -1,0 +1,40 @@
+"""The root administrator that exists from the start (SPEC §5), seeded idempotently."""
+
+from __future__ import annotations
+
+from cluster_agents import clock
+from cluster_agents.domain.models import PersonalAccessToken, User
+from cluster_agents.errors import Conflict
+from cluster_agents.secrets import digest, random_token
+from cluster_agents.services.world import PAT_PREFIX
+from cluster_agents.store.directory import directory
+
+ROOT_USERNAME = "root"
+
+
+def seed_root(token: str | None = None) -> str | None:
+    """Make sure ``root`` exists and, when ``token`` is given, that it is a valid root PAT.
+
+    Returns a newly generated token when root had to be created and no token was given
+    (the caller shows it once); otherwise None."""
+    repo = directory()
+    user_id = repo.find_user_id_by_username(ROOT_USERNAME)
+    root = repo.get_user(user_id) if user_id else None
+    created = False
+    if root is None:
+        root = User(id=repo.next_id("namespace"), username=ROOT_USERNAME, name="Administrator",
+                    email="admin@example.com", is_admin=True, created_at=clock.now_iso())
+        try:
+            repo.create_user(root)
+            created = True
+        except Conflict:  # another process seeded it first
+            user_id = repo.find_user_id_by_username(ROOT_USERNAME)
+            root = repo.get_user(user_id) if user_id else root
+    generated = None
+    if token is None and created:
+        token = generated = random_token(PAT_PREFIX, 20)
+    if token is not None and repo.get_pat_by_digest(digest(token)) is None:
+        pat = PersonalAccessToken(id=repo.next_id("personal_access_token"), user_id=root.id,
+                                  name="root-token", scopes=("api",), created_at=clock.now_iso())
+        repo.create_pat(pat, digest(token), root)
+    return generated

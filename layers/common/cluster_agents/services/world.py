@@ -1,0 +1,264 @@
+"""Use cases of the GitLab world (SPEC §5, §6.2): users, tokens, groups, projects, members, jobs."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from cluster_agents import clock
+from cluster_agents.domain.access import AccessLevel, effective_level
+from cluster_agents.domain.models import (
+    Environment,
+    Group,
+    Job,
+    Membership,
+    Namespace,
+    PersonalAccessToken,
+    Project,
+    User,
+)
+from cluster_agents.domain.naming import environment_slug, guess_tier
+from cluster_agents.errors import (
+    Forbidden,
+    GroupNotFound,
+    MemberNotFound,
+    NotFound,
+    ProjectNotFound,
+    UserNotFound,
+    ValidationFailed,
+)
+from cluster_agents.secrets import digest, random_token
+from cluster_agents.services.projects import access_to_project
+from cluster_agents.store.directory import directory
+
+PAT_PREFIX = "glpat-"
+JOB_TOKEN_PREFIX = "glcbt-"
+
+
+def _require_admin(caller: User) -> None:
+    if not caller.is_admin:
+        raise Forbidden()
+
+
+# ---------------------------------------------------------------- users and tokens
+def get_user(user_id: int) -> User:
+    user = directory().get_user(user_id)
+    if user is None:
+        raise UserNotFound()
+    return user
+
+
+def create_user(caller: User, username: str, name: str, email: str, admin: bool) -> User:
+    _require_admin(caller)
+    repo = directory()
+    # Users and groups share one id space, as GitLab namespaces do: a namespace_id names either.
+    user = User(id=repo.next_id("namespace"), username=username, name=name, email=email, is_admin=admin,
+                created_at=clock.now_iso())
+    repo.create_user(user)
+    return user
+
+
+def create_personal_access_token(
+    caller: User, user_id: int, name: str, scopes: list[str], expires_at: date | None, description: str | None
+) -> tuple[PersonalAccessToken, str]:
+    """A new token for ``user_id``; returns it with its secret, which is never shown again."""
+    _require_admin(caller)
+    owner = get_user(user_id)
+    if expires_at and expires_at < clock.today():
+        raise ValidationFailed(["Expiration date must be in the future"])
+    repo = directory()
+    secret = random_token(PAT_PREFIX, 20)
+    token = PersonalAccessToken(
+        id=repo.next_id("personal_access_token"), user_id=owner.id, name=name, scopes=tuple(dict.fromkeys(scopes)),
+        created_at=clock.now_iso(), expires_at=expires_at.isoformat() if expires_at else None,
+        description=description,
+    )
+    repo.create_pat(token, digest(secret), owner)
+    return token, secret
+
+
+def revoke_personal_access_token(caller: User, token_id: int) -> None:
+    found = directory().get_pat(token_id)
+    if found is None or (found[0].user_id != caller.id and not caller.is_admin):
+        raise NotFound("Not Found")
+    directory().revoke_pat(found[1])
+
+
+# ---------------------------------------------------------------- groups
+def find_group(id_or_path: str) -> Group | None:
+    repo = directory()
+    if id_or_path.isascii() and id_or_path.isdigit() and len(id_or_path) < 19:
+        return repo.get_group(int(id_or_path))
+    found = repo.find_namespace(id_or_path) if len(id_or_path) <= 1024 else None
+    return repo.get_group(found[1]) if found and found[0] == "group" else None
+
+
+def group_level(user: User, group: Group) -> AccessLevel:
+    memberships = directory().memberships_of(user.id, [("group", gid) for gid in group.self_and_ancestor_ids])
+    return effective_level(memberships, clock.today().isoformat())
+
+
+def visible_group(caller: User, id_or_path: str) -> tuple[Group, AccessLevel]:
+    group = find_group(id_or_path)
+    if group is None:
+        raise GroupNotFound()
+    level = AccessLevel.OWNER if caller.is_admin else group_level(caller, group)
+    if group.visibility == "private" and level == AccessLevel.NO_ACCESS:
+        raise GroupNotFound()
+    return group, level
+
+
+def create_group(caller: User, name: str, path: str, parent_id: int | None, visibility: str,
+                 description: str) -> Group:
+    repo = directory()
+    parent = None
+    if parent_id is not None:
+        parent = repo.get_group(parent_id)
+        if parent is None:
+            raise GroupNotFound()
+        level = AccessLevel.OWNER if caller.is_admin else group_level(caller, parent)
+        if level < AccessLevel.MAINTAINER:
+            raise Forbidden()
+    group = Group(
+        id=repo.next_id("namespace"), name=name, path=path,
+        full_path=f"{parent.full_path}/{path}" if parent else path,
+        full_name=f"{parent.full_name} / {name}" if parent else name,
+        visibility=visibility, created_at=clock.now_iso(), parent_id=parent.id if parent else None,
+        ancestor_ids=parent.self_and_ancestor_ids if parent else (), description=description,
+    )
+    owner = Membership("group", group.id, caller.id, AccessLevel.OWNER, group.created_at)
+    repo.create_group(group, owner, caller)
+    return group
+
+
+# ---------------------------------------------------------------- projects
+def create_project(caller: User, name: str, path: str, namespace_id: int | None, description: str,
+                   visibility: str) -> Project:
+    repo = directory()
+    creator_membership_level: int | None = None
+    group = repo.get_group(namespace_id) if namespace_id is not None else None
+    if group is None and namespace_id not in (None, caller.id):
+        raise NotFound("Namespace Not Found")
+    if group is None:
+        namespace = Namespace("user", caller.id, caller.name, caller.username, caller.username, caller.name)
+        group_ids: tuple[int, ...] = ()
+    else:
+        level = AccessLevel.OWNER if caller.is_admin else group_level(caller, group)
+        if level < AccessLevel.MAINTAINER:
+            raise Forbidden()
+        namespace = group.as_namespace()
+        group_ids = group.self_and_ancestor_ids
+        inherited = group_level(caller, group) if caller.is_admin else level
+        if inherited < AccessLevel.MAINTAINER:
+            creator_membership_level = AccessLevel.MAINTAINER
+    project = Project(
+        id=repo.next_id("project"), name=name, path=path, description=description, visibility=visibility,
+        namespace=namespace, created_at=clock.now_iso(), creator_id=caller.id, group_ids=group_ids,
+    )
+    membership = (
+        Membership("project", project.id, caller.id, creator_membership_level, project.created_at)
+        if creator_membership_level else None
+    )
+    repo.create_project(project, membership, caller)
+    return project
+
+
+def visible_project(caller: User, id_or_path: str) -> Project:
+    return access_to_project(caller, id_or_path).project
+
+
+# ---------------------------------------------------------------- members
+def _source(caller: User, kind: str, id_or_path: str) -> tuple[int, AccessLevel]:
+    """The member source's id and the caller's level in it (404 when not visible)."""
+    if kind == "project":
+        access = access_to_project(caller, id_or_path)
+        return access.project.id, access.effective
+    group, level = visible_group(caller, id_or_path)
+    return group.id, level
+
+
+def _authorize_member_change(caller_level: AccessLevel, granted: int, current: int | None = None) -> None:
+    if caller_level < AccessLevel.MAINTAINER:
+        raise Forbidden()
+    if caller_level < AccessLevel.OWNER and (granted >= AccessLevel.OWNER or (current or 0) >= AccessLevel.OWNER):
+        raise Forbidden()
+
+
+def _check_expiry(expires_at: date | None) -> str | None:
+    if expires_at is None:
+        return None
+    if expires_at < clock.today():
+        raise ValidationFailed(["Expires at cannot be a date in the past"])
+    return expires_at.isoformat()
+
+
+def list_members(caller: User, kind: str, id_or_path: str) -> list[tuple[Membership, User]]:
+    source_id, _ = _source(caller, kind, id_or_path)
+    return directory().list_members(kind, source_id)
+
+
+def add_member(caller: User, kind: str, id_or_path: str, user_id: int, access_level: int,
+               expires_at: date | None) -> tuple[Membership, User]:
+    source_id, level = _source(caller, kind, id_or_path)
+    _authorize_member_change(level, access_level)
+    user = get_user(user_id)
+    membership = Membership(kind, source_id, user.id, access_level, clock.now_iso(), _check_expiry(expires_at))
+    directory().add_member(membership, user)
+    return membership, user
+
+
+def update_member(caller: User, kind: str, id_or_path: str, user_id: int, access_level: int,
+                  expires_at: date | None) -> tuple[Membership, User]:
+    source_id, level = _source(caller, kind, id_or_path)
+    existing = directory().get_member(kind, source_id, user_id)
+    if existing is None:
+        raise MemberNotFound()
+    _authorize_member_change(level, access_level, existing[0].access_level)
+    membership = Membership(kind, source_id, user_id, access_level, existing[0].created_at, _check_expiry(expires_at))
+    if not directory().replace_member(membership, existing[1]):
+        raise MemberNotFound()
+    return membership, existing[1]
+
+
+def remove_member(caller: User, kind: str, id_or_path: str, user_id: int) -> None:
+    source_id, level = _source(caller, kind, id_or_path)
+    existing = directory().get_member(kind, source_id, user_id)
+    if existing is None:
+        raise MemberNotFound()
+    _authorize_member_change(level, existing[0].access_level)
+    if not directory().remove_member(kind, source_id, user_id):
+        raise MemberNotFound()
+
+
+# ---------------------------------------------------------------- CI jobs
+def create_job(caller: User, project_id: int, user_id: int, pipeline_id: int | None, environment_name: str | None,
+               environment_tier: str | None, ref: str, ref_protected: bool) -> tuple[Job, str]:
+    _require_admin(caller)
+    repo = directory()
+    if repo.get_project(project_id) is None:
+        raise ProjectNotFound()
+    get_user(user_id)
+    environment = None
+    if environment_name:
+        environment = Environment(environment_name, environment_slug(environment_name),
+                                  environment_tier or guess_tier(environment_name))
+    secret = random_token(JOB_TOKEN_PREFIX, 40)
+    job = Job(
+        id=repo.next_id("job"), project_id=project_id, user_id=user_id,
+        pipeline_id=pipeline_id or repo.next_id("pipeline"), status="running", created_at=clock.now_iso(),
+        ref=ref, ref_protected=ref_protected, environment=environment,
+    )
+    repo.create_job(job, digest(secret))
+    return job, secret
+
+
+def finish_job(job_id: int, token: str | None, state: str) -> Job:
+    """A runner reports the end of a job; its token stops working."""
+    if not token:
+        raise Forbidden()
+    token_digest = digest(token)
+    job = directory().get_job_by_digest(token_digest)
+    if job is None or job.id != job_id:
+        raise Forbidden()
+    if not job.running or not directory().finish_job(token_digest, state):
+        raise Forbidden("Job is not running")
+    return Job(**{**job.__dict__, "status": state})

@@ -1,0 +1,34 @@
+"""Settings, a validated model read from the environment on first use (never at import time)."""
+
+from __future__ import annotations
+
+import functools
+import os
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    directory_table: str = Field(min_length=1)
+    agents_table: str = Field(min_length=1)
+    token_digest_key_id: str = Field(min_length=1)
+    data_key_id: str = Field(min_length=1)
+    external_url: str = ""
+    # The agent server's shared secret: base64 in KAS_SECRET (local), else read from Secrets Manager.
+    kas_secret: str = ""
+    kas_secret_arn: str = ""
+    receptive_agents_enabled: bool = True
+    version: str = "17.11.0"
+    revision: str = "cluster-agents-api"
+
+    @classmethod
+    def from_environment(cls) -> Settings:
+        values = {name: os.environ[name.upper()] for name in cls.model_fields if name.upper() in os.environ}
+        return cls.model_validate(values)
+
+
+@functools.cache
+def get_settings() -> Settings:
+    return Settings.from_environment()

@@ -1,0 +1,1 @@
+"""DynamoDB and KMS adapters: one repository per aggregate, AWS errors turned into domain errors."""

@@ -1,0 +1,342 @@
+"""The directory: users, personal access tokens, groups, projects, memberships and CI jobs.
+
+Keys (DirectoryTable, pk / sk):
+  USER#<id> / USER                 the user
+  USERNAME#<name> / USERNAME       uniqueness of usernames (lower case), -> user_id
+  EMAIL#<email> / EMAIL            uniqueness of e-mail addresses, -> user_id
+  NAMESPACE#<full path> / NAMESPACE  uniqueness of user and group paths, -> kind, id
+  PAT#<digest> / PAT               a personal access token, with a snapshot of its user
+  PATID#<id> / PATID               token id -> digest (for revocation by id)
+  GROUP#<id> / GROUP               a group, with its ancestors
+  PROJECT#<id> / PROJECT           a project, with its namespace and groups
+  PROJECTPATH#<full path> / PROJECTPATH  -> project_id
+  MEMBERS#<project|group>#<id> / USER#<user id, 12 digits>  a membership, with a snapshot of its user
+  JOB#<digest> / JOB               a CI job, keyed by its token's digest
+Groups and projects never change once created, so each container caches them."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable
+from typing import Any
+
+from cluster_agents.domain.models import (
+    Environment,
+    Group,
+    Job,
+    Membership,
+    Namespace,
+    PersonalAccessToken,
+    Project,
+    User,
+)
+from cluster_agents.errors import Conflict, ValidationFailed
+from cluster_agents.settings import get_settings
+from cluster_agents.store import dynamo
+from cluster_agents.store.dynamo import TransactionCancelled
+
+
+def _members_pk(source_kind: str, source_id: int) -> str:
+    return f"MEMBERS#{source_kind}#{source_id}"
+
+
+def _member_sk(user_id: int) -> str:
+    return f"USER#{user_id:012d}"
+
+
+def _user(item: dict[str, Any]) -> User:
+    return User(
+        id=item["id"], username=item["username"], name=item["name"], email=item.get("email", ""),
+        is_admin=bool(item.get("is_admin")), created_at=item["created_at"], state=item.get("state", "active"),
+    )
+
+
+def _user_fields(user: User) -> dict[str, Any]:
+    return {
+        "id": user.id, "username": user.username, "name": user.name, "email": user.email,
+        "is_admin": user.is_admin, "created_at": user.created_at, "state": user.state,
+    }
+
+
+def _namespace(data: dict[str, Any]) -> Namespace:
+    return Namespace(**data)
+
+
+def _group(item: dict[str, Any]) -> Group:
+    return Group(
+        id=item["id"], name=item["name"], path=item["path"], full_path=item["full_path"],
+        full_name=item["full_name"], visibility=item["visibility"], created_at=item["created_at"],
+        parent_id=item.get("parent_id"), ancestor_ids=tuple(item.get("ancestor_ids", [])),
+        description=item.get("description", ""),
+    )
+
+
+def _project(item: dict[str, Any]) -> Project:
+    return Project(
+        id=item["id"], name=item["name"], path=item["path"], description=item.get("description", ""),
+        visibility=item["visibility"], namespace=_namespace(item["namespace"]), created_at=item["created_at"],
+        creator_id=item["creator_id"], default_branch=item.get("default_branch", "main"),
+        group_ids=tuple(item.get("group_ids", [])),
+    )
+
+
+def _membership(item: dict[str, Any]) -> Membership:
+    return Membership(
+        source_kind=item["source_kind"], source_id=item["source_id"], user_id=item["user_id"],
+        access_level=item["access_level"], created_at=item["created_at"], expires_at=item.get("expires_at"),
+    )
+
+
+def _pat(item: dict[str, Any]) -> PersonalAccessToken:
+    return PersonalAccessToken(
+        id=item["id"], user_id=item["user_id"], name=item["name"], scopes=tuple(item["scopes"]),
+        created_at=item["created_at"], expires_at=item.get("expires_at"), revoked=bool(item.get("revoked")),
+        description=item.get("description"),
+    )
+
+
+def _job(item: dict[str, Any]) -> Job:
+    env = item.get("environment")
+    return Job(
+        id=item["id"], project_id=item["project_id"], user_id=item["user_id"], pipeline_id=item["pipeline_id"],
+        status=item["status"], created_at=item["created_at"], ref=item.get("ref", "main"),
+        ref_protected=bool(item.get("ref_protected")),
+        environment=Environment(**env) if env else None,
+    )
+
+
+class DirectoryRepository:
+    """Users, tokens, groups, projects, memberships and jobs in the directory table."""
+
+    def __init__(self, table: str) -> None:
+        self.table = table
+        self._projects: dict[int, Project] = {}
+        self._project_ids_by_path: dict[str, int] = {}
+        self._groups: dict[int, Group] = {}
+
+    # ------------------------------------------------------------ ids
+    def next_id(self, entity: str) -> int:
+        return dynamo.next_id(self.table, entity)
+
+    # ------------------------------------------------------------ users
+    def get_user(self, user_id: int) -> User | None:
+        item = dynamo.get(self.table, f"USER#{user_id}", "USER")
+        return _user(item) if item else None
+
+    def get_users(self, user_ids: Iterable[int]) -> dict[int, User]:
+        keys = [(f"USER#{uid}", "USER") for uid in user_ids]
+        found = dynamo.batch_get({self.table: keys})[self.table]
+        return {item["id"]: _user(item) for item in found.values()}
+
+    def find_user_id_by_username(self, username: str) -> int | None:
+        item = dynamo.get(self.table, f"USERNAME#{username.lower()}", "USERNAME")
+        return item["user_id"] if item else None
+
+    def create_user(self, user: User) -> None:
+        """Create a user with its unique username, e-mail and personal namespace, atomically."""
+        t = self.table
+        actions = [
+            dynamo.put_action(t, {"pk": f"USERNAME#{user.username.lower()}", "sk": "USERNAME", "user_id": user.id},
+                              "attribute_not_exists(pk)"),
+            dynamo.put_action(t, {"pk": f"EMAIL#{user.email.lower()}", "sk": "EMAIL", "user_id": user.id},
+                              "attribute_not_exists(pk)"),
+            dynamo.put_action(t, {"pk": f"NAMESPACE#{user.username.lower()}", "sk": "NAMESPACE",
+                                  "kind": "user", "id": user.id}, "attribute_not_exists(pk)"),
+            dynamo.put_action(t, {"pk": f"USER#{user.id}", "sk": "USER", **_user_fields(user)},
+                              "attribute_not_exists(pk)"),
+        ]
+        try:
+            dynamo.transact(actions)
+        except TransactionCancelled as cancelled:
+            if cancelled.failed(0) or cancelled.failed(2):
+                raise Conflict("Username has already been taken") from None
+            if cancelled.failed(1):
+                raise Conflict("Email has already been taken") from None
+            raise
+
+    # ------------------------------------------------------------ personal access tokens
+    def create_pat(self, token: PersonalAccessToken, digest: str, user: User) -> None:
+        t = self.table
+        item = {
+            "pk": f"PAT#{digest}", "sk": "PAT", "id": token.id, "user_id": token.user_id, "name": token.name,
+            "scopes": list(token.scopes), "created_at": token.created_at, "expires_at": token.expires_at,
+            "revoked": False, "description": token.description, "user": _user_fields(user),
+        }
+        dynamo.transact([
+            dynamo.put_action(t, item, "attribute_not_exists(pk)"),
+            dynamo.put_action(t, {"pk": f"PATID#{token.id}", "sk": "PATID", "digest": digest,
+                                  "user_id": token.user_id}, "attribute_not_exists(pk)"),
+        ])
+
+    def get_pat_by_digest(self, digest: str) -> tuple[PersonalAccessToken, User] | None:
+        item = dynamo.get(self.table, f"PAT#{digest}", "PAT")
+        if not item:
+            return None
+        return _pat(item), _user(item["user"])
+
+    def get_pat(self, token_id: int) -> tuple[PersonalAccessToken, str] | None:
+        pointer = dynamo.get(self.table, f"PATID#{token_id}", "PATID")
+        if not pointer:
+            return None
+        item = dynamo.get(self.table, f"PAT#{pointer['digest']}", "PAT")
+        return (_pat(item), pointer["digest"]) if item else None
+
+    def revoke_pat(self, digest: str) -> None:
+        with dynamo.translated():
+            dynamo.ddb().update_item(
+                TableName=self.table, Key=dynamo.key(f"PAT#{digest}", "PAT"),
+                UpdateExpression="SET revoked = :true", ExpressionAttributeValues={":true": {"BOOL": True}},
+            )
+
+    # ------------------------------------------------------------ groups and namespaces
+    def get_group(self, group_id: int) -> Group | None:
+        if group_id not in self._groups:
+            item = dynamo.get(self.table, f"GROUP#{group_id}", "GROUP")
+            if not item:
+                return None
+            self._groups[group_id] = _group(item)
+        return self._groups[group_id]
+
+    def find_namespace(self, full_path: str) -> tuple[str, int] | None:
+        item = dynamo.get(self.table, f"NAMESPACE#{full_path.lower()}", "NAMESPACE")
+        return (item["kind"], item["id"]) if item else None
+
+    def create_group(self, group: Group, creator_membership: Membership, creator: User) -> None:
+        t = self.table
+        group_item = {
+            "pk": f"GROUP#{group.id}", "sk": "GROUP", "id": group.id, "name": group.name, "path": group.path,
+            "full_path": group.full_path, "full_name": group.full_name, "visibility": group.visibility,
+            "created_at": group.created_at, "parent_id": group.parent_id, "ancestor_ids": list(group.ancestor_ids),
+            "description": group.description,
+        }
+        try:
+            dynamo.transact([
+                dynamo.put_action(t, {"pk": f"NAMESPACE#{group.full_path.lower()}", "sk": "NAMESPACE",
+                                      "kind": "group", "id": group.id}, "attribute_not_exists(pk)"),
+                dynamo.put_action(t, group_item, "attribute_not_exists(pk)"),
+                self._membership_put(creator_membership, creator),
+            ])
+        except TransactionCancelled as cancelled:
+            if cancelled.failed(0):
+                raise ValidationFailed(["Path has already been taken"]) from None
+            raise
+
+    # ------------------------------------------------------------ projects
+    def get_project(self, project_id: int) -> Project | None:
+        if project_id not in self._projects:
+            item = dynamo.get(self.table, f"PROJECT#{project_id}", "PROJECT")
+            if not item:
+                return None
+            self._projects[project_id] = _project(item)
+        return self._projects[project_id]
+
+    def find_project_id(self, full_path: str) -> int | None:
+        path = full_path.lower()
+        if path not in self._project_ids_by_path:
+            item = dynamo.get(self.table, f"PROJECTPATH#{path}", "PROJECTPATH")
+            if not item:
+                return None
+            self._project_ids_by_path[path] = item["project_id"]
+        return self._project_ids_by_path[path]
+
+    def create_project(self, project: Project, creator_membership: Membership | None, creator: User) -> None:
+        t = self.table
+        ns = project.namespace
+        item = {
+            "pk": f"PROJECT#{project.id}", "sk": "PROJECT", "id": project.id, "name": project.name,
+            "path": project.path, "description": project.description, "visibility": project.visibility,
+            "namespace": {"kind": ns.kind, "id": ns.id, "name": ns.name, "path": ns.path,
+                          "full_path": ns.full_path, "full_name": ns.full_name, "parent_id": ns.parent_id},
+            "created_at": project.created_at, "creator_id": project.creator_id,
+            "default_branch": project.default_branch, "group_ids": list(project.group_ids),
+        }
+        actions = [
+            dynamo.put_action(t, {"pk": f"PROJECTPATH#{project.path_with_namespace.lower()}", "sk": "PROJECTPATH",
+                                  "project_id": project.id}, "attribute_not_exists(pk)"),
+            dynamo.put_action(t, item, "attribute_not_exists(pk)"),
+        ]
+        if creator_membership:
+            actions.append(self._membership_put(creator_membership, creator))
+        try:
+            dynamo.transact(actions)
+        except TransactionCancelled as cancelled:
+            if cancelled.failed(0):
+                raise ValidationFailed(["Path has already been taken", "Name has already been taken"]) from None
+            raise
+
+    # ------------------------------------------------------------ memberships
+    def memberships_of(self, user_id: int, sources: Iterable[tuple[str, int]]) -> list[Membership]:
+        """The user's memberships of the given (kind, id) sources, in one round trip."""
+        keys = [(_members_pk(kind, source_id), _member_sk(user_id)) for kind, source_id in sources]
+        found = dynamo.batch_get({self.table: keys})[self.table]
+        return [_membership(item) for item in found.values()]
+
+    def get_member(self, source_kind: str, source_id: int, user_id: int) -> tuple[Membership, User] | None:
+        item = dynamo.get(self.table, _members_pk(source_kind, source_id), _member_sk(user_id))
+        return (_membership(item), _user(item["user"])) if item else None
+
+    def list_members(self, source_kind: str, source_id: int) -> list[tuple[Membership, User]]:
+        items = dynamo.query_all(self.table, _members_pk(source_kind, source_id), sk_prefix="USER#")
+        return [(_membership(item), _user(item["user"])) for item in items]
+
+    def _membership_put(self, membership: Membership, user: User, condition: str | None = None) -> dict:
+        item = {
+            "pk": _members_pk(membership.source_kind, membership.source_id), "sk": _member_sk(membership.user_id),
+            "source_kind": membership.source_kind, "source_id": membership.source_id,
+            "user_id": membership.user_id, "access_level": membership.access_level,
+            "created_at": membership.created_at, "expires_at": membership.expires_at, "user": _user_fields(user),
+        }
+        return dynamo.put_action(self.table, item, condition)
+
+    def add_member(self, membership: Membership, user: User) -> None:
+        try:
+            dynamo.transact([self._membership_put(membership, user, "attribute_not_exists(pk)")])
+        except TransactionCancelled:
+            raise Conflict("Member already exists") from None
+
+    def replace_member(self, membership: Membership, user: User) -> bool:
+        """Overwrite an existing membership; False when there was none."""
+        try:
+            dynamo.transact([self._membership_put(membership, user, "attribute_exists(pk)")])
+        except TransactionCancelled:
+            return False
+        return True
+
+    def remove_member(self, source_kind: str, source_id: int, user_id: int) -> bool:
+        try:
+            dynamo.transact([dynamo.delete_action(self.table, _members_pk(source_kind, source_id),
+                                                  _member_sk(user_id), "attribute_exists(pk)")])
+        except TransactionCancelled:
+            return False
+        return True
+
+    # ------------------------------------------------------------ CI jobs
+    def create_job(self, job: Job, digest: str) -> None:
+        env = job.environment
+        item = {
+            "pk": f"JOB#{digest}", "sk": "JOB", "id": job.id, "project_id": job.project_id,
+            "user_id": job.user_id, "pipeline_id": job.pipeline_id, "status": job.status,
+            "created_at": job.created_at, "ref": job.ref, "ref_protected": job.ref_protected,
+            "environment": {"name": env.name, "slug": env.slug, "tier": env.tier} if env else None,
+        }
+        dynamo.transact([dynamo.put_action(self.table, item, "attribute_not_exists(pk)")])
+
+    def get_job_by_digest(self, digest: str) -> Job | None:
+        item = dynamo.get(self.table, f"JOB#{digest}", "JOB")
+        return _job(item) if item else None
+
+    def finish_job(self, digest: str, status: str) -> bool:
+        """Move a running job to ``status``; False when it was not running."""
+        try:
+            dynamo.transact([dynamo.update_action(
+                self.table, f"JOB#{digest}", "JOB", "SET #s = :status",
+                "#s = :running", names={"#s": "status"}, values={":status": status, ":running": "running"},
+            )])
+        except TransactionCancelled:
+            return False
+        return True
+
+
+@functools.cache
+def directory() -> DirectoryRepository:
+    return DirectoryRepository(get_settings().directory_table)

@@ -1,0 +1,230 @@
+"""Thin helpers over the low-level DynamoDB client: (de)serialisation, error translation,
+atomic counters and transactions whose cancellation reasons callers can read."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Sequence
+from decimal import Decimal
+from typing import Any
+
+from cluster_agents.aws import client
+from cluster_agents.errors import StoreBusy
+
+_THROTTLING = {
+    "ProvisionedThroughputExceededException",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+    "LimitExceededException",
+}
+_TRANSIENT = {
+    "TransactionConflictException",
+    "TransactionInProgressException",
+    "InternalServerError",
+    "ServiceUnavailable",
+}
+COUNTER_PK = "COUNTER"
+
+
+def ddb() -> Any:
+    return client("dynamodb")
+
+
+def _serializer() -> Any:
+    from boto3.dynamodb.types import TypeSerializer
+
+    return TypeSerializer()
+
+
+def _deserializer() -> Any:
+    from boto3.dynamodb.types import TypeDeserializer
+
+    return TypeDeserializer()
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {key: _plain(inner) for key, inner in value.items()}
+    if isinstance(value, list):
+        return [_plain(inner) for inner in value]
+    if isinstance(value, set):
+        return {_plain(inner) for inner in value}
+    return value
+
+
+def to_attr(value: Any) -> dict:
+    return _serializer().serialize(value)
+
+
+def to_item(values: dict[str, Any]) -> dict[str, dict]:
+    serializer = _serializer()
+    return {key: serializer.serialize(value) for key, value in values.items() if value is not None}
+
+
+def from_item(item: dict[str, dict] | None) -> dict[str, Any] | None:
+    if item is None:
+        return None
+    deserializer = _deserializer()
+    return {key: _plain(deserializer.deserialize(value)) for key, value in item.items()}
+
+
+def key(pk: str, sk: str) -> dict[str, dict]:
+    return {"pk": {"S": pk}, "sk": {"S": sk}}
+
+
+class TransactionCancelled(Exception):
+    """A transaction failed a condition; ``reasons`` has one code (or None) per action, in order."""
+
+    def __init__(self, reasons: list[str | None]) -> None:
+        super().__init__(reasons)
+        self.reasons = reasons
+
+    def failed(self, index: int) -> bool:
+        return self.reasons[index] == "ConditionalCheckFailed"
+
+
+@contextlib.contextmanager
+def translated() -> Iterator[None]:
+    """Turn throttling, conflicts and timeouts into StoreBusy (a retryable 429/503)."""
+    from botocore.exceptions import ClientError, ConnectionError, ReadTimeoutError
+
+    try:
+        yield
+    except ClientError as error:
+        code = error.response.get("Error", {}).get("Code", "")
+        if code in _THROTTLING:
+            raise StoreBusy(throttled=True) from error
+        if code in _TRANSIENT:
+            raise StoreBusy() from error
+        if code == "TransactionCanceledException":
+            reasons = [r.get("Code") if r.get("Code") != "None" else None
+                       for r in error.response.get("CancellationReasons", [])]
+            if any(r in _THROTTLING or r == "ThrottlingError" for r in reasons):
+                raise StoreBusy(throttled=True) from error
+            if "ConditionalCheckFailed" not in reasons:
+                raise StoreBusy() from error
+            raise TransactionCancelled(reasons) from error
+        raise
+    except (ConnectionError, ReadTimeoutError) as error:
+        raise StoreBusy() from error
+
+
+def get(table: str, pk: str, sk: str, consistent: bool = True) -> dict[str, Any] | None:
+    with translated():
+        response = ddb().get_item(TableName=table, Key=key(pk, sk), ConsistentRead=consistent)
+    return from_item(response.get("Item"))
+
+
+def batch_get(requests: dict[str, Sequence[tuple[str, str]]]) -> dict[str, dict[tuple[str, str], dict]]:
+    """Read many keys across tables in one round trip (more only for DynamoDB's unprocessed keys).
+
+    Returns ``{table: {(pk, sk): item}}`` for the items that exist."""
+    found: dict[str, dict[tuple[str, str], dict]] = {table: {} for table in requests}
+    pending = {
+        table: {"Keys": [key(pk, sk) for pk, sk in dict.fromkeys(keys)], "ConsistentRead": True}
+        for table, keys in requests.items()
+        if keys
+    }
+    while pending:
+        with translated():
+            response = ddb().batch_get_item(RequestItems=pending)
+        for table, items in response.get("Responses", {}).items():
+            for raw in items:
+                item = from_item(raw)
+                found[table][(item["pk"], item["sk"])] = item
+        pending = response.get("UnprocessedKeys") or {}
+    return found
+
+
+def next_id(table: str, entity: str) -> int:
+    """The next integer id of ``entity`` from an atomic counter item."""
+    with translated():
+        response = ddb().update_item(
+            TableName=table,
+            Key=key(COUNTER_PK, entity),
+            UpdateExpression="ADD #v :one",
+            ExpressionAttributeNames={"#v": "value"},
+            ExpressionAttributeValues={":one": {"N": "1"}},
+            ReturnValues="UPDATED_NEW",
+        )
+    return int(response["Attributes"]["value"]["N"])
+
+
+def transact(actions: list[dict]) -> None:
+    with translated():
+        ddb().transact_write_items(TransactItems=actions)
+
+
+def put_action(table: str, item: dict[str, Any], condition: str | None = None, **expression: Any) -> dict:
+    body: dict[str, Any] = {"TableName": table, "Item": to_item(item)}
+    if condition:
+        body["ConditionExpression"] = condition
+    body.update(_expression(**expression))
+    return {"Put": body}
+
+
+def update_action(table: str, pk: str, sk: str, update: str, condition: str | None = None, **expression: Any) -> dict:
+    body: dict[str, Any] = {"TableName": table, "Key": key(pk, sk), "UpdateExpression": update}
+    if condition:
+        body["ConditionExpression"] = condition
+    body.update(_expression(**expression))
+    return {"Update": body}
+
+
+def delete_action(table: str, pk: str, sk: str, condition: str | None = None, **expression: Any) -> dict:
+    body: dict[str, Any] = {"TableName": table, "Key": key(pk, sk)}
+    if condition:
+        body["ConditionExpression"] = condition
+    body.update(_expression(**expression))
+    return {"Delete": body}
+
+
+def condition_action(table: str, pk: str, sk: str, condition: str, **expression: Any) -> dict:
+    body: dict[str, Any] = {"TableName": table, "Key": key(pk, sk), "ConditionExpression": condition}
+    body.update(_expression(**expression))
+    return {"ConditionCheck": body}
+
+
+def _expression(names: dict[str, str] | None = None, values: dict[str, Any] | None = None) -> dict:
+    body: dict[str, Any] = {}
+    if names:
+        body["ExpressionAttributeNames"] = names
+    if values:
+        body["ExpressionAttributeValues"] = {name: to_attr(value) for name, value in values.items()}
+    return body
+
+
+def query(table: str, pk: str, *, sk_prefix: str | None = None, limit: int | None = None,
+          start_after: tuple[str, str] | None = None, forward: bool = True,
+          projection: str | None = None) -> tuple[list[dict[str, Any]], tuple[str, str] | None]:
+    """One page of a partition (strongly consistent); returns items and the last key read."""
+    request: dict[str, Any] = {
+        "TableName": table,
+        "KeyConditionExpression": "pk = :pk" + (" AND begins_with(sk, :prefix)" if sk_prefix else ""),
+        "ExpressionAttributeValues": {":pk": {"S": pk}, **({":prefix": {"S": sk_prefix}} if sk_prefix else {})},
+        "ConsistentRead": True,
+        "ScanIndexForward": forward,
+    }
+    if limit:
+        request["Limit"] = limit
+    if start_after:
+        request["ExclusiveStartKey"] = key(*start_after)
+    if projection:
+        request["ProjectionExpression"] = projection
+    with translated():
+        response = ddb().query(**request)
+    items = [from_item(raw) for raw in response.get("Items", [])]
+    last = response.get("LastEvaluatedKey")
+    return items, ((last["pk"]["S"], last["sk"]["S"]) if last else None)
+
+
+def query_all(table: str, pk: str, *, sk_prefix: str | None = None) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
+    start = None
+    while True:
+        page, start = query(table, pk, sk_prefix=sk_prefix, start_after=start)
+        items.extend(page)
+        if start is None:
+            return items

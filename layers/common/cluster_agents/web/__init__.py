@@ -1,0 +1,1 @@
+"""API Gateway plumbing: the resolver, authentication, parameters, pagination, errors, entities."""

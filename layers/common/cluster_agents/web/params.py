@@ -1,0 +1,54 @@
+"""Request parameters into pydantic models, with Grape's error messages."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from cluster_agents.errors import InvalidParameters
+from cluster_agents.web.request import current
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class Params(BaseModel):
+    """Base of every parameter model: unknown parameters are ignored (GitLab ignores them too),
+    numbers sent where a string is declared become strings, as Grape coerces them."""
+
+    model_config = ConfigDict(extra="ignore", coerce_numbers_to_str=True, str_strip_whitespace=False)
+
+
+def grape_messages(error: ValidationError, order: list[str]) -> list[str]:
+    """``name is missing``, ``agent_id is invalid`` ... one per parameter, in declaration order."""
+    by_name: dict[str, str] = {}
+    for problem in error.errors():
+        name = str(problem["loc"][-1] if problem["loc"] else "")
+        if name in by_name:
+            continue
+        if problem["type"] == "missing":
+            by_name[name] = f"{name} is missing"
+        elif problem["type"] in ("literal_error", "enum") or problem.get("ctx", {}).get("grape") == "values":
+            by_name[name] = f"{name} does not have a valid value"
+        else:
+            by_name[name] = f"{name} is invalid"
+    return [by_name[name] for name in sorted(by_name, key=lambda n: order.index(n) if n in order else len(order))]
+
+
+def parse(model: type[M], extra: dict[str, Any] | None = None) -> M:
+    """The current request's parameters as ``model``; raises InvalidParameters with Grape's messages."""
+    data = dict(current().params())
+    if extra:
+        data.update(extra)
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        raise InvalidParameters(grape_messages(error, list(model.model_fields))) from None
+
+
+def integer(name: str, raw: str) -> int:
+    """A path id: decimal digits only, else ``<name> is invalid``."""
+    text = raw.strip()
+    if not text.isascii() or not text.lstrip("-").isdigit() or len(text) > 30:
+        raise InvalidParameters([f"{name} is invalid"])
+    return int(text)

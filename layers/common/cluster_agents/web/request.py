@@ -1,0 +1,120 @@
+"""The request being served: headers, parameters as Grape merges them, and the client's base URL.
+
+One Lambda container serves one request at a time; the entry point sets the current request."""
+
+from __future__ import annotations
+
+import contextvars
+import json
+from typing import Any
+from urllib.parse import parse_qsl, unquote
+
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
+
+from cluster_agents.errors import PayloadTooLarge, RequestRejected
+from cluster_agents.settings import get_settings
+
+MAX_BODY_BYTES = 1_000_000
+CREDENTIAL_PARAMS = ("private_token", "job_token", "access_token")
+
+
+class Request:
+    def __init__(self, event: dict[str, Any]) -> None:
+        self.event = APIGatewayProxyEvent(event)
+        self._params: dict[str, Any] | None = None
+        self.state: dict[str, Any] = {}  # per-request memo (the authenticated caller, ...)
+
+    @property
+    def method(self) -> str:
+        return self.event.http_method.upper()
+
+    def header(self, name: str) -> str | None:
+        return self.event.headers.get(name)
+
+    def path_param(self, name: str) -> str:
+        """A path parameter, percent-decoded once (API Gateway REST leaves ``%2F`` encoded)."""
+        return unquote((self.event.path_parameters or {}).get(name, ""))
+
+    @property
+    def request_id(self) -> str:
+        return self.event.request_context.request_id or ""
+
+    def query(self) -> list[tuple[str, str]]:
+        multi = self.event.multi_value_query_string_parameters or {}
+        if multi:
+            return [(name, value) for name, values in multi.items() for value in values]
+        return list((self.event.query_string_parameters or {}).items())
+
+    def params(self) -> dict[str, Any]:
+        """Query and body parameters merged, as Grape sees them (the body wins)."""
+        if self._params is None:
+            merged = _nest(self.query())
+            merged.update(self._body_params())
+            self._params = merged
+        return self._params
+
+    def _body_params(self) -> dict[str, Any]:
+        body = self.event.decoded_body
+        if not body or not body.strip():
+            return {}
+        if len(body.encode("utf-8", "surrogatepass")) > MAX_BODY_BYTES:
+            raise PayloadTooLarge()
+        content_type = (self.header("content-type") or "").split(";")[0].strip().lower()
+        if content_type == "application/x-www-form-urlencoded":
+            return _nest(parse_qsl(body, keep_blank_values=True))
+        try:
+            parsed = json.loads(body)
+        except (ValueError, RecursionError):
+            if content_type in ("", "application/json"):
+                raise RequestRejected("The request body is not valid JSON") from None
+            return {}
+        if isinstance(parsed, dict):
+            return parsed
+        if parsed in ({}, None, [], ""):
+            return {}
+        raise RequestRejected("The request body must be a JSON object")
+
+    def base_url(self) -> str:
+        """``https://host[/stage]`` as the client reached us (or the configured external URL)."""
+        external = get_settings().external_url
+        if external:
+            return external.rstrip("/")
+        proto = (self.header("x-forwarded-proto") or "https").split(",")[0].strip()
+        host = self.header("host") or self.event.request_context.domain_name or "localhost"
+        full_path = self.event.get("requestContext", {}).get("path") or ""
+        stage_prefix = full_path[: -len(self.event.path)] if full_path.endswith(self.event.path) else ""
+        return f"{proto}://{host}{stage_prefix}"
+
+    def api_url(self) -> str:
+        return self.base_url() + "/api/v4"
+
+
+def _nest(pairs: list[tuple[str, str]]) -> dict[str, Any]:
+    """Rack's nesting: ``a[]=1&a[]=2`` -> a list, ``e[name]=x`` -> a dict."""
+    result: dict[str, Any] = {}
+    for name, value in pairs:
+        if name.endswith("[]"):
+            result.setdefault(name[:-2], [])
+            if isinstance(result[name[:-2]], list):
+                result[name[:-2]].append(value)
+        elif "[" in name and name.endswith("]"):
+            outer, inner = name[:-1].split("[", 1)
+            result.setdefault(outer, {})
+            if isinstance(result[outer], dict):
+                result[outer][inner] = value
+        else:
+            result[name] = value
+    return result
+
+
+_current: contextvars.ContextVar[Request] = contextvars.ContextVar("request")
+
+
+def begin(event: dict[str, Any]) -> Request:
+    request = Request(event)
+    _current.set(request)
+    return request
+
+
+def current() -> Request:
+    return _current.get()
