@@ -19,7 +19,7 @@ os.environ.pop("AWS_ENDPOINT_URL", None)
 os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "ClusterAgentsApiTests")
 os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "cluster-agents-api")
 
-from tests.client import ApiClient  # noqa: E402
+from tests.client import ApiClient
 
 ROOT_TOKEN = "glpat-root-token-for-tests-000"
 KAS_SECRET = base64.b64encode(b"k" * 32).decode()

@@ -7,10 +7,8 @@ from datetime import date
 from typing import Literal
 
 from aws_lambda_powertools.event_handler import Response
-from pydantic import Field, model_validator
-
 from cluster_agents.domain.access import VALID_ACCESS_LEVELS
-from cluster_agents.domain.naming import VISIBILITIES, path_from_name, valid_path, valid_username
+from cluster_agents.domain.naming import path_from_name, valid_path, valid_username
 from cluster_agents.errors import InvalidParameters, RequestRejected, ValidationFailed
 from cluster_agents.services import world
 from cluster_agents.settings import get_settings
@@ -21,6 +19,7 @@ from cluster_agents.web.pagination import headers as page_headers
 from cluster_agents.web.pagination import requested_page
 from cluster_agents.web.params import Params, integer, parse
 from cluster_agents.web.request import current
+from pydantic import Field
 
 app = create_app()
 
@@ -57,12 +56,6 @@ class NewProject(Params):
     namespace_id: int | None = None
     description: str = ""
     visibility: Visibility = "private"
-
-    @model_validator(mode="after")
-    def _name_or_path(self) -> NewProject:
-        if not self.name and not self.path:
-            raise ValueError("name or path")
-        return self
 
 
 class NewMember(Params):
@@ -165,7 +158,7 @@ def handle_create_group():
 
 
 @app.get("/api/v4/groups/<id>")
-def handle_get_group(id: str):  # noqa: A002 - GitLab's parameter name
+def handle_get_group(id: str):
     caller = current_user().user
     group, _ = world.visible_group(caller, current().path_param("id"))
     return respond(entities.group(group))
@@ -174,12 +167,9 @@ def handle_get_group(id: str):  # noqa: A002 - GitLab's parameter name
 @app.post("/api/v4/projects")
 def handle_create_project():
     caller = current_user().user
-    try:
-        params = parse(NewProject)
-    except InvalidParameters as error:
-        if error.messages == ["name or path is invalid"] or not error.messages:
-            raise RequestRejected("name, path are missing, at least one parameter must be provided") from None
-        raise
+    params = parse(NewProject)
+    if not params.name and not params.path:
+        raise RequestRejected("name, path are missing, at least one parameter must be provided")
     name = params.name or params.path or ""
     path = params.path or path_from_name(name)
     if not valid_path(path):
@@ -191,7 +181,7 @@ def handle_create_project():
 
 
 @app.get("/api/v4/projects/<id>")
-def handle_get_project(id: str):  # noqa: A002
+def handle_get_project(id: str):
     caller = current_user().user
     return respond(entities.project(world.visible_project(caller, current().path_param("id"))))
 
@@ -229,42 +219,42 @@ def _remove_member(kind: str, user_id: str) -> Response:
 
 
 @app.get("/api/v4/projects/<id>/members")
-def handle_list_project_members(id: str):  # noqa: A002
+def handle_list_project_members(id: str):
     return _list_members("project")
 
 
 @app.post("/api/v4/projects/<id>/members")
-def handle_add_project_member(id: str):  # noqa: A002
+def handle_add_project_member(id: str):
     return _add_member("project")
 
 
 @app.put("/api/v4/projects/<id>/members/<user_id>")
-def handle_update_project_member(id: str, user_id: str):  # noqa: A002
+def handle_update_project_member(id: str, user_id: str):
     return _update_member("project", user_id)
 
 
 @app.delete("/api/v4/projects/<id>/members/<user_id>")
-def handle_remove_project_member(id: str, user_id: str):  # noqa: A002
+def handle_remove_project_member(id: str, user_id: str):
     return _remove_member("project", user_id)
 
 
 @app.get("/api/v4/groups/<id>/members")
-def handle_list_group_members(id: str):  # noqa: A002
+def handle_list_group_members(id: str):
     return _list_members("group")
 
 
 @app.post("/api/v4/groups/<id>/members")
-def handle_add_group_member(id: str):  # noqa: A002
+def handle_add_group_member(id: str):
     return _add_member("group")
 
 
 @app.put("/api/v4/groups/<id>/members/<user_id>")
-def handle_update_group_member(id: str, user_id: str):  # noqa: A002
+def handle_update_group_member(id: str, user_id: str):
     return _update_member("group", user_id)
 
 
 @app.delete("/api/v4/groups/<id>/members/<user_id>")
-def handle_remove_group_member(id: str, user_id: str):  # noqa: A002
+def handle_remove_group_member(id: str, user_id: str):
     return _remove_member("group", user_id)
 
 
@@ -284,11 +274,10 @@ def handle_create_job():
 def handle_finish_job(job_id: str):
     request = current()
     token = request.params().get("token") or job_token(request)
-    job_number = integer("job_id", job_id)
+    token = token if isinstance(token, str) else None
+    job = world.authenticate_job(integer("job_id", job_id), token)
     params = parse(JobUpdate)
-    job = world.finish_job(job_number, token if isinstance(token, str) else None, params.state)
-    return respond(entities.job(job))
+    return respond(entities.job(world.finish_job(job, token or "", params.state)))
 
 
 lambda_handler = entrypoint(app)
-__all__ = ["VISIBILITIES", "lambda_handler"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 
 from cluster_agents import clock
@@ -251,14 +252,18 @@ def create_job(caller: User, project_id: int, user_id: int, pipeline_id: int | N
     return job, secret
 
 
-def finish_job(job_id: int, token: str | None, state: str) -> Job:
-    """A runner reports the end of a job; its token stops working."""
-    if not token:
-        raise Forbidden()
-    token_digest = digest(token)
-    job = directory().get_job_by_digest(token_digest)
+def authenticate_job(job_id: int, token: str | None) -> Job:
+    """The running job ``job_id`` if ``token`` is its token (a runner's credentials), else 403."""
+    job = directory().get_job_by_digest(digest(token)) if token else None
     if job is None or job.id != job_id:
         raise Forbidden()
-    if not job.running or not directory().finish_job(token_digest, state):
+    if not job.running:
         raise Forbidden("Job is not running")
-    return Job(**{**job.__dict__, "status": state})
+    return job
+
+
+def finish_job(job: Job, token: str, state: str) -> Job:
+    """A runner reports the end of ``job`` (authenticated by ``token``); from then on the token is rejected."""
+    if not directory().finish_job(digest(token), state):
+        raise Forbidden("Job is not running")
+    return replace(job, status=state)
