@@ -1,0 +1,1 @@
+"""Operator tools that run against a deployed (or local) table, read-only."""

@@ -1,0 +1,117 @@
+"""The invariants of the agents table, checked from one consistent-as-possible scan (read-only).
+
+- an agent has at most two active tokens, and its ``active_tokens`` counter equals their number;
+- an agent has at most one URL configuration, and ``is_receptive`` says whether it has one;
+- agent names are unique per project: every agent has exactly one name-index item and back;
+- every project's ``#STATS`` agent_count equals its number of agents;
+- every token digest item points at an active token, and every active token has one;
+- nothing belongs to a deleted agent (tokens, URL configuration, ci_access items).
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+TOKEN_LIMIT = 2
+
+
+@dataclass
+class Report:
+    items_read: int = 0
+    agents: int = 0
+    violations: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.violations
+
+
+def check_items(items: Iterable[dict[str, Any]]) -> Report:
+    """Check every invariant over the items of the agents table (plain dicts with pk/sk)."""
+    report = Report()
+    agents: dict[int, dict] = {}
+    active: dict[int, list[int]] = defaultdict(list)
+    partitions: dict[int, list[str]] = defaultdict(list)
+    name_index: dict[tuple[int, str], dict] = {}
+    stats: dict[int, int] = {}
+    digests: list[dict] = []
+    ci_access: list[dict] = []
+    for item in items:
+        report.items_read += 1
+        pk, sk = item["pk"], item["sk"]
+        if pk.startswith("AGENT#"):
+            agent_id = int(pk.split("#", 1)[1])
+            partitions[agent_id].append(sk)
+            if sk == "A":
+                agents[agent_id] = item
+            elif sk.startswith("AT#"):
+                active[agent_id].append(int(sk[3:]))
+        elif pk.startswith("PROJECT#") and sk.startswith("AGENT#"):
+            name_index[(int(pk.split("#", 1)[1]), sk[len("AGENT#"):])] = item
+        elif pk.startswith("PROJECT#") and sk == "#STATS":
+            stats[int(pk.split("#", 1)[1])] = int(item.get("agent_count", 0))
+        elif pk.startswith("AGENTTOKEN#"):
+            digests.append(item)
+        elif pk.startswith("CIACCESS#"):
+            ci_access.append(item)
+    report.agents = len(agents)
+    report.violations.extend(_agent_violations(agents, active, partitions))
+    report.violations.extend(_name_violations(agents, name_index, stats))
+    report.violations.extend(_digest_violations(agents, active, digests))
+    for item in ci_access:
+        if item.get("agent_id") not in agents:
+            report.violations.append(f"{item['pk']} {item['sk']}: ci_access of a deleted agent {item.get('agent_id')}")
+    return report
+
+
+def _agent_violations(agents: dict[int, dict], active: dict[int, list[int]],
+                      partitions: dict[int, list[str]]) -> Iterator[str]:
+    for agent_id, sks in sorted(partitions.items()):
+        if agent_id not in agents:
+            yield f"AGENT#{agent_id}: {len(sks)} item(s) left of a deleted agent ({', '.join(sorted(sks)[:5])})"
+    for agent_id, agent in sorted(agents.items()):
+        tokens = active.get(agent_id, [])
+        if len(tokens) > TOKEN_LIMIT:
+            yield f"agent {agent_id}: {len(tokens)} active tokens (limit {TOKEN_LIMIT})"
+        if int(agent.get("active_tokens", 0)) != len(tokens):
+            yield f"agent {agent_id}: active_tokens counter {agent.get('active_tokens', 0)} != {len(tokens)} active"
+        has_configuration = "U" in partitions.get(agent_id, [])
+        if bool(agent.get("is_receptive")) != has_configuration:
+            yield f"agent {agent_id}: is_receptive={bool(agent.get('is_receptive'))} but URL configuration " \
+                  f"{'exists' if has_configuration else 'missing'}"
+
+
+def _name_violations(agents: dict[int, dict], name_index: dict[tuple[int, str], dict],
+                     stats: dict[int, int]) -> Iterator[str]:
+    indexed_ids = Counter(item.get("id") for item in name_index.values())
+    for agent_id, agent in sorted(agents.items()):
+        entry = name_index.get((int(agent["project_id"]), agent["name"]))
+        if entry is None or entry.get("id") != agent_id:
+            yield f"agent {agent_id}: no name-index item for {agent['name']!r} in project {agent['project_id']}"
+        elif bool(entry.get("is_receptive")) != bool(agent.get("is_receptive")):
+            yield f"agent {agent_id}: name index disagrees on is_receptive"
+    for (project_id, name), entry in sorted(name_index.items()):
+        if entry.get("id") not in agents:
+            yield f"project {project_id}: name {name!r} indexes a missing agent {entry.get('id')}"
+        if indexed_ids[entry.get("id")] > 1:
+            yield f"agent {entry.get('id')}: indexed under more than one name"
+    per_project = Counter(int(agent["project_id"]) for agent in agents.values())
+    for project_id in sorted(set(per_project) | set(stats)):
+        if stats.get(project_id, 0) != per_project.get(project_id, 0):
+            yield f"project {project_id}: agent_count {stats.get(project_id, 0)} != {per_project.get(project_id, 0)}"
+
+
+def _digest_violations(agents: dict[int, dict], active: dict[int, list[int]], digests: list[dict]) -> Iterator[str]:
+    pointed = Counter()
+    for item in digests:
+        agent_id, token_id = item.get("agent_id"), item.get("token_id")
+        pointed[(agent_id, token_id)] += 1
+        if agent_id not in agents or token_id not in active.get(agent_id, []):
+            yield f"token digest for agent {agent_id} token {token_id}: no such active token"
+    for agent_id, tokens in sorted(active.items()):
+        for token_id in tokens:
+            if pointed[(agent_id, token_id)] != 1:
+                yield f"agent {agent_id} token {token_id}: {pointed[(agent_id, token_id)]} digest items (expected 1)"
