@@ -127,3 +127,17 @@ class World:
 @pytest.fixture
 def world(api: ApiClient) -> World:
     return World(api)
+
+
+E2E_ROOT_TOKEN = "glpat-e2e-root-token-0000001"
+
+
+@pytest.fixture(scope="session")
+def local_api():
+    """The local API server (make serve) on a free port: 4 worker processes and a moto server,
+    shared by the end-to-end and concurrency tests of one pytest process."""
+    from devtools.serve import LocalApi
+
+    with LocalApi(port=0, workers=4, seed=True, env_overrides={"ROOT_TOKEN": E2E_ROOT_TOKEN,
+                                                                "KAS_SECRET": KAS_SECRET}) as server:
+        yield server
