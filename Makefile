@@ -13,7 +13,7 @@ $(VENV)/.installed: pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@$(PY) -m pip install --quiet --upgrade pip
 	@$(PY) devtools/requirements.py dev > $(VENV)/requirements.txt
-	@$(PY) -m pip install --quiet -r $(VENV)/requirements.txt
+	@$(PY) -m pip install --quiet --disable-pip-version-check -r $(VENV)/requirements.txt
 	@touch $@
 
 install: $(VENV)/.installed
@@ -23,7 +23,7 @@ serve: install ## the local API at http://127.0.0.1:$(PORT)/api/v4 (embedded mot
 
 lint: install
 	@$(PY) -m ruff check .
-	@$(PY) -m cfnlint template.yaml
+	@$(VENV)/bin/cfn-lint template.yaml
 
 test: lint ## lint, then every test suite (unit, handler, end-to-end, concurrency)
 	@$(PY) -m pytest -n 2 --dist loadgroup
