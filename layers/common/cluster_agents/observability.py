@@ -15,8 +15,12 @@ def logger() -> Any:
 
 @functools.cache
 def metrics() -> Any:
+    import warnings
+
     from aws_lambda_powertools import Metrics
 
+    # Most requests count nothing; Powertools would warn about that on every one of them.
+    warnings.filterwarnings("ignore", message="No application metrics to publish")
     return Metrics()
 
 
