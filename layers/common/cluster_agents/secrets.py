@@ -16,7 +16,7 @@ import os
 import secrets as _random
 from dataclasses import dataclass
 
-from cluster_agents.aws import client
+from cluster_agents.aws import busy_on_transient_errors, client
 from cluster_agents.settings import get_settings
 
 DIGEST_LABEL = b"cluster-agents-api/token-digest/v1"
@@ -30,9 +30,10 @@ def random_token(prefix: str, length: int) -> str:
 
 @functools.cache
 def _digest_key() -> bytes:
-    response = client("kms").generate_mac(
-        KeyId=get_settings().token_digest_key_id, Message=DIGEST_LABEL, MacAlgorithm="HMAC_SHA_256"
-    )
+    with busy_on_transient_errors():
+        response = client("kms").generate_mac(
+            KeyId=get_settings().token_digest_key_id, Message=DIGEST_LABEL, MacAlgorithm="HMAC_SHA_256"
+        )
     return response["Mac"]
 
 
@@ -49,13 +50,15 @@ class _DataKey:
 
 @functools.cache
 def _current_data_key() -> _DataKey:
-    response = client("kms").generate_data_key(KeyId=get_settings().data_key_id, KeySpec="AES_256")
+    with busy_on_transient_errors():
+        response = client("kms").generate_data_key(KeyId=get_settings().data_key_id, KeySpec="AES_256")
     return _DataKey(response["Plaintext"], response["CiphertextBlob"])
 
 
 @functools.lru_cache(maxsize=64)
 def _decrypt_data_key(encrypted: bytes) -> bytes:
-    return client("kms").decrypt(CiphertextBlob=encrypted, KeyId=get_settings().data_key_id)["Plaintext"]
+    with busy_on_transient_errors():
+        return client("kms").decrypt(CiphertextBlob=encrypted, KeyId=get_settings().data_key_id)["Plaintext"]
 
 
 def encrypt(plaintext: bytes, context: str) -> str:

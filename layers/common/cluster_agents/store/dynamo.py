@@ -8,21 +8,9 @@ from collections.abc import Iterator, Sequence
 from decimal import Decimal
 from typing import Any
 
-from cluster_agents.aws import client
+from cluster_agents.aws import THROTTLING_CODES, busy_on_transient_errors, client
 from cluster_agents.errors import StoreBusy
 
-_THROTTLING = {
-    "ProvisionedThroughputExceededException",
-    "ThrottlingException",
-    "RequestLimitExceeded",
-    "LimitExceededException",
-}
-_TRANSIENT = {
-    "TransactionConflictException",
-    "TransactionInProgressException",
-    "InternalServerError",
-    "ServiceUnavailable",
-}
 COUNTER_PK = "COUNTER"
 
 
@@ -87,28 +75,22 @@ class TransactionCancelled(Exception):
 
 @contextlib.contextmanager
 def translated() -> Iterator[None]:
-    """Turn throttling, conflicts and timeouts into StoreBusy (a retryable 429/503)."""
-    from botocore.exceptions import ClientError, ConnectionError, ReadTimeoutError
+    """Turn throttling, conflicts and timeouts into StoreBusy (a retryable 429/503), and a
+    transaction whose condition failed into TransactionCancelled (for the caller to name)."""
+    from botocore.exceptions import ClientError
 
     try:
-        yield
+        with busy_on_transient_errors():
+            yield
     except ClientError as error:
-        code = error.response.get("Error", {}).get("Code", "")
-        if code in _THROTTLING:
-            raise StoreBusy(throttled=True) from error
-        if code in _TRANSIENT:
-            raise StoreBusy() from error
-        if code == "TransactionCanceledException":
-            reasons = [r.get("Code") if r.get("Code") != "None" else None
-                       for r in error.response.get("CancellationReasons", [])]
-            if any(r in _THROTTLING or r == "ThrottlingError" for r in reasons):
-                raise StoreBusy(throttled=True) from error
-            if "ConditionalCheckFailed" not in reasons:
-                raise StoreBusy() from error
-            raise TransactionCancelled(reasons) from error
-        raise
-    except (ConnectionError, ReadTimeoutError) as error:
-        raise StoreBusy() from error
+        if error.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+            raise
+        reasons = [r.get("Code") if r.get("Code") != "None" else None
+                   for r in error.response.get("CancellationReasons", [])]
+        if "ConditionalCheckFailed" not in reasons:  # conflicts, throttling, capacity: try again
+            raise StoreBusy(throttled=any(r in THROTTLING_CODES or r == "ThrottlingError" for r in reasons)) \
+                from error
+        raise TransactionCancelled(reasons) from error
 
 
 def get(table: str, pk: str, sk: str, consistent: bool = True) -> dict[str, Any] | None:

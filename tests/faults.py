@@ -1,0 +1,58 @@
+"""Inject AWS failures at the HTTP layer (botocore's before-send), so the SDK's own retry logic
+runs as it would against a throttled or failing service."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from botocore.awsrequest import AWSResponse
+
+
+class _Raw:
+    def __init__(self, body: bytes) -> None:
+        self._body = body
+
+    def stream(self, **_: object) -> Iterator[bytes]:
+        yield self._body
+
+
+@dataclass
+class Fault:
+    operation: str  # e.g. "TransactWriteItems", "GenerateMac", "*"
+    code: str  # e.g. "ProvisionedThroughputExceededException"
+    times: int  # how many attempts fail (then the real service answers)
+    status: int = 400
+    message: str = "injected"
+    seen: int = 0
+    extra: dict = field(default_factory=dict)
+
+    def __call__(self, request, **_: object):
+        target = request.headers.get("X-Amz-Target", b"")
+        target = target.decode() if isinstance(target, bytes) else target
+        if self.operation != "*" and not target.endswith("." + self.operation):
+            return None
+        if self.seen >= self.times:
+            return None
+        self.seen += 1
+        # moto answers every before-send too (all handlers run); point the request elsewhere so the
+        # faulted attempt never reaches its backend, as it would not reach DynamoDB.
+        request.url = "https://fault-injected.invalid/"
+        body = json.dumps({"__type": f"com.amazonaws.dynamodb.v20120810#{self.code}", "message": self.message,
+                           **self.extra}).encode()
+        return AWSResponse(request.url, self.status, {"x-amzn-RequestId": "fault"}, _Raw(body))
+
+
+@contextlib.contextmanager
+def inject(service: str, fault: Fault) -> Iterator[Fault]:
+    """Make the layer's ``service`` client fail ``fault.times`` attempts of ``fault.operation``."""
+    from cluster_agents.aws import client
+
+    events = client(service).meta.events
+    events.register_first(f"before-send.{service}", fault)
+    try:
+        yield fault
+    finally:
+        events.unregister(f"before-send.{service}", fault)
