@@ -7,20 +7,18 @@ import functools
 from collections.abc import Iterator
 from typing import Any
 
-from botocore.config import Config
-
 from cluster_agents.errors import StoreBusy
-
-# Standard retry mode retries throttling and transient errors with backoff before we see them;
-# a short connect timeout keeps a Lambda from hanging on a bad network path.
-_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=2, read_timeout=5)
 
 
 @functools.cache
 def client(service: str) -> Any:
     import boto3  # deferred: importing boto3 is most of a cold start
+    from botocore.config import Config
 
-    return boto3.session.Session().client(service, config=_CONFIG)
+    # Standard retry mode retries throttling and transient errors with backoff before we see them;
+    # a short connect timeout keeps a Lambda from hanging on a bad network path.
+    config = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=2, read_timeout=5)
+    return boto3.session.Session().client(service, config=config)
 
 
 def reset_clients() -> None:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
 
 from cluster_agents.errors import InvalidParameters
 from cluster_agents.web.request import current
@@ -16,7 +16,7 @@ class Params(BaseModel):
     """Base of every parameter model: unknown parameters are ignored (GitLab ignores them too),
     numbers sent where a string is declared become strings, as Grape coerces them."""
 
-    model_config = ConfigDict(extra="ignore", coerce_numbers_to_str=True, str_strip_whitespace=False)
+    model_config = ConfigDict(extra="ignore", coerce_numbers_to_str=True, defer_build=True)
 
 
 def grape_messages(error: ValidationError, order: list[str]) -> list[str]:
@@ -52,3 +52,17 @@ def integer(name: str, raw: str) -> int:
     if not text.isascii() or not text.lstrip("-").isdigit() or len(text) > 30:
         raise InvalidParameters([f"{name} is invalid"])
     return int(text)
+
+
+def _path_id(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            return integer("id", value)
+        except InvalidParameters:
+            raise ValueError("not an integer") from None
+    return value
+
+
+# A path id declared in a Params model (pass it with ``parse(Model, extra={...})``), so that its
+# ``<name> is invalid`` joins the body parameters' messages in declaration order, as Grape does.
+PathId = Annotated[int, BeforeValidator(_path_id)]
