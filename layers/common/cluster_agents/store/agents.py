@@ -4,14 +4,18 @@ Keys (AgentsTable, pk / sk) - the contract every adapter of this table follows:
   COUNTER / agent | agent_token | url_configuration      atomic id counters
   AGENT#<id> / A                    the agent (project_id, name, created_at, created_by_user_id,
                                     is_receptive, active_tokens, version, updated_at)
-  AGENT#<id> / AT#<token id:012d>   an active token (no secret: fields only)
-  AGENT#<id> / RT#<token id:012d>   a revoked token, kept; never read when listing active ones
+  AGENT#<id> / AT#<token id:012d>   an active token (id, agent_id, project_id, name, description,
+                                    status, created_at, created_by_user_id, token_digest; last_used_at
+                                    once used - the agent server SETs it, with attribute_exists(pk))
+  AGENT#<id> / RT#<token id:012d>   a revoked token, kept (no token_digest); never read when listing
+                                    active ones
   AGENT#<id> / U                    its URL configuration (one per agent: a fixed key)
   AGENT#<id> / CI#<project|group>#<id>   mirror of one ci_access authorisation (found again on delete)
   PROJECT#<project id> / AGENT#<name>    the name index: names unique per project, agents listed
                                     in name order (a copy of the agent's fields)
   PROJECT#<project id> / #STATS     agent_count (X-Total without reading the agents)
-  AGENTTOKEN#<digest> / AGENTTOKEN  token lookup -> agent_id, token_id (deleted on revocation)
+  AGENTTOKEN#<digest> / AGENTTOKEN  token lookup -> agent_id, token_id, project_id (deleted on
+                                    revocation and with the agent, in the same transaction)
   CIACCESS#<project|group>#<id> / AGENT#<agent id:012d>  an agent's ci_access authorisation of
                                     that project or group (agent_id, agent_project_id, configuration)
 
@@ -22,9 +26,14 @@ token-creating transaction, ``attribute_not_exists`` on the name index and on ``
 from __future__ import annotations
 
 import functools
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
-from cluster_agents.domain.agents import Agent
+from cluster_agents import clock
+from cluster_agents.domain.agents import NAME_TAKEN, Agent
+from cluster_agents.errors import StoreBusy, ValidationFailed
 from cluster_agents.settings import get_settings
 from cluster_agents.store import dynamo
 
@@ -34,18 +43,39 @@ REVOKED_TOKEN_PREFIX = "RT#"
 URL_CONFIGURATION_SK = "U"
 CI_ACCESS_MIRROR_PREFIX = "CI#"
 STATS_SK = "#STATS"
+NAME_INDEX_PREFIX = "AGENT#"
+AGENT_COUNTER = "agent"
+
+# The name index and #STATS of one project, in one key range: "#STATS" sorts before every
+# "AGENT#<name>" ('#' < 'A'), and names are [a-z0-9-], so every index key is below "AGENT$".
+_PROJECT_RANGE = (STATS_SK, "AGENT$")
+_DELETE_ATTEMPTS = 5
+_BATCH_WRITE_SIZE = 25
 
 
 def agent_pk(agent_id: int) -> str:
     return f"AGENT#{agent_id}"
 
 
+def project_pk(project_id: int) -> str:
+    return f"PROJECT#{project_id}"
+
+
 def name_index_key(project_id: int, name: str) -> tuple[str, str]:
-    return f"PROJECT#{project_id}", f"AGENT#{name}"
+    return project_pk(project_id), f"{NAME_INDEX_PREFIX}{name}"
 
 
 def token_digest_key(token_digest: str) -> tuple[str, str]:
     return f"AGENTTOKEN#{token_digest}", "AGENTTOKEN"
+
+
+def token_sk(prefix: str, token_id: int) -> str:
+    return f"{prefix}{token_id:012d}"
+
+
+def ci_access_key(mirror_sk: str, agent_id: int) -> tuple[str, str]:
+    """The ``CIACCESS#`` item that a ``CI#<kind>#<id>`` mirror in the agent's partition stands for."""
+    return f"CIACCESS#{mirror_sk[len(CI_ACCESS_MIRROR_PREFIX):]}", f"AGENT#{agent_id:012d}"
 
 
 def agent_from_item(item: dict[str, Any]) -> Agent:
@@ -57,6 +87,15 @@ def agent_from_item(item: dict[str, Any]) -> Agent:
     )
 
 
+@dataclass(frozen=True)
+class AgentDeletion:
+    """What deleting an agent removes, as read from its partition (``prepare_deletion``)."""
+
+    agent: Agent
+    keys: tuple[tuple[str, str], ...]  # every item of the agent's partition, the agent's own included
+    token_digests: tuple[str, ...]  # the lookup items of its active tokens
+
+
 class AgentRepository:
     """Agents: registration, lookup, listing, cascade deletion."""
 
@@ -66,6 +105,176 @@ class AgentRepository:
     def get(self, agent_id: int) -> Agent | None:
         item = dynamo.get(self.table, agent_pk(agent_id), AGENT_SK)
         return agent_from_item(item) if item else None
+
+    # ------------------------------------------------------------ registration
+    def create_agent(self, project_id: int, name: str, created_by_user_id: int) -> Agent:
+        """Register ``name`` in the project: one transaction puts the name index (the uniqueness
+        condition), the agent, and counts it in ``#STATS``. ValidationFailed when the name is taken."""
+        agent_id = dynamo.next_id(self.table, AGENT_COUNTER)
+        now = clock.now_iso()
+        fields = {
+            "id": agent_id, "project_id": project_id, "name": name, "created_at": now,
+            "created_by_user_id": created_by_user_id, "is_receptive": False, "updated_at": now,
+        }
+        index_pk, index_sk = name_index_key(project_id, name)
+        try:
+            dynamo.transact([
+                dynamo.put_action(self.table, {"pk": index_pk, "sk": index_sk, **fields}, "attribute_not_exists(pk)"),
+                dynamo.put_action(self.table, {"pk": agent_pk(agent_id), "sk": AGENT_SK, **fields,
+                                               "active_tokens": 0, "version": 0}, "attribute_not_exists(pk)"),
+                dynamo.update_action(self.table, project_pk(project_id), STATS_SK, "ADD #count :one",
+                                     names={"#count": "agent_count"}, values={":one": 1}),
+            ])
+        except dynamo.TransactionCancelled as cancelled:
+            if cancelled.failed(0):
+                raise ValidationFailed([NAME_TAKEN]) from None
+            raise StoreBusy() from None
+        return agent_from_item({**fields, "active_tokens": 0, "version": 0})
+
+    # ------------------------------------------------------------ listing
+    def list_agents(self, project_id: int, offset: int, limit: int) -> tuple[list[Agent], int]:
+        """One page of the project's agents in name order, and how many it has (``#STATS``).
+
+        The first page is one Query (``#STATS`` and the first ``limit`` names); a later page
+        first reads the keys it skips, then its page."""
+        pk = project_pk(project_id)
+        if offset == 0:
+            items, _ = self._read_range(pk, limit + 1)
+            return [agent_from_item(i) for i in items if _is_index(i)][:limit], _agent_count(items)
+        head, _ = self._read_range(pk, offset + 1, keys_only=True)
+        total = _agent_count(head)
+        skipped = [i for i in head if _is_index(i)]
+        if total <= offset or len(skipped) < offset:
+            return [], total
+        items, _ = self._read_range(pk, limit, start_after=(pk, skipped[offset - 1]["sk"]))
+        return [agent_from_item(i) for i in items if _is_index(i)][:limit], total
+
+    def _read_range(self, pk: str, count: int, *, start_after: tuple[str, str] | None = None,
+                    keys_only: bool = False) -> tuple[list[dict[str, Any]], tuple[str, str] | None]:
+        """Up to ``count`` items of the project's index range (several requests only past 1 MB)."""
+        items: list[dict[str, Any]] = []
+        start = start_after
+        while len(items) < count:
+            request: dict[str, Any] = {
+                "TableName": self.table,
+                "KeyConditionExpression": "pk = :pk AND sk BETWEEN :low AND :high",
+                "ExpressionAttributeValues": {":pk": {"S": pk}, ":low": {"S": _PROJECT_RANGE[0]},
+                                              ":high": {"S": _PROJECT_RANGE[1]}},
+                "ConsistentRead": True,
+                "Limit": count - len(items),
+            }
+            if start:
+                request["ExclusiveStartKey"] = dynamo.key(*start)
+            if keys_only:  # the keys, and #STATS' count
+                request["ProjectionExpression"] = "#pk, #sk, #count"
+                request["ExpressionAttributeNames"] = {"#pk": "pk", "#sk": "sk", "#count": "agent_count"}
+            with dynamo.translated():
+                response = dynamo.ddb().query(**request)
+            items.extend(dynamo.from_item(raw) for raw in response.get("Items", []))
+            last = response.get("LastEvaluatedKey")
+            start = (last["pk"]["S"], last["sk"]["S"]) if last else None
+            if start is None:
+                break
+        return items, start
+
+    # ------------------------------------------------------------ deletion
+    def prepare_deletion(self, agent_id: int) -> AgentDeletion | None:
+        """Read the agent's whole partition (one Query, more past 1 MB); None when there is no agent."""
+        items = dynamo.query_all(self.table, agent_pk(agent_id))
+        agent_item = next((i for i in items if i["sk"] == AGENT_SK), None)
+        if agent_item is None:
+            return None
+        digests = tuple(i["token_digest"] for i in items
+                        if i["sk"].startswith(ACTIVE_TOKEN_PREFIX) and i.get("token_digest"))
+        return AgentDeletion(agent_from_item(agent_item), tuple((i["pk"], i["sk"]) for i in items), digests)
+
+    def delete_agent(self, deletion: AgentDeletion) -> None:
+        """Delete the agent and everything it owns, leaving nothing behind.
+
+        1. What cannot share one transaction (revoked tokens, ``ci_access`` mirrors and their
+           ``CIACCESS#`` items - up to a thousand) goes first, while the agent still exists, so
+           nothing ever points at a missing agent.
+        2. One transaction then removes the agent (on the ``version`` read: any concurrent token,
+           URL configuration or ci_access change makes it fail, and the partition is read again),
+           its name index, one from ``#STATS``, its active tokens with their lookup items (so they
+           stop authenticating at that instant) and its URL configuration.
+        3. A last read of the partition removes anything a writer slipped in meanwhile."""
+        agent_id = deletion.agent.id
+        for _ in range(_DELETE_ATTEMPTS):
+            self._delete_keys(self._dependents(deletion))
+            try:
+                dynamo.transact(self._removal(deletion))
+            except dynamo.TransactionCancelled as cancelled:
+                if not cancelled.failed(0):
+                    raise StoreBusy() from None
+                again = self.prepare_deletion(agent_id)
+                if again is None:  # deleted by a concurrent request: the outcome asked for
+                    break
+                deletion = again
+                continue
+            break
+        else:
+            raise StoreBusy()
+        leftovers = dynamo.query_all(self.table, agent_pk(agent_id))
+        self._delete_keys(self._dependents_of((i["pk"], i["sk"]) for i in leftovers))
+
+    def _dependents(self, deletion: AgentDeletion) -> list[tuple[str, str]]:
+        in_transaction = (AGENT_SK, URL_CONFIGURATION_SK)
+        return self._dependents_of(key for key in deletion.keys
+                                   if key[1] not in in_transaction and not key[1].startswith(ACTIVE_TOKEN_PREFIX))
+
+    @staticmethod
+    def _dependents_of(keys: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+        """The keys, with the ``CIACCESS#`` item of every ``CI#`` mirror before the mirror itself."""
+        result: list[tuple[str, str]] = []
+        for pk, sk in keys:
+            if sk.startswith(CI_ACCESS_MIRROR_PREFIX):
+                result.append(ci_access_key(sk, int(pk.split("#", 1)[1])))
+            result.append((pk, sk))
+        return result
+
+    def _removal(self, deletion: AgentDeletion) -> list[dict]:
+        agent = deletion.agent
+        index_pk, index_sk = name_index_key(agent.project_id, agent.name)
+        actions = [
+            dynamo.delete_action(self.table, agent_pk(agent.id), AGENT_SK,
+                                 "attribute_exists(pk) AND (attribute_not_exists(#version) OR #version = :version)",
+                                 names={"#version": "version"}, values={":version": agent.version}),
+            dynamo.delete_action(self.table, index_pk, index_sk, "attribute_not_exists(pk) OR #id = :id",
+                                 names={"#id": "id"}, values={":id": agent.id}),
+            dynamo.update_action(self.table, project_pk(agent.project_id), STATS_SK, "ADD #count :minus_one",
+                                 names={"#count": "agent_count"}, values={":minus_one": -1}),
+        ]
+        for pk, sk in deletion.keys:
+            if sk == URL_CONFIGURATION_SK or sk.startswith(ACTIVE_TOKEN_PREFIX):
+                actions.append(dynamo.delete_action(self.table, pk, sk))
+        actions.extend(dynamo.delete_action(self.table, *token_digest_key(d)) for d in deletion.token_digests)
+        return actions
+
+    def _delete_keys(self, keys: list[tuple[str, str]]) -> None:
+        """BatchWriteItem deletes, 25 at a time, retrying what DynamoDB leaves unprocessed."""
+        unique = list(dict.fromkeys(keys))
+        for start in range(0, len(unique), _BATCH_WRITE_SIZE):
+            pending = {self.table: [{"DeleteRequest": {"Key": dynamo.key(pk, sk)}}
+                                    for pk, sk in unique[start:start + _BATCH_WRITE_SIZE]]}
+            for attempt in range(8):
+                with dynamo.translated():
+                    response = dynamo.ddb().batch_write_item(RequestItems=pending)
+                pending = response.get("UnprocessedItems") or {}
+                if not pending:
+                    break
+                time.sleep(min(0.05 * 2 ** attempt, 1.0))
+            else:
+                raise StoreBusy(throttled=True)
+
+
+def _is_index(item: dict[str, Any]) -> bool:
+    return item["sk"].startswith(NAME_INDEX_PREFIX)
+
+
+def _agent_count(items: list[dict[str, Any]]) -> int:
+    stats = next((i for i in items if i["sk"] == STATS_SK), None)
+    return max(0, int(stats.get("agent_count", 0))) if stats else 0
 
 
 @functools.cache

@@ -1,0 +1,151 @@
+"""Agent tokens in the agents table (key layout: ``store/agents.py``).
+
+The two-active-token limit is a condition of the write that creates a token: the agent item's
+``active_tokens`` is raised in the same transaction, on the condition that it is below the limit,
+so no number of concurrent requests can pass it. Revoking moves ``AT#`` to ``RT#``, deletes the
+lookup item and lowers the counter, again in one transaction. The secret itself is never seen
+here: only its keyed digest (``secrets.digest``) is stored, as the lookup item's key."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import Any
+
+from cluster_agents import clock
+from cluster_agents.domain.agents import TOKEN_LIMIT, Agent, AgentToken
+from cluster_agents.errors import AgentNotFound, StoreBusy, TokenLimitReached
+from cluster_agents.settings import get_settings
+from cluster_agents.store import dynamo
+from cluster_agents.store.agents import (
+    ACTIVE_TOKEN_PREFIX,
+    AGENT_SK,
+    REVOKED_TOKEN_PREFIX,
+    agent_from_item,
+    agent_pk,
+    token_digest_key,
+    token_sk,
+)
+
+TOKEN_COUNTER = "agent_token"
+_NAMES = {"#active": "active_tokens", "#version": "version"}
+
+
+@dataclass(frozen=True)
+class StoredToken:
+    """A token as stored: the record, and the item that revoking it copies and removes."""
+
+    token: AgentToken
+    item: dict[str, Any]
+
+
+def token_from_item(item: dict[str, Any]) -> AgentToken:
+    return AgentToken(
+        id=item["id"], agent_id=item["agent_id"], name=item["name"], description=item.get("description"),
+        status="active" if item["sk"].startswith(ACTIVE_TOKEN_PREFIX) else "revoked",
+        created_at=item["created_at"], created_by_user_id=item["created_by_user_id"],
+        last_used_at=item.get("last_used_at"),
+    )
+
+
+class AgentTokenRepository:
+    """An agent's tokens: create within the limit, read, list the active ones, revoke."""
+
+    def __init__(self, table: str) -> None:
+        self.table = table
+
+    def create_token_within_limit(self, project_id: int, agent_id: int, name: str, description: str | None,
+                                  created_by_user_id: int, token_digest: str) -> AgentToken:
+        """One transaction: the agent's ``active_tokens`` + 1 (condition: the agent exists in this
+        project with fewer than two), the token, its lookup item. AgentNotFound / TokenLimitReached
+        when the condition fails."""
+        token_id = dynamo.next_id(self.table, TOKEN_COUNTER)
+        fields = {
+            "id": token_id, "agent_id": agent_id, "project_id": project_id, "name": name,
+            "description": description, "status": "active", "created_at": clock.now_iso(),
+            "created_by_user_id": created_by_user_id,
+        }
+        lookup_pk, lookup_sk = token_digest_key(token_digest)
+        try:
+            dynamo.transact([
+                dynamo.update_action(
+                    self.table, agent_pk(agent_id), AGENT_SK,
+                    "SET #active = if_not_exists(#active, :zero) + :one, "
+                    "#version = if_not_exists(#version, :zero) + :one",
+                    "attribute_exists(pk) AND #project = :project "
+                    "AND (attribute_not_exists(#active) OR #active < :limit)",
+                    names={**_NAMES, "#project": "project_id"},
+                    values={":zero": 0, ":one": 1, ":limit": TOKEN_LIMIT, ":project": project_id},
+                ),
+                dynamo.put_action(self.table, {"pk": agent_pk(agent_id), "sk": token_sk(ACTIVE_TOKEN_PREFIX, token_id),
+                                               **fields, "token_digest": token_digest}, "attribute_not_exists(pk)"),
+                dynamo.put_action(self.table, {"pk": lookup_pk, "sk": lookup_sk, "agent_id": agent_id,
+                                               "token_id": token_id, "project_id": project_id},
+                                  "attribute_not_exists(pk)"),
+            ])
+        except dynamo.TransactionCancelled as cancelled:
+            if not cancelled.failed(0):
+                raise StoreBusy() from None  # an id or digest collision: nothing was written
+            agent = dynamo.get(self.table, agent_pk(agent_id), AGENT_SK)
+            if agent is None or agent["project_id"] != project_id:
+                raise AgentNotFound() from None
+            raise TokenLimitReached() from None
+        return token_from_item({**fields, "sk": token_sk(ACTIVE_TOKEN_PREFIX, token_id)})
+
+    def get(self, agent_id: int, token_id: int) -> StoredToken | None:
+        """The token, active or revoked (one BatchGet of ``AT#``/``RT#``)."""
+        return self.get_with_agent(agent_id, token_id, with_agent=False)[1]
+
+    def get_with_agent(self, agent_id: int, token_id: int, *, with_agent: bool = True
+                       ) -> tuple[Agent | None, StoredToken | None]:
+        """The agent and its token (active or revoked), in one BatchGet."""
+        pk = agent_pk(agent_id)
+        keys = [(pk, token_sk(ACTIVE_TOKEN_PREFIX, token_id)), (pk, token_sk(REVOKED_TOKEN_PREFIX, token_id))]
+        if with_agent:
+            keys.append((pk, AGENT_SK))
+        found = dynamo.batch_get({self.table: keys})[self.table]
+        agent_item = found.get((pk, AGENT_SK))
+        token_item = found.get(keys[0]) or found.get(keys[1])
+        return (agent_from_item(agent_item) if agent_item else None,
+                StoredToken(token_from_item(token_item), token_item) if token_item else None)
+
+    def list_active(self, agent_id: int) -> tuple[Agent | None, list[AgentToken]]:
+        """The agent and its active tokens: ONE Query of ``begins_with(sk, "A")`` ("A", "AT#...");
+        revoked tokens (``RT#``) are never read."""
+        items = dynamo.query_all(self.table, agent_pk(agent_id), sk_prefix=AGENT_SK)
+        agent = next((agent_from_item(i) for i in items if i["sk"] == AGENT_SK), None)
+        return agent, [token_from_item(i) for i in items if i["sk"].startswith(ACTIVE_TOKEN_PREFIX)]
+
+    def revoke(self, stored: StoredToken) -> None:
+        """Revoke an active token in one transaction: delete ``AT#`` (condition: it exists), put
+        the ``RT#`` copy, delete the lookup item, lower the agent's counter. A revoked token is left
+        as it is; so is one that a concurrent request revoked first. AgentNotFound when the agent
+        was deleted meanwhile."""
+        if not stored.token.active:
+            return
+        item = stored.item
+        agent_id, token_id = stored.token.agent_id, stored.token.id
+        revoked = {key: value for key, value in item.items() if key != "token_digest"}
+        revoked.update({"sk": token_sk(REVOKED_TOKEN_PREFIX, token_id), "status": "revoked",
+                        "revoked_at": clock.now_iso()})
+        try:
+            dynamo.transact([
+                dynamo.delete_action(self.table, item["pk"], item["sk"], "attribute_exists(pk)"),
+                dynamo.put_action(self.table, revoked),
+                dynamo.delete_action(self.table, *token_digest_key(item["token_digest"])),
+                dynamo.update_action(self.table, agent_pk(agent_id), AGENT_SK,
+                                     "SET #active = if_not_exists(#active, :one) - :one, "
+                                     "#version = if_not_exists(#version, :zero) + :one",
+                                     "attribute_exists(pk)", names=_NAMES, values={":one": 1, ":zero": 0}),
+            ])
+        except dynamo.TransactionCancelled as cancelled:
+            if cancelled.failed(3):
+                raise AgentNotFound() from None
+            if cancelled.failed(0):
+                return  # revoked by a concurrent request
+            raise StoreBusy() from None
+
+
+@functools.cache
+def agent_tokens() -> AgentTokenRepository:
+    return AgentTokenRepository(get_settings().agents_table)
