@@ -1,0 +1,139 @@
+"""Receptive agents' URL configurations in the agents table (key layout: ``store/agents.py``).
+
+An agent's configuration lives at the fixed key ``AGENT#<agent id> / U``, so "at most one per
+agent" is the ``attribute_not_exists`` condition of the write that creates it. The same
+transaction marks the agent (and its name-index copy) receptive and bumps the agent's
+``version``; deleting reverses all three at once.
+
+The private material (a given mTLS client key, or the generated Ed25519 private key) is stored
+only as a KMS envelope (``secrets.encrypt``) bound to ``url_configuration:<id>``."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from cluster_agents import clock, secrets
+from cluster_agents.domain.agents import Agent
+from cluster_agents.domain.url_configurations import PrivateKind, UrlConfiguration, UrlConfigurationDraft
+from cluster_agents.errors import AgentNotFound, UrlConfigurationExists, UrlConfigurationNotFound
+from cluster_agents.settings import get_settings
+from cluster_agents.store import dynamo
+from cluster_agents.store.agents import AGENT_SK, URL_CONFIGURATION_SK, agent_pk, name_index_key
+
+COUNTER = "url_configuration"
+SEALED_ATTRIBUTE: dict[PrivateKind, str] = {
+    "private_key": "private_key_encrypted",
+    "client_key": "client_key_encrypted",
+}
+_NAMES = {"#id": "id", "#receptive": "is_receptive", "#updated": "updated_at", "#version": "version"}
+
+
+def encryption_context(configuration_id: int) -> str:
+    return f"url_configuration:{configuration_id}"
+
+
+def _bytes(value: Any) -> bytes | None:
+    if value is None:
+        return None
+    return bytes(value.value) if hasattr(value, "value") else bytes(value)
+
+
+def configuration_from_item(item: dict[str, Any]) -> UrlConfiguration:
+    return UrlConfiguration(
+        id=item["id"], agent_id=item["agent_id"], project_id=item["project_id"], url=item["url"],
+        public_key=_bytes(item.get("public_key")), client_cert=_bytes(item.get("client_cert")),
+        ca_cert=_bytes(item.get("ca_cert")), tls_host=item.get("tls_host"),
+        created_by_user_id=item["created_by_user_id"], created_at=item["created_at"],
+        updated_at=item.get("updated_at") or item["created_at"],
+    )
+
+
+class UrlConfigurationRepository:
+    """The URL configuration of an agent: read, create within the one-per-agent limit, delete."""
+
+    def __init__(self, table: str) -> None:
+        self.table = table
+
+    def for_agent(self, agent_id: int) -> UrlConfiguration | None:
+        item = dynamo.get(self.table, agent_pk(agent_id), URL_CONFIGURATION_SK)
+        return configuration_from_item(item) if item else None
+
+    def create_for_agent(self, agent: Agent, draft: UrlConfigurationDraft, created_by_user_id: int) -> UrlConfiguration:
+        """Store ``draft`` as the agent's only configuration and mark the agent receptive.
+
+        Raises UrlConfigurationExists when the agent has one (also when another request won the
+        race), AgentNotFound when the agent was deleted meanwhile."""
+        configuration_id = dynamo.next_id(self.table, COUNTER)
+        now = clock.now_iso()
+        configuration = UrlConfiguration(
+            id=configuration_id, agent_id=agent.id, project_id=agent.project_id, url=draft.url,
+            public_key=draft.public_key, client_cert=draft.client_cert, ca_cert=draft.ca_cert,
+            tls_host=draft.tls_host, created_by_user_id=created_by_user_id, created_at=now, updated_at=now,
+        )
+        item = {
+            "pk": agent_pk(agent.id), "sk": URL_CONFIGURATION_SK, "id": configuration_id, "agent_id": agent.id,
+            "project_id": agent.project_id, "url": draft.url, "public_key": draft.public_key,
+            "client_cert": draft.client_cert, "ca_cert": draft.ca_cert, "tls_host": draft.tls_host,
+            "created_by_user_id": created_by_user_id, "created_at": now, "updated_at": now,
+            SEALED_ATTRIBUTE[draft.private_kind]: secrets.encrypt(
+                draft.private_material, encryption_context(configuration_id)),
+        }
+        try:
+            dynamo.transact([
+                dynamo.put_action(self.table, item, "attribute_not_exists(pk)"),
+                *self._mark_agent(agent, receptive=True, now=now),
+            ])
+        except dynamo.TransactionCancelled as cancelled:
+            if cancelled.failed(0):
+                raise UrlConfigurationExists() from None
+            raise AgentNotFound() from None
+        return configuration
+
+    def delete(self, agent: Agent, configuration: UrlConfiguration) -> None:
+        """Delete the agent's configuration and clear ``is_receptive``; UrlConfigurationNotFound
+        when it is already gone (a concurrent delete), AgentNotFound when the agent is."""
+        try:
+            dynamo.transact([
+                dynamo.delete_action(self.table, agent_pk(agent.id), URL_CONFIGURATION_SK, "#id = :id",
+                                     names={"#id": "id"}, values={":id": configuration.id}),
+                *self._mark_agent(agent, receptive=False, now=clock.now_iso()),
+            ])
+        except dynamo.TransactionCancelled as cancelled:
+            if cancelled.failed(0):
+                raise UrlConfigurationNotFound() from None
+            raise AgentNotFound() from None
+
+    def private_material(self, agent_id: int) -> tuple[PrivateKind, bytes] | None:
+        """The decrypted private key of the agent's configuration (for the agent server side):
+        ``("private_key", 32 raw Ed25519 bytes)`` or ``("client_key", PEM)``."""
+        item = dynamo.get(self.table, agent_pk(agent_id), URL_CONFIGURATION_SK)
+        if not item:
+            return None
+        for kind, attribute in SEALED_ATTRIBUTE.items():
+            if item.get(attribute):
+                return kind, secrets.decrypt(item[attribute], encryption_context(item["id"]))
+        return None
+
+    def _mark_agent(self, agent: Agent, *, receptive: bool, now: str) -> list[dict]:
+        """Set ``is_receptive`` on the agent (bumping its version) and on its name-index copy."""
+        index_pk, index_sk = name_index_key(agent.project_id, agent.name)
+        return [
+            dynamo.update_action(
+                self.table, agent_pk(agent.id), AGENT_SK,
+                "SET #receptive = :receptive, #updated = :now, #version = if_not_exists(#version, :zero) + :one",
+                "attribute_exists(pk)",
+                names={key: _NAMES[key] for key in ("#receptive", "#updated", "#version")},
+                values={":receptive": receptive, ":now": now, ":zero": 0, ":one": 1},
+            ),
+            dynamo.update_action(
+                self.table, index_pk, index_sk, "SET #receptive = :receptive, #updated = :now", "#id = :agent_id",
+                names={key: _NAMES[key] for key in ("#id", "#receptive", "#updated")},
+                values={":receptive": receptive, ":now": now, ":agent_id": agent.id},
+            ),
+        ]
+
+
+@functools.cache
+def url_configurations() -> UrlConfigurationRepository:
+    return UrlConfigurationRepository(get_settings().agents_table)
