@@ -264,6 +264,33 @@ class DirectoryRepository:
                 raise ValidationFailed(["Path has already been taken", "Name has already been taken"]) from None
             raise
 
+    # ------------------------------------------------------------ many paths at once (agent configuration)
+    def _batch_get(self, keys: list[tuple[str, str]]) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = []
+        for start in range(0, len(keys), 100):  # BatchGetItem takes at most 100 keys
+            found += dynamo.batch_get({self.table: keys[start:start + 100]})[self.table].values()
+        return found
+
+    def find_projects_by_paths(self, full_paths: Iterable[str]) -> dict[str, Project]:
+        """``{lower-case full path: project}`` for the paths that name a project (batched reads)."""
+        paths = list(dict.fromkeys(path.lower() for path in full_paths))
+        pointers = self._batch_get([(f"PROJECTPATH#{path}", "PROJECTPATH") for path in paths])
+        ids = {item["pk"][len("PROJECTPATH#"):]: item["project_id"] for item in pointers}
+        missing = [(f"PROJECT#{pid}", "PROJECT") for pid in dict.fromkeys(ids.values()) if pid not in self._projects]
+        for item in self._batch_get(missing):
+            self._projects[item["id"]] = _project(item)
+        return {path: self._projects[pid] for path, pid in ids.items() if pid in self._projects}
+
+    def find_groups_by_paths(self, full_paths: Iterable[str]) -> dict[str, Group]:
+        """``{lower-case full path: group}`` for the paths that name a group (batched reads)."""
+        paths = list(dict.fromkeys(path.lower() for path in full_paths))
+        pointers = self._batch_get([(f"NAMESPACE#{path}", "NAMESPACE") for path in paths])
+        ids = {item["pk"][len("NAMESPACE#"):]: item["id"] for item in pointers if item.get("kind") == "group"}
+        missing = [(f"GROUP#{gid}", "GROUP") for gid in dict.fromkeys(ids.values()) if gid not in self._groups]
+        for item in self._batch_get(missing):
+            self._groups[item["id"]] = _group(item)
+        return {path: self._groups[gid] for path, gid in ids.items() if gid in self._groups}
+
     # ------------------------------------------------------------ memberships
     def memberships_of(self, user_id: int, sources: Iterable[tuple[str, int]]) -> list[Membership]:
         """The user's memberships of the given (kind, id) sources, in one round trip."""

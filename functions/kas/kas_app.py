@@ -1,0 +1,64 @@
+"""The agent server's internal API (SPEC §7): agent info for an agent token (both paths KAS
+uses) and the agent's configuration. Every route needs the agent server's JWT first."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from cluster_agents.services import kas
+from cluster_agents.web import kas_entities
+from cluster_agents.web.app import create_app, entrypoint, no_content, respond
+from cluster_agents.web.kas_auth import agent_token, authenticate_kas_request
+from cluster_agents.web.params import Params, parse
+from pydantic import field_validator
+
+app = create_app()
+
+
+class AgentConfiguration(Params):
+    agent_id: int
+    agent_config: dict[str, Any]  # the agent's config.yaml as JSON (an object, or a string holding one)
+
+    @field_validator("agent_id", mode="before")
+    @classmethod
+    def _integer(cls, value: Any) -> Any:
+        if isinstance(value, bool):
+            raise ValueError("not an integer")
+        return value
+
+    @field_validator("agent_config", mode="before")
+    @classmethod
+    def _json(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            try:
+                return json.loads(value)
+            except (ValueError, RecursionError):
+                raise ValueError("not JSON") from None
+        return value
+
+
+def _agent_info():
+    authenticate_kas_request()
+    return respond(kas_entities.agent_info(kas.agent_info(agent_token())))
+
+
+@app.get("/api/v4/internal/kubernetes/agent_info")
+def handle_get_agent_info():
+    return _agent_info()
+
+
+@app.get("/api/v4/internal/agents/agentk/agent_info")
+def handle_get_agentk_agent_info():
+    return _agent_info()
+
+
+@app.post("/api/v4/internal/kubernetes/agent_configuration")
+def handle_post_agent_configuration():
+    authenticate_kas_request()
+    params = parse(AgentConfiguration)
+    kas.configure_agent(params.agent_id, params.agent_config)
+    return no_content()
+
+
+lambda_handler = entrypoint(app)

@@ -1,0 +1,74 @@
+"""``GET /job/allowed_agents`` (SPEC §6.1): what a running job may reach through which agent."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from cluster_agents import clock
+from cluster_agents.domain import ci_access as rules
+from cluster_agents.domain.access import project_access, roles_up_to
+from cluster_agents.domain.ci_access import Authorization
+from cluster_agents.domain.models import Job, Project, User
+from cluster_agents.errors import Unauthenticated
+from cluster_agents.store.ci_access import StoredAuthorization, ci_access
+from cluster_agents.store.directory import directory
+
+
+@dataclass(frozen=True)
+class AllowedAgent:
+    agent_id: int
+    config_project: Project
+    configuration: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class AllowedAgents:
+    job: Job
+    project: Project
+    user: User
+    roles_in_project: list[str]
+    agents: list[AllowedAgent]
+
+
+def allowed_agents(job: Job) -> AllowedAgents:
+    repo = directory()
+    project, user = repo.get_project(job.project_id), repo.get_user(job.user_id)
+    if project is None or user is None:  # a job outlives neither; treat it as a stale token
+        raise Unauthenticated()
+    sources = [("project", project.id)] + [("group", group_id) for group_id in project.group_ids]
+    # The user's role from memberships (and personal ownership) only: an administrator who is not a
+    # member has none, as GitLab's project.team.max_member_access says.
+    level = project_access(user, project, repo.memberships_of(user.id, sources), clock.today().isoformat()).level
+    environment = job.environment.name if job.environment else None
+    found, agent_projects = _authorizations(project)
+    applicable = rules.filter_for_job(found, environment, job.ref_protected)
+    agents = [AllowedAgent(a.agent_id, agent_projects[a.agent_id], a.configuration) for a in applicable]
+    return AllowedAgents(job, project, user, roles_up_to(level), agents)
+
+
+def _authorizations(project: Project) -> tuple[list[Authorization], dict[int, Project]]:
+    """One authorisation per agent for ``project`` (before the job's filters), and each agent's
+    configuration project."""
+    store = ci_access()
+    project_entries = store.authorizing("project", project.id)
+    group_entries = [entry for group_id in project.group_ids for entry in store.authorizing("group", group_id)]
+    implicit_ids = store.agent_ids_of_project(project.id)
+    candidates = [entry.agent_id for entry in project_entries + group_entries] + implicit_ids
+    agent_projects: dict[int, Project] = {}
+    for agent_id, agent_project_id in store.existing_agents(candidates).items():
+        agent_project = directory().get_project(agent_project_id)
+        if agent_project is not None:
+            agent_projects[agent_id] = agent_project
+
+    def eligible(entries: list[StoredAuthorization]) -> list[Authorization]:
+        return [
+            Authorization(entry.agent_id, entry.kind, entry.configuration,
+                          entry.source_id if entry.kind == "group" else None)
+            for entry in entries
+            if entry.agent_id in agent_projects and rules.in_hierarchy(project, agent_projects[entry.agent_id])
+            and rules.access_as_available(entry.configuration)
+        ]
+
+    implicit = [Authorization(agent_id, "implicit") for agent_id in implicit_ids if agent_id in agent_projects]
+    return rules.choose(eligible(project_entries), implicit, eligible(group_entries), project.group_ids), agent_projects

@@ -1,0 +1,66 @@
+"""The agent server's internal API (SPEC §7): agent token -> agent info, and an agent's
+configuration (its ci_access authorisations)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from cluster_agents.domain import ci_access as rules
+from cluster_agents.domain.agents import Agent
+from cluster_agents.domain.models import Project
+from cluster_agents.errors import AgentNotFound, StoreBusy, Unauthenticated
+from cluster_agents.observability import count, logger
+from cluster_agents.secrets import digest
+from cluster_agents.store.agent_token_usage import agent_token_usage
+from cluster_agents.store.agents import agents
+from cluster_agents.store.ci_access import Source, ci_access
+from cluster_agents.store.directory import directory
+
+
+@dataclass(frozen=True)
+class AgentInfo:
+    agent: Agent
+    project: Project
+
+
+def agent_info(token: str | None) -> AgentInfo:
+    """The agent behind an active agent token, recording the token's use; 401 otherwise."""
+    if not token:
+        raise Unauthenticated()
+    usage = agent_token_usage()
+    found = usage.find_active_by_digest(digest(token))
+    project = directory().get_project(found.agent.project_id) if found else None
+    if found is None or project is None:
+        raise Unauthenticated()
+    try:
+        if usage.record_use(found):
+            count("AgentTokenUseRecorded")
+    except StoreBusy:  # as GitLab: tracking a use never fails the agent's request
+        logger().warning("agent token use not recorded", extra={"agent_id": found.agent.id,
+                                                                  "token_id": found.token_id})
+    return AgentInfo(found.agent, project)
+
+
+def configure_agent(agent_id: int, agent_config: dict[str, Any]) -> None:
+    """Replace the agent's ci_access authorisations with those of its configuration file: the
+    listed projects and groups that exist under the agent's own top-level group (or, for an agent
+    of a personal project, the projects of that namespace). 404 when there is no such agent."""
+    agent = agents().get(agent_id)
+    if agent is None:
+        raise AgentNotFound()
+    agent_project = directory().get_project(agent.project_id)
+    if agent_project is None:
+        raise AgentNotFound()
+    wanted: dict[Source, str] = {}
+    project_entries = rules.config_entries(agent_config, "projects")
+    for path, project in directory().find_projects_by_paths(project_entries).items():
+        if rules.in_hierarchy(project, agent_project):
+            wanted[("project", project.id)] = rules.canonical_json(project_entries[path])
+    group_entries = rules.config_entries(agent_config, "groups")
+    if agent_project.group_ids and group_entries:
+        root_group_id = agent_project.group_ids[-1]
+        for path, group in directory().find_groups_by_paths(group_entries).items():
+            if group.self_and_ancestor_ids[-1] == root_group_id:
+                wanted[("group", group.id)] = rules.canonical_json(group_entries[path])
+    ci_access().replace_for_agent(agent, wanted)

@@ -1,0 +1,171 @@
+"""Agents' ci_access authorisations in the agents table (key layout: ``store/agents.py``).
+
+  CIACCESS#<project|group>#<id> / AGENT#<agent id:012d>   what the job side reads: every agent
+        authorising that project or group (agent_id, agent_project_id, kind, source_id, configuration)
+  AGENT#<agent id> / CI#<project|group>#<id>             the same entry, found again from the agent
+        (to replace its configuration, and by the agent's cascade deletion)
+
+``configuration`` is a JSON string (GitLab's jsonb: any JSON the agent's config.yaml holds, keys
+in jsonb order), so it comes back byte for byte.
+
+Replacing an agent's authorisations writes only what changed, in transactions of at most 100
+actions. Each one also moves the agent item's ``version`` on by one, on condition that it is
+still the version the change was computed from: a concurrent replacement, a token or URL
+configuration change, or the agent's deletion makes the next transaction fail, and the whole
+replacement starts again from a fresh read. So the stored set is always one configuration's,
+never a mix of two, and nothing is written for an agent that is gone (its deletion, conditioned
+on the version it read, sees every entry written before it)."""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from cluster_agents.domain.agents import Agent
+from cluster_agents.domain.ci_access import SourceKind
+from cluster_agents.errors import AgentNotFound, StoreBusy
+from cluster_agents.settings import get_settings
+from cluster_agents.store import dynamo
+from cluster_agents.store.agents import AGENT_SK, CI_ACCESS_MIRROR_PREFIX, agent_pk
+
+MAX_ACTIONS = 100  # DynamoDB's limit per transaction
+CHANGES_PER_TRANSACTION = (MAX_ACTIONS - 1) // 2  # two items per change, plus the agent's version
+MAX_ATTEMPTS = 5
+BATCH_GET_LIMIT = 100
+
+Source = tuple[SourceKind, int]
+
+
+@dataclass(frozen=True)
+class StoredAuthorization:
+    agent_id: int
+    agent_project_id: int
+    kind: SourceKind
+    source_id: int
+    configuration: dict[str, Any]
+
+
+def ci_access_pk(kind: SourceKind, source_id: int) -> str:
+    return f"CIACCESS#{kind}#{source_id}"
+
+
+def ci_access_sk(agent_id: int) -> str:
+    return f"AGENT#{agent_id:012d}"
+
+
+def mirror_sk(kind: SourceKind, source_id: int) -> str:
+    return f"{CI_ACCESS_MIRROR_PREFIX}{kind}#{source_id}"
+
+
+def ci_access_key_of_mirror(agent_id: int, mirror: str) -> tuple[str, str]:
+    """The CIACCESS key an agent's ``CI#<kind>#<id>`` mirror item stands for (for cascade deletion)."""
+    kind, source_id = mirror[len(CI_ACCESS_MIRROR_PREFIX):].split("#", 1)
+    return f"CIACCESS#{kind}#{source_id}", ci_access_sk(agent_id)
+
+
+def _authorization(item: dict[str, Any]) -> StoredAuthorization:
+    return StoredAuthorization(
+        agent_id=item["agent_id"], agent_project_id=item["agent_project_id"], kind=item["kind"],
+        source_id=item["source_id"], configuration=json.loads(item["configuration"]),
+    )
+
+
+class CiAccessRepository:
+    """Reads for ``/job/allowed_agents`` and the replacement of an agent's authorisations."""
+
+    def __init__(self, table: str) -> None:
+        self.table = table
+
+    # ------------------------------------------------------------ the job side
+    def authorizing(self, kind: SourceKind, source_id: int) -> list[StoredAuthorization]:
+        """Every agent's authorisation of this project or group, by agent id."""
+        items = dynamo.query_all(self.table, ci_access_pk(kind, source_id), sk_prefix="AGENT#")
+        return [_authorization(item) for item in items]
+
+    def agent_ids_of_project(self, project_id: int) -> list[int]:
+        """The agents whose configuration project is ``project_id`` (from the name index)."""
+        items = dynamo.query_all(self.table, f"PROJECT#{project_id}", sk_prefix="AGENT#")
+        return sorted(int(item["id"]) for item in items)
+
+    def existing_agents(self, agent_ids: Iterable[int]) -> dict[int, int]:
+        """``{agent id: its configuration project id}`` for the agents that still exist."""
+        keys = [(agent_pk(agent_id), AGENT_SK) for agent_id in dict.fromkeys(agent_ids)]
+        found: dict[int, int] = {}
+        for start in range(0, len(keys), BATCH_GET_LIMIT):
+            items = dynamo.batch_get({self.table: keys[start:start + BATCH_GET_LIMIT]})[self.table]
+            found.update({int(item["id"]): int(item["project_id"]) for item in items.values()})
+        return found
+
+    # ------------------------------------------------------------ the agent side
+    def of_agent(self, agent_id: int) -> dict[Source, dict[str, Any]]:
+        """The agent's current authorisations, ``{(kind, id): configuration}``."""
+        return {(auth.kind, auth.source_id): auth.configuration for auth in self._mirror(agent_id)}
+
+    def _mirror(self, agent_id: int) -> list[StoredAuthorization]:
+        items = dynamo.query_all(self.table, agent_pk(agent_id), sk_prefix=CI_ACCESS_MIRROR_PREFIX)
+        return [_authorization(item) for item in items]
+
+    def replace_for_agent(self, agent: Agent, wanted: dict[Source, str]) -> int:
+        """Make the agent's authorisations exactly ``wanted`` (``{(kind, id): canonical JSON}``).
+
+        Returns how many entries were written or deleted; AgentNotFound when the agent is gone,
+        StoreBusy when it kept changing under us."""
+        for _ in range(MAX_ATTEMPTS):
+            item = dynamo.get(self.table, agent_pk(agent.id), AGENT_SK)
+            if item is None:
+                raise AgentNotFound()
+            current = {
+                (stored["kind"], stored["source_id"]): stored["configuration"]
+                for stored in dynamo.query_all(self.table, agent_pk(agent.id), sk_prefix=CI_ACCESS_MIRROR_PREFIX)
+            }
+            changes = [self._put_actions(agent, source, configuration)
+                       for source, configuration in sorted(wanted.items()) if current.get(source) != configuration]
+            changes += [self._delete_actions(agent.id, source) for source in sorted(current) if source not in wanted]
+            if not changes:
+                return 0
+            version = item.get("version")
+            try:
+                for start in range(0, len(changes), CHANGES_PER_TRANSACTION):
+                    chunk = changes[start:start + CHANGES_PER_TRANSACTION]
+                    dynamo.transact([self._bump_version(agent.id, version),
+                                     *(action for pair in chunk for action in pair)])
+                    version = (version or 0) + 1
+            except dynamo.TransactionCancelled as cancelled:
+                if cancelled.failed(0):
+                    continue  # the agent changed (or went): read again and recompute
+                raise
+            return len(changes)
+        raise StoreBusy()
+
+    def _bump_version(self, agent_id: int, expected: int | None) -> dict:
+        if expected is None:
+            condition, values = "attribute_exists(pk) AND attribute_not_exists(#version)", {":next": 1}
+        else:
+            condition, values = "#version = :expected", {":expected": expected, ":next": expected + 1}
+        return dynamo.update_action(self.table, agent_pk(agent_id), AGENT_SK, "SET #version = :next", condition,
+                                    names={"#version": "version"}, values=values)
+
+    def _put_actions(self, agent: Agent, source: Source, configuration: str) -> tuple[dict, dict]:
+        kind, source_id = source
+        fields = {"agent_id": agent.id, "agent_project_id": agent.project_id, "kind": kind,
+                  "source_id": source_id, "configuration": configuration}
+        return (
+            dynamo.put_action(self.table, {"pk": ci_access_pk(kind, source_id), "sk": ci_access_sk(agent.id),
+                                           **fields}),
+            dynamo.put_action(self.table, {"pk": agent_pk(agent.id), "sk": mirror_sk(kind, source_id), **fields}),
+        )
+
+    def _delete_actions(self, agent_id: int, source: Source) -> tuple[dict, dict]:
+        kind, source_id = source
+        return (
+            dynamo.delete_action(self.table, ci_access_pk(kind, source_id), ci_access_sk(agent_id)),
+            dynamo.delete_action(self.table, agent_pk(agent_id), mirror_sk(kind, source_id)),
+        )
+
+
+@functools.cache
+def ci_access() -> CiAccessRepository:
+    return CiAccessRepository(get_settings().agents_table)
