@@ -962,6 +962,7 @@ class LocalApi:
         self._template = template
         self.settings: Settings | None = None
         self.storage = ""
+        self.store_endpoint = ""
         self.functions: list[FunctionSpec] = []
         self.routes = 0
         self.root_token: str | None = None
@@ -1058,11 +1059,22 @@ class LocalApi:
         if url:
             _check_reachable(url)
             self.storage = f"{url} (AWS_ENDPOINT_URL)"
+            self.store_endpoint = url
             return url
         self._store = MotoStore(in_process=self.store_in_process)
         endpoint = self._store.start()
         self.storage = f"embedded moto at {endpoint} (in memory: gone when the server stops)"
+        self.store_endpoint = endpoint
         return endpoint
+
+    def store_client(self, service: str = "dynamodb") -> Any:
+        """A boto3 client on the server's own storage (tests read the tables behind the API)."""
+        import boto3
+
+        credentials = self.settings.credentials
+        return boto3.client(service, endpoint_url=self.store_endpoint, region_name=self.settings.region,
+                            aws_access_key_id=credentials["AWS_ACCESS_KEY_ID"],
+                            aws_secret_access_key=credentials["AWS_SECRET_ACCESS_KEY"])
 
     def _create_resources(self, endpoint: str) -> cfn.LocalResources:
         import boto3

@@ -386,9 +386,13 @@ def test_if_unmodified_since(api, scene):
     # a millisecond-precise time just before the change is stale ...
     just_before = clock.iso(created - timedelta(milliseconds=1))
     assert api.delete(path, headers={"If-Unmodified-Since": just_before}).status == 412
-    # ... but the same second, given to the second (as HTTP dates are), is not
-    http_date = format_datetime(created.replace(microsecond=0), usegmt=True)
-    assert api.delete(path, headers={"if-unmodified-since": http_date}).status == 204
+    # ... and so is the same second given to the second (as HTTP dates are) when the change came
+    # later in that second: GitLab compares the exact change time; the next second is not stale
+    same_second = format_datetime(created.replace(microsecond=0), usegmt=True)
+    expected = 412 if created.microsecond else 204
+    assert api.delete(path, headers={"if-unmodified-since": same_second}).status == expected
+    next_second = format_datetime(created.replace(microsecond=0) + timedelta(seconds=1), usegmt=True)
+    assert api.delete(path, headers={"if-unmodified-since": next_second}).status == 204
 
 
 @pytest.mark.parametrize("header", ["garbage", "", "32 Foo 2020", "2099-01-01T00:00:00Z",

@@ -11,7 +11,6 @@ Requests answered 429/503 (the store was busy) are retried, as GitLab's clients 
 from __future__ import annotations
 
 import importlib.util
-import re
 import threading
 import time
 import uuid
@@ -32,15 +31,7 @@ TAKEN = {"message": '400 Bad request - ["Name has already been taken"]'}
 
 
 def _store(local_api: Any) -> Any:
-    """A DynamoDB client on the local API's own storage."""
-    import boto3
-
-    endpoint = re.search(r"https?://[^\s()]+", local_api.storage)
-    assert endpoint, local_api.storage
-    credentials = local_api.settings.credentials
-    return boto3.client("dynamodb", endpoint_url=endpoint.group(0).rstrip("/"), region_name=local_api.settings.region,
-                        aws_access_key_id=credentials["AWS_ACCESS_KEY_ID"],
-                        aws_secret_access_key=credentials["AWS_SECRET_ACCESS_KEY"])
+    return local_api.store_client()
 
 
 def _scan(store: Any) -> list[dict[str, Any]]:

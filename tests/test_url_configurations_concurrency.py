@@ -7,7 +7,6 @@ deletes of it -> exactly one 204, every other one 404; the table stays consisten
 from __future__ import annotations
 
 import importlib.util
-import re
 import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -27,15 +26,7 @@ EXISTS = {"message": "400 Bad request - URL configuration already exists for thi
 
 
 def _store(local_api: Any) -> Any:
-    """A DynamoDB client on the local API's own storage."""
-    import boto3
-
-    endpoint = re.search(r"https?://[^\s()]+", local_api.storage)
-    assert endpoint, local_api.storage
-    credentials = local_api.settings.credentials
-    return boto3.client("dynamodb", endpoint_url=endpoint.group(0).rstrip("/"), region_name=local_api.settings.region,
-                        aws_access_key_id=credentials["AWS_ACCESS_KEY_ID"],
-                        aws_secret_access_key=credentials["AWS_SECRET_ACCESS_KEY"])
+    return local_api.store_client()
 
 
 def _partition(store: Any, pk: str) -> list[dict[str, Any]]:

@@ -7,21 +7,18 @@ agent is looked up."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 
 from cluster_agents import clock
 from cluster_agents.domain.access import AccessLevel, ProjectAccess
 from cluster_agents.domain.agents import Agent, agent_name_errors
 from cluster_agents.domain.models import Project, User
+from cluster_agents.domain.preconditions import modified_since
 from cluster_agents.errors import AgentNotFound, ClusterAgentsNotFound, PreconditionFailed, ValidationFailed
 from cluster_agents.observability import count, logger
 from cluster_agents.services.projects import access_to_project, require
 from cluster_agents.store.agents import agents
 
-_FRACTION = re.compile(r"\d:\d\d[.,]\d")  # a time given below the second: 12:00:00.250
 READ_ROLE = AccessLevel.DEVELOPER
 WRITE_ROLE = AccessLevel.MAINTAINER
 
@@ -84,38 +81,8 @@ def delete_agent(user: User, project_ref: str, agent_id: int, if_unmodified_sinc
     deletion = repository.prepare_deletion(agent_id)
     if deletion is None or deletion.agent.project_id != access.project.id:
         raise AgentNotFound()
-    if modified_since(deletion.agent.updated_at, if_unmodified_since):
+    if modified_since(clock.parse_iso(deletion.agent.updated_at), if_unmodified_since):
         raise PreconditionFailed()
     repository.delete_agent(deletion)
     logger().info("agent deleted", extra={"agent_id": agent_id, "project_id": access.project.id})
     count("AgentsDeleted")
-
-
-def parse_http_time(value: str | None) -> tuple[datetime, bool] | None:
-    """An If-Unmodified-Since value read as Ruby's ``Time.parse`` reads the common forms: an HTTP
-    date, or ISO-8601 such as ``1990-01-12T00:00:48-0600`` (no zone: UTC). Returns the time and
-    whether it has sub-second precision; None when unparseable (the header is then ignored)."""
-    if not value or not value.strip():
-        return None
-    text = value.strip()
-    try:
-        moment = parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError, OverflowError):
-        try:
-            moment = datetime.fromisoformat(text[:-1] + "+00:00" if text[-1:] in "Zz" else text)
-        except (ValueError, OverflowError):
-            return None
-    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)), bool(_FRACTION.search(text))
-
-
-def modified_since(last_modified: str, if_unmodified_since: str | None) -> bool:
-    """``check_unmodified_since!``: true when the record changed after the given time. A time
-    given to the second is compared with the change time truncated to the second."""
-    parsed = parse_http_time(if_unmodified_since)
-    if parsed is None:
-        return False
-    since, precise = parsed
-    changed = clock.parse_iso(last_modified)
-    if not precise:
-        changed = changed.replace(microsecond=0)
-    return changed > since

@@ -7,13 +7,11 @@ that 403 - the role is checked before the agent is looked up."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
-
 from cluster_agents import clock
 from cluster_agents.domain.access import AccessLevel
 from cluster_agents.domain.agents import Agent
 from cluster_agents.domain.models import Project, User
+from cluster_agents.domain.preconditions import modified_since
 from cluster_agents.domain.url_configurations import (
     UrlConfiguration,
     UrlConfigurationRequest,
@@ -95,31 +93,8 @@ def delete_url_configuration(user: User, project_ref: str, agent_id: int, config
     """``destroy_conditionally!``: 412 when the configuration changed after If-Unmodified-Since."""
     agent = _agent_for(user, project_ref, agent_id, WRITE_ROLE)
     configuration = _configuration_of(agent, configuration_id)
-    if modified_since(configuration.updated_at, if_unmodified_since):
+    if modified_since(clock.parse_iso(configuration.updated_at), if_unmodified_since):
         raise PreconditionFailed()
     url_configurations().delete(agent, configuration)
     logger().info("url configuration deleted", extra={"agent_id": agent.id, "url_configuration_id": configuration.id})
     count("UrlConfigurationsDeleted")
-
-
-def parse_http_time(value: str | None) -> datetime | None:
-    """An If-Unmodified-Since value as GitLab's ``Time.parse`` reads the common forms (an HTTP
-    date, or ISO-8601 such as ``1990-01-12T00:00:48-0600``); None when unparseable. A time
-    without a zone is UTC."""
-    if not value or not value.strip():
-        return None
-    text = value.strip()
-    try:
-        moment = parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError, OverflowError):
-        try:
-            moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
-        except (ValueError, OverflowError):
-            return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def modified_since(last_modified: str, if_unmodified_since: str | None) -> bool:
-    """``check_unmodified_since!``: true when the record changed after the given time."""
-    since = parse_http_time(if_unmodified_since)
-    return since is not None and clock.parse_iso(last_modified) > since
