@@ -314,9 +314,9 @@ def test_a_stale_reader_never_moves_last_used_at_back_nor_writes_twice(agent):
     """Two containers read the token before either wrote: only the first write lands."""
     from cluster_agents import clock
     from cluster_agents.secrets import digest
-    from cluster_agents.store.agent_token_usage import agent_token_usage
+    from cluster_agents.store.agent_tokens import agent_tokens
 
-    usage = agent_token_usage()
+    usage = agent_tokens()
     seen_by_a = usage.find_active_by_digest(digest(agent[2]["token"]))
     seen_by_b = usage.find_active_by_digest(digest(agent[2]["token"]))
     assert seen_by_a.last_used_at is None and seen_by_b.last_used_at is None
@@ -330,12 +330,12 @@ def test_a_stale_reader_never_moves_last_used_at_back_nor_writes_twice(agent):
 def test_recording_a_use_never_recreates_a_revoked_token(agent, api, aws):
     import boto3
     from cluster_agents.secrets import digest
-    from cluster_agents.store.agent_token_usage import agent_token_usage
+    from cluster_agents.store.agent_tokens import agent_tokens
 
     project, made, token = agent
-    found = agent_token_usage().find_active_by_digest(digest(token["token"]))
+    found = agent_tokens().find_active_by_digest(digest(token["token"]))
     assert api.delete(_token_path(project, made, token)).status == 204
-    assert agent_token_usage().record_use(found) is False
+    assert agent_tokens().record_use(found) is False
     items = boto3.client("dynamodb").query(
         TableName=aws.refs["AgentsTable"], KeyConditionExpression="pk = :pk",
         ExpressionAttributeValues={":pk": {"S": f"AGENT#{made['id']}"}})["Items"]
@@ -344,12 +344,12 @@ def test_recording_a_use_never_recreates_a_revoked_token(agent, api, aws):
 
 def test_a_throttled_usage_write_does_not_fail_the_agent(agent, monkeypatch):
     from cluster_agents.errors import StoreBusy
-    from cluster_agents.store.agent_token_usage import AgentTokenUsageRepository
+    from cluster_agents.store.agent_tokens import AgentTokenRepository
 
     def throttled(self, token, now=None):
         raise StoreBusy(throttled=True)
 
-    monkeypatch.setattr(AgentTokenUsageRepository, "record_use", throttled)
+    monkeypatch.setattr(AgentTokenRepository, "record_use", throttled)
     assert agent_info(agent[2]["token"]).status == 200
 
 

@@ -12,7 +12,7 @@ from cluster_agents.domain.models import Project
 from cluster_agents.errors import AgentNotFound, StoreBusy, Unauthenticated
 from cluster_agents.observability import count, logger
 from cluster_agents.secrets import digest
-from cluster_agents.store.agent_token_usage import agent_token_usage
+from cluster_agents.store.agent_tokens import agent_tokens
 from cluster_agents.store.agents import agents
 from cluster_agents.store.ci_access import Source, ci_access
 from cluster_agents.store.directory import directory
@@ -28,7 +28,7 @@ def agent_info(token: str | None) -> AgentInfo:
     """The agent behind an active agent token, recording the token's use; 401 otherwise."""
     if not token:
         raise Unauthenticated()
-    usage = agent_token_usage()
+    usage = agent_tokens()
     found = usage.find_active_by_digest(digest(token))
     project = directory().get_project(found.agent.project_id) if found else None
     if found is None or project is None:
