@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-
 from cluster_agents.domain.preconditions import modified_since, parse_http_time
 
 CHANGED = datetime(2024, 5, 1, 12, 0, 0, 250_000, tzinfo=UTC)
