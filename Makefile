@@ -5,9 +5,14 @@ PY := $(VENV)/bin/python
 PORT ?= 3000
 WORKERS ?= 4
 SAM_VENV := .venv-sam
-SAM_PYTHON ?= $(shell command -v python3.12 2>/dev/null || (command -v pyenv >/dev/null && echo "$$(pyenv root)/versions/$$(pyenv versions --bare | grep -m1 '^3\.12')/bin/python"))
+# A Python 3.12 that really runs (a pyenv shim for a version that is not selected does not):
+# `sam build` builds for the template's runtime, python3.12, and needs that interpreter on PATH.
+SAM_PYTHON ?= $(shell for p in python3.12 $$(pyenv root 2>/dev/null)/versions/3.12*/bin/python3.12; do \
+	"$$p" -c 'import sys; assert sys.version_info[:2] == (3, 12)' 2>/dev/null && { command -v "$$p"; break; }; done)
+SAM := $(SAM_VENV)/bin/sam
+SAM_ENV := SAM_CLI_TELEMETRY=0
 
-.PHONY: install serve test test-fast lint format bench check build validate deploy clean
+.PHONY: install serve test test-fast lint format bench check build validate validate-if-possible deploy openapi clean
 
 $(VENV)/.installed: pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -25,8 +30,9 @@ lint: install
 	@$(PY) -m ruff check .
 	@$(VENV)/bin/cfn-lint template.yaml
 
-test: lint ## lint, then every test suite (unit, handler, end-to-end, concurrency)
+test: lint ## lint, then every test suite (unit, handler, end-to-end, concurrency), then sam validate --lint
 	@$(PY) -m pytest -n 2 --dist loadgroup
+	@$(MAKE) --no-print-directory validate-if-possible
 
 test-fast: install
 	@$(PY) -m pytest -n 2 -m "not e2e and not slow"
@@ -40,20 +46,33 @@ bench: install ## writes BENCHMARKS.md
 check: install ## read-only invariant check of the tables (AWS_ENDPOINT_URL / AWS credentials as usual)
 	@$(PY) -m devtools.check
 
+# SAM CLI lives in its own virtualenv: it pins boto3/pydantic versions of its own.
 $(SAM_VENV)/.installed:
-	@test -n "$(SAM_PYTHON)" || (echo "sam build needs Python 3.12 (the template's runtime) on PATH" >&2; exit 1)
+	@test -n "$(SAM_PYTHON)" || (echo "SAM CLI and sam build need Python 3.12 (the template's runtime) on PATH" >&2; exit 1)
 	@$(SAM_PYTHON) -m venv $(SAM_VENV)
-	@$(SAM_VENV)/bin/pip install --quiet --upgrade pip aws-sam-cli
+	@$(SAM_VENV)/bin/pip install --quiet --disable-pip-version-check --upgrade pip "aws-sam-cli>=1.170,<2"
 	@touch $@
 
-validate: $(SAM_VENV)/.installed
-	@$(SAM_VENV)/bin/sam validate --lint
+validate: $(SAM_VENV)/.installed ## sam validate --lint (the template as SAM and cfn-lint see it)
+	@$(SAM_ENV) $(SAM) validate --lint --region $${AWS_REGION:-$${AWS_DEFAULT_REGION:-us-east-1}}
 
-build: $(SAM_VENV)/.installed
-	@PATH="$$(dirname $(SAM_PYTHON)):$$PATH" $(SAM_VENV)/bin/sam build
+# Runs validate when the SAM virtualenv exists or can be made (it needs Python 3.12 and PyPI);
+# otherwise says why it was skipped, so `make test` still works offline.
+validate-if-possible:
+	@if $(MAKE) -s --no-print-directory $(SAM_VENV)/.installed; then \
+		$(MAKE) --no-print-directory validate; \
+	else \
+		echo "note: skipped sam validate --lint (no Python 3.12 or no PyPI to install aws-sam-cli into $(SAM_VENV))" >&2; \
+	fi
 
-deploy: build
-	@$(SAM_VENV)/bin/sam deploy --guided
+build: $(SAM_VENV)/.installed ## sam build into .aws-sam/ (needs Python 3.12 on PATH, which SAM_PYTHON provides)
+	@PATH="$$(dirname $(SAM_PYTHON)):$$PATH" $(SAM_ENV) $(SAM) build
+
+deploy: build ## sam deploy --guided (parameters: see README, "Operating it")
+	@$(SAM_ENV) $(SAM) deploy --guided
+
+openapi: install ## regenerate docs/openapi.json and the docs function's copy from the routes
+	@$(PY) -m devtools.openapi
 
 clean:
 	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache .ruff_cache

@@ -68,10 +68,11 @@ SEED_TIMEOUT_S = 120.0
 POLL_INTERVAL_S = 0.1  # how soon the HTTP servers notice shutdown()
 BOOTSTRAP_MODULE = "cluster_agents.bootstrap"
 
-# The gateway's own answers (what the production template configures for a missing route).
+# The gateway's own answers: the template's GatewayResponses where it configures them (a missing
+# route, a body over the limit; tests/test_template.py keeps them equal), else API Gateway's.
 NOT_FOUND_BODY = b'{"error":"404 Not Found"}'
 INTERNAL_ERROR_BODY = b'{"message": "Internal server error"}'
-TOO_LARGE_BODY = b'{"message":"Request Too Long"}'
+TOO_LARGE_BODY = b'{"message":"413 Request Entity Too Large"}'
 TIMED_OUT_BODY = b'{"message": "Endpoint request timed out"}'
 BAD_REQUEST_BODY = b'{"message": "Bad Request"}'
 
@@ -1009,7 +1010,7 @@ class LocalApi:
             endpoint = self._start_store()
             resources = self._create_resources(endpoint)
             environment = _worker_environment(
-                self.settings, endpoint, resources.function_environment(template), self.env_overrides
+                self.settings, endpoint, resources.function_environment(template, overrides=environ), self.env_overrides
             )
             self._pool = WorkerPool(self.workers, _search_path(template, functions), environment, self.functions)
             self._pool.start()

@@ -4,6 +4,7 @@ a moto server, or a real account), so tests, the local API and the template cann
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -100,23 +101,50 @@ class LocalResources:
 
     refs: dict[str, str] = field(default_factory=dict)
 
-    def function_environment(self, template: dict | None = None) -> dict[str, str]:
-        """The Globals environment of the template with every !Ref resolved locally."""
+    def function_environment(self, template: dict | None = None,
+                             overrides: Mapping[str, str] | None = None) -> dict[str, str]:
+        """The Globals environment of the template with every !Ref resolved locally.
+
+        A variable fed by a template parameter (``RECEPTIVE_AGENTS_ENABLED: !Ref
+        ReceptiveAgentsEnabled``) takes the parameter's default, or the value ``overrides`` has
+        under the variable's name, as a deployment takes a parameter override."""
         template = template or load_template()
         variables = template["Globals"]["Function"]["Environment"]["Variables"]
         parameters = template.get("Parameters", {})
         env = {}
         for key, value in variables.items():
-            if isinstance(value, dict) and "Ref" in value:
-                ref = value["Ref"]
-                if ref in self.refs:
-                    value = self.refs[ref]
-                elif ref in parameters:
-                    value = str(parameters[ref].get("Default", ""))
-                else:
-                    continue
-            env[key] = str(value)
+            if isinstance(value, dict) and value.get("Ref") in parameters and key in (overrides or {}):
+                env[key] = str((overrides or {})[key])
+                continue
+            resolved = self._resolve(value, template)
+            if resolved is not None:
+                env[key] = str(resolved)
         return env
+
+    def _resolve(self, value: Any, template: dict) -> Any:
+        """A value with !Ref and !If resolved (parameters at their defaults); None when it names
+        something that does not exist locally."""
+        if not isinstance(value, dict):
+            return value
+        parameters = template.get("Parameters", {})
+        if "Ref" in value:
+            ref = value["Ref"]
+            if ref in self.refs:
+                return self.refs[ref]
+            return str(parameters[ref].get("Default", "")) if ref in parameters else None
+        if "Fn::If" in value:
+            condition, when_true, when_false = value["Fn::If"]
+            chosen = when_true if self._condition(template["Conditions"][condition], template) else when_false
+            return self._resolve(chosen, template)
+        return None
+
+    def _condition(self, condition: dict, template: dict) -> bool:
+        if "Fn::Not" in condition:
+            return not self._condition(condition["Fn::Not"][0], template)
+        if "Fn::Equals" in condition:
+            left, right = (self._resolve(side, template) for side in condition["Fn::Equals"])
+            return left == right
+        raise ValueError(f"unsupported condition {condition!r}")
 
 
 def create_resources(session: Any, prefix: str = "") -> LocalResources:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from cluster_agents import errors as e
 from cluster_agents.services import agents
 from cluster_agents.web import agent_entities
+from cluster_agents.web import openapi as docs
 from cluster_agents.web.app import create_app, entrypoint, no_content, respond
 from cluster_agents.web.auth import current_user
 from cluster_agents.web.pagination import headers as page_headers
@@ -12,6 +14,8 @@ from cluster_agents.web.params import Params, PathId, parse
 from cluster_agents.web.request import current
 
 app = create_app()
+TAGS = ["cluster agents"]
+INVALID_AGENT_ID = e.InvalidParameters(["agent_id is invalid"])
 
 
 class AgentRef(Params):
@@ -22,7 +26,10 @@ class NewAgent(Params):
     name: str | None  # required; an explicit null is a blank name, as Grape passes it on
 
 
-@app.get("/api/v4/projects/<id>/cluster_agents")
+@app.get("/api/v4/projects/<id>/cluster_agents", summary="List a project's agents", tags=TAGS,
+         description="Developer role or above; ordered by name.", security=docs.USER_SECURITY,
+         responses=docs.responses(200, docs.USER, docs.PAGE, docs.PROJECT, e.ClusterAgentsNotFound(),
+                                  paginated=True))
 def handle_list_agents(id: str):
     caller = current_user().user
     page = requested_page()
@@ -31,7 +38,9 @@ def handle_list_agents(id: str):
     return respond(body, headers=page_headers(page, listing.total))
 
 
-@app.get("/api/v4/projects/<id>/cluster_agents/<agent_id>")
+@app.get("/api/v4/projects/<id>/cluster_agents/<agent_id>", summary="Get an agent", tags=TAGS,
+         description="Developer role or above.", security=docs.USER_SECURITY,
+         responses=docs.responses(200, docs.USER, INVALID_AGENT_ID, docs.PROJECT, e.AgentNotFound()))
 def handle_get_agent(id: str, agent_id: str):
     caller = current_user().user
     ref = parse(AgentRef, extra={"agent_id": agent_id})
@@ -39,7 +48,10 @@ def handle_get_agent(id: str, agent_id: str):
     return respond(agent_entities.agent(agent, project))
 
 
-@app.post("/api/v4/projects/<id>/cluster_agents")
+@app.post("/api/v4/projects/<id>/cluster_agents", summary="Register an agent", tags=TAGS,
+          description="Maintainer role or above.", security=docs.USER_SECURITY, openapi_extensions=docs.body(NewAgent),
+          responses=docs.responses(201, docs.USER, e.InvalidParameters(["name is missing"]), docs.PROJECT,
+                                   docs.FORBIDDEN, e.ValidationFailed(["Name has already been taken"])))
 def handle_create_agent(id: str):
     caller = current_user().user
     params = parse(NewAgent)
@@ -47,7 +59,11 @@ def handle_create_agent(id: str):
     return respond(agent_entities.agent(agent, project), 201)
 
 
-@app.delete("/api/v4/projects/<id>/cluster_agents/<agent_id>")
+@app.delete("/api/v4/projects/<id>/cluster_agents/<agent_id>", summary="Delete an agent", tags=TAGS,
+            description="Maintainer role or above. Deletes the agent's tokens and URL configuration too; "
+                        "honours If-Unmodified-Since.", security=docs.USER_SECURITY,
+            responses=docs.responses(204, docs.USER, INVALID_AGENT_ID, docs.PROJECT, docs.FORBIDDEN,
+                                     e.AgentNotFound(), e.PreconditionFailed()))
 def handle_delete_agent(id: str, agent_id: str):
     caller = current_user().user
     ref = parse(AgentRef, extra={"agent_id": agent_id})

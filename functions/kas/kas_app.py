@@ -6,14 +6,20 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from cluster_agents import errors as e
 from cluster_agents.services import kas
 from cluster_agents.web import kas_entities
+from cluster_agents.web import openapi as docs
 from cluster_agents.web.app import create_app, entrypoint, no_content, respond
 from cluster_agents.web.kas_auth import agent_token, authenticate_kas_request
 from cluster_agents.web.params import Params, parse
 from pydantic import field_validator
 
 app = create_app()
+TAGS = ["agent server (internal)"]
+AGENT_INFO = docs.responses(200, docs.KAS, e.Unauthenticated())
+AGENT_INFO_DESCRIPTION = ("For the agent server: the agent behind the agent token (Authorization: Bearer or "
+                          "Gitlab-Agentk-Api-Request), after the Gitlab-Kas-Api-Request JWT. Records the token's use.")
 
 
 class AgentConfiguration(Params):
@@ -43,17 +49,24 @@ def _agent_info():
     return respond(kas_entities.agent_info(kas.agent_info(agent_token())))
 
 
-@app.get("/api/v4/internal/kubernetes/agent_info")
+@app.get("/api/v4/internal/kubernetes/agent_info", summary="Agent info for an agent token", tags=TAGS,
+         description=AGENT_INFO_DESCRIPTION, security=docs.AGENT_SECURITY, responses=AGENT_INFO)
 def handle_get_agent_info():
     return _agent_info()
 
 
-@app.get("/api/v4/internal/agents/agentk/agent_info")
+@app.get("/api/v4/internal/agents/agentk/agent_info", summary="Agent info for an agent token (newer path)",
+         tags=TAGS, description=AGENT_INFO_DESCRIPTION, security=docs.AGENT_SECURITY, responses=AGENT_INFO)
 def handle_get_agentk_agent_info():
     return _agent_info()
 
 
-@app.post("/api/v4/internal/kubernetes/agent_configuration")
+@app.post("/api/v4/internal/kubernetes/agent_configuration", summary="Store an agent's configuration (ci_access)",
+          tags=TAGS, description="For the agent server, after the Gitlab-Kas-Api-Request JWT: the agent's "
+                                 "config.yaml as JSON; its ci_access entries replace the agent's authorisations.",
+          security=docs.KAS_SECURITY, openapi_extensions=docs.body(AgentConfiguration),
+          responses=docs.responses(204, docs.KAS, docs.BODY, e.InvalidParameters(["agent_id is missing"]),
+                                   e.InvalidParameters(["agent_config is invalid"]), e.AgentNotFound()))
 def handle_post_agent_configuration():
     authenticate_kas_request()
     params = parse(AgentConfiguration)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import TypeVar
 
+from cluster_agents import errors as e
 from cluster_agents.domain.url_configurations import UrlConfigurationRequest
 from cluster_agents.services import url_configurations as service
+from cluster_agents.web import openapi as docs
 from cluster_agents.web.app import create_app, entrypoint, no_content, respond
 from cluster_agents.web.auth import current_user
 from cluster_agents.web.params import Params, PathId, parse
@@ -17,6 +19,10 @@ app = create_app()
 BASE = "/api/v4/projects/<id>/cluster_agents/<agent_id>/url_configurations"
 M = TypeVar("M", bound=Params)
 PATH_IDS = ("agent_id", "url_configuration_id")
+TAGS = ["url configurations"]
+# Every route: the instance setting (right after authentication), the path ids, the project, the role, the agent.
+COMMON = (docs.USER, e.FeatureDisabled(), e.InvalidParameters(["agent_id is invalid"]),
+          e.InvalidParameters(["url_configuration_id is invalid"]), docs.PROJECT, docs.FORBIDDEN, e.AgentNotFound())
 
 
 class AgentPath(Params):
@@ -49,7 +55,9 @@ def _project() -> str:
     return current().path_param("id")
 
 
-@app.get(BASE)
+@app.get(BASE, summary="List an agent's URL configurations", tags=TAGS, security=docs.USER_SECURITY,
+         description="Developer role or above. None or one; not paginated.",
+         responses=docs.responses(200, COMMON))
 def handle_list_url_configurations(id: str, agent_id: str):
     caller = current_user().user
     service.ensure_receptive_agents_enabled()
@@ -58,7 +66,8 @@ def handle_list_url_configurations(id: str, agent_id: str):
     return respond([url_configuration(configuration) for configuration in found])
 
 
-@app.get(f"{BASE}/<url_configuration_id>")
+@app.get(f"{BASE}/<url_configuration_id>", summary="Get a URL configuration", tags=TAGS, security=docs.USER_SECURITY,
+         description="Developer role or above.", responses=docs.responses(200, COMMON, e.UrlConfigurationNotFound()))
 def handle_get_url_configuration(id: str, agent_id: str, url_configuration_id: str):
     caller = current_user().user
     service.ensure_receptive_agents_enabled()
@@ -67,7 +76,12 @@ def handle_get_url_configuration(id: str, agent_id: str, url_configuration_id: s
     return respond(url_configuration(configuration))
 
 
-@app.post(BASE)
+@app.post(BASE, summary="Create the agent's URL configuration (receptive agent)", tags=TAGS,
+          security=docs.USER_SECURITY, openapi_extensions=docs.body(NewUrlConfiguration),
+          description="Maintainer role or above. One per agent. Without client_key an Ed25519 key pair is "
+                      "generated (public_key); with it, mTLS (client_cert required).",
+          responses=docs.responses(201, COMMON, e.InvalidParameters(["url is missing"]), e.UrlConfigurationExists(),
+                                   e.ValidationFailed(["Url is not a valid URL"])))
 def handle_create_url_configuration(id: str, agent_id: str):
     caller = current_user().user
     service.ensure_receptive_agents_enabled()
@@ -78,7 +92,9 @@ def handle_create_url_configuration(id: str, agent_id: str):
                    201)
 
 
-@app.delete(f"{BASE}/<url_configuration_id>")
+@app.delete(f"{BASE}/<url_configuration_id>", summary="Delete a URL configuration", tags=TAGS,
+            security=docs.USER_SECURITY, description="Maintainer role or above; honours If-Unmodified-Since.",
+            responses=docs.responses(204, COMMON, e.UrlConfigurationNotFound(), e.PreconditionFailed()))
 def handle_delete_url_configuration(id: str, agent_id: str, url_configuration_id: str):
     caller = current_user().user
     service.ensure_receptive_agents_enabled()

@@ -7,12 +7,14 @@ from datetime import date
 from typing import Literal
 
 from aws_lambda_powertools.event_handler import Response
+from cluster_agents import errors as e
 from cluster_agents.domain.access import VALID_ACCESS_LEVELS
 from cluster_agents.domain.naming import path_from_name, valid_path, valid_username
 from cluster_agents.errors import InvalidParameters, RequestRejected, ValidationFailed
 from cluster_agents.services import world
 from cluster_agents.settings import get_settings
 from cluster_agents.web import entities
+from cluster_agents.web import openapi as docs
 from cluster_agents.web.app import create_app, entrypoint, no_content, respond
 from cluster_agents.web.auth import current_user, job_token
 from cluster_agents.web.pagination import headers as page_headers
@@ -87,6 +89,45 @@ class JobUpdate(Params):
     state: Literal["success", "failed"]
 
 
+# ---------------------------------------------------------------- what the routes document
+USER_TAGS, TOKEN_TAGS, GROUP_TAGS, PROJECT_TAGS = ["users"], ["personal access tokens"], ["groups"], ["projects"]
+MEMBER_TAGS, JOB_TAGS = ["members"], ["jobs"]
+ADMIN_ONLY = "Administrators only."
+INVALID_USER_ID = e.InvalidParameters(["user_id is invalid"])
+BAD_ACCESS_LEVEL = e.InvalidParameters(["access_level does not have a valid value"])
+PATH_RULES = e.ValidationFailed(["Path can contain only letters, digits, '_', '-' and '.'. "
+                                 "Cannot start with '-', end in '.git' or end in '.atom'"])
+PATH_TAKEN = e.ValidationFailed(["Path has already been taken"])
+PROJECT_OR_GROUP = {"project": docs.PROJECT, "group": (e.GroupNotFound(),)}
+MEMBERS_DESCRIPTION = "Maintainer role or above (Owner to grant or change Owner)."
+PAST_EXPIRY = e.ValidationFailed(["Expires at cannot be a date in the past"])
+
+
+def _member_docs(kind: str) -> dict[str, dict]:
+    """The documentation of the four member routes of a project or a group."""
+    source = PROJECT_OR_GROUP[kind]
+    common = {"tags": MEMBER_TAGS, "security": docs.USER_SECURITY}
+    return {
+        "list": {**common, "summary": f"List a {kind}'s members",
+                 "responses": docs.responses(200, docs.USER, docs.PAGE, source, paginated=True)},
+        "add": {**common, "summary": f"Add a {kind} member", "description": MEMBERS_DESCRIPTION,
+                "openapi_extensions": docs.body(NewMember),
+                "responses": docs.responses(201, docs.USER, e.InvalidParameters(["user_id is missing"]),
+                                            BAD_ACCESS_LEVEL, source, docs.FORBIDDEN, e.UserNotFound(), PAST_EXPIRY,
+                                            e.Conflict("Member already exists"))},
+        "update": {**common, "summary": f"Change a {kind} member's role", "description": MEMBERS_DESCRIPTION,
+                   "openapi_extensions": docs.body(MemberChange),
+                   "responses": docs.responses(200, docs.USER, INVALID_USER_ID, BAD_ACCESS_LEVEL, source,
+                                               e.MemberNotFound(), docs.FORBIDDEN, PAST_EXPIRY)},
+        "remove": {**common, "summary": f"Remove a {kind} member", "description": MEMBERS_DESCRIPTION,
+                   "responses": docs.responses(204, docs.USER, INVALID_USER_ID, source, e.MemberNotFound(),
+                                               docs.FORBIDDEN)},
+    }
+
+
+PROJECT_MEMBERS, GROUP_MEMBERS = _member_docs("project"), _member_docs("group")
+
+
 def _access_level(value: int) -> int:
     if value not in VALID_ACCESS_LEVELS:
         raise InvalidParameters(["access_level does not have a valid value"])
@@ -94,26 +135,33 @@ def _access_level(value: int) -> int:
 
 
 # ---------------------------------------------------------------- version and users
-@app.get("/api/v4/version")
+@app.get("/api/v4/version", summary="The GitLab version this API answers as", tags=["version"],
+         description="No authentication.", responses=docs.responses(200))
 def handle_get_version():
     settings = get_settings()
     return respond({"version": settings.version, "revision": settings.revision, "kas": {"enabled": True}})
 
 
-@app.get("/api/v4/user")
+@app.get("/api/v4/user", summary="The current user", tags=USER_TAGS, security=docs.USER_SECURITY,
+         responses=docs.responses(200, docs.USER))
 def handle_get_current_user():
     caller = current_user().user
     return respond(entities.user_details(caller, show_private=True))
 
 
-@app.get("/api/v4/users/<user_id>")
+@app.get("/api/v4/users/<user_id>", summary="Get a user", tags=USER_TAGS, security=docs.USER_SECURITY,
+         responses=docs.responses(200, docs.USER, INVALID_USER_ID, e.UserNotFound()))
 def handle_get_user(user_id: str):
     caller = current_user().user
     user = world.get_user(integer("user_id", user_id))
     return respond(entities.user_details(user, show_private=caller.is_admin or caller.id == user.id))
 
 
-@app.post("/api/v4/users")
+@app.post("/api/v4/users", summary="Create a user", tags=USER_TAGS, description=ADMIN_ONLY,
+          security=docs.USER_SECURITY, openapi_extensions=docs.body(NewUser),
+          responses=docs.responses(201, docs.USER, e.InvalidParameters(["email is missing"]),
+                                   e.ValidationFailed(["Email is invalid"]), docs.FORBIDDEN,
+                                   e.Conflict("Username has already been taken")))
 def handle_create_user():
     caller = current_user().user
     params = parse(NewUser)
@@ -126,7 +174,12 @@ def handle_create_user():
     return respond(entities.user_details(user, show_private=True), 201)
 
 
-@app.post("/api/v4/users/<user_id>/personal_access_tokens")
+@app.post("/api/v4/users/<user_id>/personal_access_tokens", summary="Create a personal access token",
+          tags=TOKEN_TAGS, description=ADMIN_ONLY + " The only response that carries the token.",
+          security=docs.USER_SECURITY, openapi_extensions=docs.body(NewPersonalAccessToken),
+          responses=docs.responses(201, docs.USER, INVALID_USER_ID, e.InvalidParameters(["name is missing"]),
+                                   e.InvalidParameters(["scopes does not have a valid value"]), docs.FORBIDDEN,
+                                   e.UserNotFound(), e.ValidationFailed(["Expiration date must be in the future"])))
 def handle_create_personal_access_token(user_id: str):
     caller = current_user().user
     owner_id = integer("user_id", user_id)
@@ -137,7 +190,10 @@ def handle_create_personal_access_token(user_id: str):
     return respond(entities.personal_access_token(token, secret), 201)
 
 
-@app.delete("/api/v4/personal_access_tokens/<token_id>")
+@app.delete("/api/v4/personal_access_tokens/<token_id>", summary="Revoke a personal access token",
+            tags=TOKEN_TAGS, description="Its owner or an administrator.", security=docs.USER_SECURITY,
+            responses=docs.responses(204, docs.USER, e.InvalidParameters(["token_id is invalid"]),
+                                     e.NotFound("Not Found")))
 def handle_revoke_personal_access_token(token_id: str):
     caller = current_user().user
     world.revoke_personal_access_token(caller, integer("token_id", token_id))
@@ -145,7 +201,11 @@ def handle_revoke_personal_access_token(token_id: str):
 
 
 # ---------------------------------------------------------------- groups and projects
-@app.post("/api/v4/groups")
+@app.post("/api/v4/groups", summary="Create a group", tags=GROUP_TAGS, security=docs.USER_SECURITY,
+          description="Anyone may create a top-level group; a subgroup needs Maintainer in its parent.",
+          openapi_extensions=docs.body(NewGroup),
+          responses=docs.responses(201, docs.USER, e.InvalidParameters(["name is missing"]), PATH_RULES,
+                                   e.GroupNotFound(), docs.FORBIDDEN, PATH_TAKEN))
 def handle_create_group():
     caller = current_user().user
     params = parse(NewGroup)
@@ -157,14 +217,21 @@ def handle_create_group():
     return respond(entities.group(group), 201)
 
 
-@app.get("/api/v4/groups/<id>")
+@app.get("/api/v4/groups/<id>", summary="Get a group", tags=GROUP_TAGS, security=docs.USER_SECURITY,
+         responses=docs.responses(200, docs.USER, e.GroupNotFound()))
 def handle_get_group(id: str):
     caller = current_user().user
     group, _ = world.visible_group(caller, current().path_param("id"))
     return respond(entities.group(group))
 
 
-@app.post("/api/v4/projects")
+@app.post("/api/v4/projects", summary="Create a project", tags=PROJECT_TAGS, security=docs.USER_SECURITY,
+          description="In the caller's personal namespace, or in a group where the caller is Maintainer.",
+          openapi_extensions=docs.body(NewProject),
+          responses=docs.responses(201, docs.USER, e.InvalidParameters(["visibility does not have a valid value"]),
+                                   e.RequestRejected("name, path are missing, at least one parameter must be provided"),
+                                   PATH_RULES, e.NotFound("Namespace Not Found"), docs.FORBIDDEN,
+                                   e.ValidationFailed(["Path has already been taken", "Name has already been taken"])))
 def handle_create_project():
     caller = current_user().user
     params = parse(NewProject)
@@ -180,7 +247,8 @@ def handle_create_project():
     return respond(entities.project(project), 201)
 
 
-@app.get("/api/v4/projects/<id>")
+@app.get("/api/v4/projects/<id>", summary="Get a project", tags=PROJECT_TAGS, security=docs.USER_SECURITY,
+         responses=docs.responses(200, docs.USER, docs.PROJECT))
 def handle_get_project(id: str):
     caller = current_user().user
     return respond(entities.project(world.visible_project(caller, current().path_param("id"))))
@@ -218,48 +286,52 @@ def _remove_member(kind: str, user_id: str) -> Response:
     return no_content()
 
 
-@app.get("/api/v4/projects/<id>/members")
+@app.get("/api/v4/projects/<id>/members", **PROJECT_MEMBERS["list"])
 def handle_list_project_members(id: str):
     return _list_members("project")
 
 
-@app.post("/api/v4/projects/<id>/members")
+@app.post("/api/v4/projects/<id>/members", **PROJECT_MEMBERS["add"])
 def handle_add_project_member(id: str):
     return _add_member("project")
 
 
-@app.put("/api/v4/projects/<id>/members/<user_id>")
+@app.put("/api/v4/projects/<id>/members/<user_id>", **PROJECT_MEMBERS["update"])
 def handle_update_project_member(id: str, user_id: str):
     return _update_member("project", user_id)
 
 
-@app.delete("/api/v4/projects/<id>/members/<user_id>")
+@app.delete("/api/v4/projects/<id>/members/<user_id>", **PROJECT_MEMBERS["remove"])
 def handle_remove_project_member(id: str, user_id: str):
     return _remove_member("project", user_id)
 
 
-@app.get("/api/v4/groups/<id>/members")
+@app.get("/api/v4/groups/<id>/members", **GROUP_MEMBERS["list"])
 def handle_list_group_members(id: str):
     return _list_members("group")
 
 
-@app.post("/api/v4/groups/<id>/members")
+@app.post("/api/v4/groups/<id>/members", **GROUP_MEMBERS["add"])
 def handle_add_group_member(id: str):
     return _add_member("group")
 
 
-@app.put("/api/v4/groups/<id>/members/<user_id>")
+@app.put("/api/v4/groups/<id>/members/<user_id>", **GROUP_MEMBERS["update"])
 def handle_update_group_member(id: str, user_id: str):
     return _update_member("group", user_id)
 
 
-@app.delete("/api/v4/groups/<id>/members/<user_id>")
+@app.delete("/api/v4/groups/<id>/members/<user_id>", **GROUP_MEMBERS["remove"])
 def handle_remove_group_member(id: str, user_id: str):
     return _remove_member("group", user_id)
 
 
 # ---------------------------------------------------------------- CI jobs
-@app.post("/api/v4/admin/ci/jobs")
+@app.post("/api/v4/admin/ci/jobs", summary="Create a running CI job (not in GitLab's API)", tags=JOB_TAGS,
+          description=ADMIN_ONLY + " The only response that carries the job token.", security=docs.USER_SECURITY,
+          openapi_extensions=docs.body(NewJob),
+          responses=docs.responses(201, docs.USER, e.InvalidParameters(["project_id is missing"]), docs.FORBIDDEN,
+                                   docs.PROJECT, e.UserNotFound()))
 def handle_create_job():
     caller = current_user().user
     params = parse(NewJob)
@@ -270,7 +342,13 @@ def handle_create_job():
     return respond(entities.job(job, secret), 201)
 
 
-@app.put("/api/v4/jobs/<job_id>")
+@app.put("/api/v4/jobs/<job_id>", summary="Finish a CI job, as a runner does", tags=JOB_TAGS,
+         description="Authenticated by the job's token (token parameter or JOB-TOKEN); from then on the token is "
+                     "rejected.", security=[{"JobToken": []}, {"RunnerToken": []}],
+         openapi_extensions=docs.body(JobUpdate),
+         responses=docs.responses(200, docs.BODY, docs.BUSY, e.InvalidParameters(["job_id is invalid"]),
+                                  docs.FORBIDDEN, e.Forbidden("Job is not running"),
+                                  e.InvalidParameters(["state does not have a valid value"])))
 def handle_finish_job(job_id: str):
     request = current()
     token = request.params().get("token") or job_token(request)

@@ -11,6 +11,7 @@ from cluster_agents.domain.access import project_access, roles_up_to
 from cluster_agents.domain.ci_access import Authorization
 from cluster_agents.domain.models import Job, Project, User
 from cluster_agents.errors import Unauthenticated
+from cluster_agents.observability import identify
 from cluster_agents.store.ci_access import StoredAuthorization, ci_access
 from cluster_agents.store.directory import directory
 
@@ -32,6 +33,7 @@ class AllowedAgents:
 
 
 def allowed_agents(job: Job) -> AllowedAgents:
+    identify(job_id=job.id)
     repo = directory()
     project, user = repo.get_project(job.project_id), repo.get_user(job.user_id)
     if project is None or user is None:  # a job outlives neither; treat it as a stale token

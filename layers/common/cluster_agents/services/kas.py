@@ -10,7 +10,7 @@ from cluster_agents.domain import ci_access as rules
 from cluster_agents.domain.agents import Agent
 from cluster_agents.domain.models import Project
 from cluster_agents.errors import AgentNotFound, StoreBusy, Unauthenticated
-from cluster_agents.observability import count, logger
+from cluster_agents.observability import count, identify, logger
 from cluster_agents.secrets import digest
 from cluster_agents.store.agent_tokens import agent_tokens
 from cluster_agents.store.agents import agents
@@ -33,6 +33,7 @@ def agent_info(token: str | None) -> AgentInfo:
     project = directory().get_project(found.agent.project_id) if found else None
     if found is None or project is None:
         raise Unauthenticated()
+    identify(agent_id=found.agent.id, agent_token_id=found.token_id)
     try:
         if usage.record_use(found):
             count("AgentTokenUseRecorded")
@@ -46,6 +47,7 @@ def configure_agent(agent_id: int, agent_config: dict[str, Any]) -> None:
     """Replace the agent's ci_access authorisations with those of its configuration file: the
     listed projects and groups that exist under the agent's own top-level group (or, for an agent
     of a personal project, the projects of that namespace). 404 when there is no such agent."""
+    identify(agent_id=agent_id)
     agent = agents().get(agent_id)
     if agent is None:
         raise AgentNotFound()

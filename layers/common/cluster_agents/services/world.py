@@ -27,6 +27,7 @@ from cluster_agents.errors import (
     UserNotFound,
     ValidationFailed,
 )
+from cluster_agents.observability import count, identify
 from cluster_agents.secrets import digest, random_token
 from cluster_agents.services.projects import access_to_project
 from cluster_agents.store.directory import directory
@@ -74,6 +75,7 @@ def create_personal_access_token(
         description=description,
     )
     repo.create_pat(token, digest(secret), owner)
+    count("PersonalAccessTokensCreated")
     return token, secret
 
 
@@ -82,6 +84,7 @@ def revoke_personal_access_token(caller: User, token_id: int) -> None:
     if found is None or (found[0].user_id != caller.id and not caller.is_admin):
         raise NotFound("Not Found")
     directory().revoke_pat(found[1])
+    count("PersonalAccessTokensRevoked")
 
 
 # ---------------------------------------------------------------- groups
@@ -257,6 +260,7 @@ def authenticate_job(job_id: int, token: str | None) -> Job:
     job = directory().get_job_by_digest(digest(token)) if token else None
     if job is None or job.id != job_id:
         raise Forbidden()
+    identify(job_id=job.id)
     if not job.running:
         raise Forbidden("Job is not running")
     return job

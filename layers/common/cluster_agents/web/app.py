@@ -3,14 +3,16 @@ decorator stack (structured logs with the request id, EMF metrics)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import time
 from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 
 from cluster_agents.errors import ServiceError
-from cluster_agents.observability import logger, metrics
+from cluster_agents.observability import UNEXPECTED_ERROR_METRIC, count, count_failure, logger, metrics
 from cluster_agents.web import request as request_context
 from cluster_agents.web.errors import ROUTE_NOT_FOUND, UNEXPECTED, status_and_body
 
@@ -40,6 +42,8 @@ def create_app() -> APIGatewayRestResolver:
     @app.exception_handler(ServiceError)
     def _expected(error: ServiceError) -> Response:
         status, body, headers = status_and_body(error)
+        _note_error(error)
+        count_failure(error)
         if status >= 500 or status == 429:
             logger().warning("store busy", extra={"status": status, "error": type(error).__name__})
         return _error_response(status, body, headers)
@@ -51,24 +55,48 @@ def create_app() -> APIGatewayRestResolver:
     @app.exception_handler(Exception)
     def _unexpected(error: Exception) -> Response:
         logger().exception("unexpected error", extra={"error": type(error).__name__})
+        _note_error(error)
+        count(UNEXPECTED_ERROR_METRIC)
         return _error_response(*UNEXPECTED)
 
     return app
 
 
+def _note_error(error: Exception) -> None:
+    """Remember the failure's type for the request's log line."""
+    with contextlib.suppress(LookupError):  # no request begun: not through entrypoint
+        request_context.current().state["error"] = type(error).__name__
+
+
+def _log_request(event: dict, result: dict, started: float) -> None:
+    """One line per request: the route template (never the raw path or query, which may carry a
+    credential such as ``private_token``), the status, the duration, the failure's type."""
+    request = request_context.current()
+    extra = {"method": event.get("httpMethod"), "route": event.get("resource"), "status": result.get("statusCode"),
+             "duration_ms": round((time.perf_counter() - started) * 1000, 1)}
+    if "error" in request.state:
+        extra["error"] = request.state["error"]
+    logger().info("request", extra=extra)
+
+
 def entrypoint(app: APIGatewayRestResolver) -> Callable[[dict, Any], dict]:
-    """The function's ``lambda_handler``: sets the current request, logs with the request id,
-    flushes metrics. The decorated handler is built on the first invocation, not at import."""
+    """The function's ``lambda_handler``: sets the current request, logs with the request id (and
+    the caller once authenticated, cleared per invocation), one log line per request, flushes
+    metrics. The decorated handler is built on the first invocation, not at import."""
     built: list[Callable[[dict, Any], dict]] = []
 
     def build() -> Callable[[dict, Any], dict]:
         from aws_lambda_powertools.logging import correlation_paths
 
         @metrics().log_metrics
-        @logger().inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, log_event=False)
+        @logger().inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, log_event=False,
+                                        clear_state=True)
         def handle(event: dict, context: Any) -> dict:
+            started = time.perf_counter()
             request_context.begin(event)
-            return app.resolve(event, context)
+            result = app.resolve(event, context)
+            _log_request(event, result, started)
+            return result
 
         return handle
 

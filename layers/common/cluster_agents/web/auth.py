@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from cluster_agents import clock
 from cluster_agents.domain.models import Job, PersonalAccessToken, User
 from cluster_agents.errors import InsufficientScope, TokenExpired, TokenRevoked, Unauthenticated
+from cluster_agents.observability import identify
 from cluster_agents.secrets import digest
 from cluster_agents.store.directory import directory
 from cluster_agents.web.request import Request, current
@@ -62,6 +63,7 @@ def _authenticate_pat(request: Request) -> Caller:
         raise TokenExpired()
     if user.state != "active":
         raise Unauthenticated()
+    identify(user_id=user.id, personal_access_token_id=pat.id)
     writes = "api" in pat.scopes
     if not writes and ("read_api" not in pat.scopes or request.method not in READ_METHODS):
         raise InsufficientScope()
