@@ -45,8 +45,30 @@ class Fault:
         return AWSResponse(request.url, self.status, {"x-amzn-RequestId": "fault"}, _Raw(body))
 
 
+@dataclass
+class Timeout:
+    """The service does not answer in time: botocore's ReadTimeoutError on ``times`` attempts of
+    ``operation`` (retried by the SDK like a real timeout; nothing reaches the backend)."""
+
+    operation: str
+    times: int
+    seen: int = 0
+
+    def __call__(self, request, **_: object):
+        from botocore.exceptions import ReadTimeoutError
+
+        target = request.headers.get("X-Amz-Target", b"")
+        target = target.decode() if isinstance(target, bytes) else target
+        if self.operation != "*" and not target.endswith("." + self.operation):
+            return None
+        if self.seen >= self.times:
+            return None
+        self.seen += 1
+        raise ReadTimeoutError(endpoint_url=request.url)
+
+
 @contextlib.contextmanager
-def inject(service: str, fault: Fault) -> Iterator[Fault]:
+def inject(service: str, fault: Fault | Timeout) -> Iterator[Fault | Timeout]:
     """Make the layer's ``service`` client fail ``fault.times`` attempts of ``fault.operation``."""
     from cluster_agents.aws import client
 

@@ -50,6 +50,7 @@ AGENT_COUNTER = "agent"
 # "AGENT#<name>" ('#' < 'A'), and names are [a-z0-9-], so every index key is below "AGENT$".
 _PROJECT_RANGE = (STATS_SK, "AGENT$")
 _DELETE_ATTEMPTS = 5
+_TRANSACTION_ACTIONS = 100  # DynamoDB's limit per TransactWriteItems
 _BATCH_WRITE_SIZE = 25
 
 
@@ -191,19 +192,30 @@ class AgentRepository:
     def delete_agent(self, deletion: AgentDeletion) -> None:
         """Delete the agent and everything it owns, leaving nothing behind.
 
-        1. What cannot share one transaction (revoked tokens, ``ci_access`` mirrors and their
-           ``CIACCESS#`` items - up to a thousand) goes first, while the agent still exists, so
-           nothing ever points at a missing agent.
-        2. One transaction then removes the agent (on the ``version`` read: any concurrent token,
+        1. One transaction removes the agent (on the ``version`` read: any concurrent token,
            URL configuration or ci_access change makes it fail, and the partition is read again),
            its name index, one from ``#STATS``, its active tokens with their lookup items (so they
-           stop authenticating at that instant) and its URL configuration.
+           stop authenticating at that instant), its URL configuration, and as much of the rest
+           as fits in one transaction: its ``ci_access`` authorisations (mirror and ``CIACCESS#``
+           item together), then its revoked tokens. A failed transaction (throttled, conflicting)
+           thus writes nothing at all for any ordinary agent.
+        2. What does not fit (an agent with hundreds of revoked tokens or authorisations) goes
+           first, before that transaction, while the agent still exists, so nothing ever points at
+           a missing agent: revoked tokens before authorisations, a ``CIACCESS#`` item before its
+           mirror.
         3. A last read of the partition removes anything a writer slipped in meanwhile."""
         agent_id = deletion.agent.id
         for _ in range(_DELETE_ATTEMPTS):
-            self._delete_keys(self._dependents(deletion))
+            actions, overflow = self._removal(deletion), []
+            for unit in self._dependents(deletion):
+                if len(actions) + len(unit) <= _TRANSACTION_ACTIONS:
+                    actions.extend(dynamo.delete_action(self.table, pk, sk) for pk, sk in unit)
+                else:
+                    overflow.append(unit)
+            overflow.sort(key=lambda unit: not unit[0][1].startswith(REVOKED_TOKEN_PREFIX))  # invisible ones first
+            self._delete_keys([key for unit in overflow for key in unit])
             try:
-                dynamo.transact(self._removal(deletion))
+                dynamo.transact(actions)
             except dynamo.TransactionCancelled as cancelled:
                 if not cancelled.failed(0):
                     raise StoreBusy() from None
@@ -218,10 +230,16 @@ class AgentRepository:
         leftovers = dynamo.query_all(self.table, agent_pk(agent_id))
         self._delete_keys(self._dependents_of((i["pk"], i["sk"]) for i in leftovers))
 
-    def _dependents(self, deletion: AgentDeletion) -> list[tuple[str, str]]:
+    @staticmethod
+    def _dependents(deletion: AgentDeletion) -> list[list[tuple[str, str]]]:
+        """What ``_removal`` leaves out, in units that go together: each ci_access authorisation
+        (its ``CIACCESS#`` item, then its mirror), then each revoked token."""
         in_transaction = (AGENT_SK, URL_CONFIGURATION_SK)
-        return self._dependents_of(key for key in deletion.keys
-                                   if key[1] not in in_transaction and not key[1].startswith(ACTIVE_TOKEN_PREFIX))
+        rest = [key for key in deletion.keys
+                if key[1] not in in_transaction and not key[1].startswith(ACTIVE_TOKEN_PREFIX)]
+        mirrors = [key for key in rest if key[1].startswith(CI_ACCESS_MIRROR_PREFIX)]
+        return ([[ci_access_key(sk, deletion.agent.id), (pk, sk)] for pk, sk in mirrors]
+                + [[key] for key in rest if not key[1].startswith(CI_ACCESS_MIRROR_PREFIX)])
 
     @staticmethod
     def _dependents_of(keys: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:

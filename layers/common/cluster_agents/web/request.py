@@ -16,6 +16,7 @@ from cluster_agents.settings import get_settings
 
 MAX_BODY_BYTES = 1_000_000
 CREDENTIAL_PARAMS = ("private_token", "job_token", "access_token")
+NOT_UTF8 = "The request body is not valid UTF-8"
 
 
 class Request:
@@ -54,7 +55,10 @@ class Request:
         return self._params
 
     def _body_params(self) -> dict[str, Any]:
-        body = self.event.decoded_body
+        try:
+            body = self.event.decoded_body  # a base64-encoded body is decoded as UTF-8 here
+        except UnicodeDecodeError:
+            raise RequestRejected(NOT_UTF8) from None
         if not body or not body.strip():
             return {}
         if len(body.encode("utf-8", "surrogatepass")) > MAX_BODY_BYTES:
@@ -63,12 +67,14 @@ class Request:
         if content_type == "application/x-www-form-urlencoded":
             return _nest(parse_qsl(body, keep_blank_values=True))
         try:
-            parsed = json.loads(body)
+            parsed = json.loads(body, parse_constant=_not_json)
         except (ValueError, RecursionError):
             if content_type in ("", "application/json"):
                 raise RequestRejected("The request body is not valid JSON") from None
             return {}
         if isinstance(parsed, dict):
+            if "\\u" in body and not _encodable(parsed):  # "\ud800": a lone surrogate, no UTF-8 text
+                raise RequestRejected(NOT_UTF8)
             return parsed
         if parsed in ({}, None, [], ""):
             return {}
@@ -87,6 +93,20 @@ class Request:
 
     def api_url(self) -> str:
         return self.base_url() + "/api/v4"
+
+
+def _not_json(constant: str) -> Any:
+    """``NaN``, ``Infinity``, ``-Infinity``: Python's extensions, not JSON (Ruby's parser refuses them)."""
+    raise ValueError(f"{constant} is not JSON")
+
+
+def _encodable(value: Any) -> bool:
+    """Whether every string in a parsed JSON value is valid Unicode (storable as UTF-8)."""
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _nest(pairs: list[tuple[str, str]]) -> dict[str, Any]:
