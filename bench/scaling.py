@@ -1,0 +1,341 @@
+"""Does any request's cost grow with the data? Measured in DynamoDB items read (``ScannedCount``
+of queries, items returned by reads) and round trips, never in moto's latency (moto scans its
+whole table on every query).
+
+Small cases are built through the API. Large ones are grown from them in bulk: the items the
+API wrote for one agent / one revoked token / one personal access token are read back raw and
+cloned with BatchWriteItem under fresh ids (reserved by bumping the atomic counters, so later
+API writes cannot collide), keeping store/agents.py's and store/directory.py's key layouts."""
+
+from __future__ import annotations
+
+import copy
+import secrets
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from bench.clients import InProcess, Request, Response, check
+from bench.counter import Calls, RoundTrips
+from bench.scenarios import World
+
+RATIO_LIMIT = 1.3
+BATCH = 25
+
+
+@dataclass
+class Sizes:
+    agents: int = 10_000
+    revoked: int = 1_000
+    pats: int = 100_000
+    small_agents: int = 10
+    small_pats: int = 10
+
+
+@dataclass
+class Scale:
+    name: str
+    small_label: str
+    large_label: str
+    small: Calls | None = None
+    large: Calls | None = None
+    target: bool = True  # counts against the 1.3x target (else: shown for information)
+    check: str = ""  # a correctness check made on the large response (X-Total)
+    error: str | None = None
+    note: str = ""
+
+    @staticmethod
+    def _ratio(small: int, large: int) -> float:
+        return large / small if small else (1.0 if large == 0 else float("inf"))
+
+    @property
+    def items_ratio(self) -> float:
+        return self._ratio(self.small.items_read, self.large.items_read)
+
+    @property
+    def trips_ratio(self) -> float:
+        return self._ratio(self.small.dynamodb, self.large.dynamodb)
+
+    @property
+    def met(self) -> bool:
+        return self.error is None and self.items_ratio <= RATIO_LIMIT and self.trips_ratio <= RATIO_LIMIT
+
+
+# ---------------------------------------------------------------- bulk writes of raw items
+def bulk_put(ddb: Any, table: str, items: Iterator[dict]) -> int:
+    written = 0
+    batch: list[dict] = []
+
+    def flush() -> None:
+        pending = {table: [{"PutRequest": {"Item": item}} for item in batch]}
+        while pending:
+            pending = ddb.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
+
+    for item in items:
+        batch.append(item)
+        if len(batch) == BATCH:
+            flush()
+            written += len(batch)
+            batch = []
+    if batch:
+        flush()
+        written += len(batch)
+    return written
+
+
+def reserve_ids(ddb: Any, table: str, entity: str, count: int) -> range:
+    """``count`` ids of ``entity`` that the atomic counter will never hand out."""
+    value = int(ddb.update_item(
+        TableName=table, Key={"pk": {"S": "COUNTER"}, "sk": {"S": entity}}, UpdateExpression="ADD #v :n",
+        ExpressionAttributeNames={"#v": "value"}, ExpressionAttributeValues={":n": {"N": str(count)}},
+        ReturnValues="UPDATED_NEW")["Attributes"]["value"]["N"])
+    return range(value - count + 1, value + 1)
+
+
+def replaced(item: dict, strings: dict[str, str], numbers: dict[str, dict[str, str]]) -> dict:
+    """A raw DynamoDB item with string values swapped anywhere and numeric top-level attributes
+    (``{"id": {"old": "5", "new": "17"}}``) swapped where they hold the old value."""
+    out = {}
+    for name, value in item.items():
+        if name in numbers and value == {"N": numbers[name]["old"]}:
+            out[name] = {"N": numbers[name]["new"]}
+        else:
+            out[name] = _swap_strings(value, strings)
+    return out
+
+
+def _swap_strings(value: Any, strings: dict[str, str]) -> Any:
+    if isinstance(value, dict):
+        if set(value) == {"S"}:
+            return {"S": strings.get(value["S"], value["S"])}
+        return {key: _swap_strings(inner, strings) for key, inner in value.items()}
+    if isinstance(value, list):
+        return [_swap_strings(inner, strings) for inner in value]
+    return copy.deepcopy(value)
+
+
+def raw_get(ddb: Any, table: str, pk: str, sk: str) -> dict:
+    item = ddb.get_item(TableName=table, Key={"pk": {"S": pk}, "sk": {"S": sk}}, ConsistentRead=True).get("Item")
+    if item is None:
+        raise LookupError(f"{pk} / {sk} is not in {table}")
+    return item
+
+
+def raw_partition(ddb: Any, table: str, pk: str) -> list[dict]:
+    items, start = [], None
+    while True:
+        more = {"ExclusiveStartKey": start} if start else {}
+        page = ddb.query(TableName=table, KeyConditionExpression="pk = :pk", ConsistentRead=True,
+                         ExpressionAttributeValues={":pk": {"S": pk}}, **more)
+        items += page["Items"]
+        start = page.get("LastEvaluatedKey")
+        if not start:
+            return items
+
+
+# ---------------------------------------------------------------- measuring
+class Probe:
+    """Sends a request twice in this process (the second one warm) and counts the second."""
+
+    def __init__(self, client: InProcess) -> None:
+        self.client = client
+        self.counter = RoundTrips()
+
+    def warm(self, request: Request) -> tuple[Calls, Response]:
+        check(request, self.client.send(request))
+        with self.counter.measure() as calls:
+            response = self.client.send(request)
+        return calls, check(request, response)
+
+
+def _guarded(result: Scale, body: Callable[[], None]) -> Scale:
+    try:
+        body()
+    except Exception as error:
+        result.error = f"{type(error).__name__}: {error}"[:400]
+    return result
+
+
+# ---------------------------------------------------------------- agents: first page, X-Total, single, last page
+def agents_at_scale(world: World, probe: Probe, ddb: Any, sizes: Sizes, progress=None) -> list[Scale]:
+    per_page = 10
+    first = Scale(f"first page of a project's agents (`per_page={per_page}`)", f"{sizes.small_agents} agents",
+                  f"{sizes.agents:,} agents")
+    single = Scale("one agent (`GET .../cluster_agents/:agent_id`)", f"{sizes.small_agents} agents",
+                   f"{sizes.agents:,} agents")
+    total = Scale("`X-Total` of the agents list (items read for the count)", f"{sizes.small_agents} agents",
+                  f"{sizes.agents:,} agents")
+    last = Scale(f"last page of the agents (`page=N`, `per_page={per_page}`)", f"{sizes.small_agents} agents (page 1)",
+                 f"{sizes.agents:,} agents (page {sizes.agents // per_page:,})", target=False,
+                 note="offset pagination: reaching page N reads the Nxper_page keys before it (keys only)")
+    results = [first, single, total, last]
+    if not (world.has("POST", "/projects/{}/cluster_agents") and world.has("GET", "/projects/{}/cluster_agents")):
+        for result in results:
+            result.error = "skipped: the agents routes are not in template.yaml yet"
+        return results
+    table = world.container.agents_table
+    try:
+        project = world.project(world.bench_group["id"], name="crowded")["id"]
+        auth = world.maintainer.auth
+        ids = []
+        for index in range(sizes.small_agents):
+            ids.append(world.send("POST", f"/projects/{project}/cluster_agents", json_body={"name": f"a{index:06d}"},
+                                  expect=201).json()["id"])
+        listing = f"/projects/{project}/cluster_agents"
+
+        def page(number: int) -> Request:
+            return Request("GET", listing, auth, query={"per_page": per_page, "page": number})
+
+        small_page, small_response = probe.warm(page(1))
+        first.small = total.small = small_page
+        single.small, _ = probe.warm(Request("GET", f"{listing}/{ids[0]}", auth))
+        last.small, _ = probe.warm(page(max(1, sizes.small_agents // per_page)))
+
+        # grow to sizes.agents by cloning the first agent's two items under reserved ids
+        template_id, template_name = ids[0], "a000000"
+        agent_item = raw_get(ddb, table, f"AGENT#{template_id}", "A")
+        index_item = raw_get(ddb, table, f"PROJECT#{project}", f"AGENT#{template_name}")
+        extra = sizes.agents - sizes.small_agents
+        reserved = reserve_ids(ddb, table, "agent", extra)
+
+        def clones() -> Iterator[dict]:
+            for offset, agent_id in enumerate(reserved):
+                name = f"a{sizes.small_agents + offset:06d}"
+                strings = {f"AGENT#{template_id}": f"AGENT#{agent_id}", template_name: name,
+                           f"AGENT#{template_name}": f"AGENT#{name}"}
+                numbers = {"id": {"old": str(template_id), "new": str(agent_id)}}
+                yield replaced(agent_item, strings, numbers)
+                yield replaced(index_item, strings, numbers)
+
+        if progress:
+            progress(f"  seeding {extra:,} agents ({2 * extra:,} items) with BatchWriteItem")
+        bulk_put(ddb, table, clones())
+        stats = raw_get(ddb, table, f"PROJECT#{project}", "#STATS")
+        counts = [name for name, value in stats.items() if "count" in name and "N" in value]
+        for name in counts:
+            ddb.update_item(TableName=table, Key={"pk": {"S": f"PROJECT#{project}"}, "sk": {"S": "#STATS"}},
+                            UpdateExpression="ADD #c :n", ExpressionAttributeNames={"#c": name},
+                            ExpressionAttributeValues={":n": {"N": str(extra)}})
+        big_page, big_response = probe.warm(page(1))
+        first.large = total.large = big_page
+        single.large, _ = probe.warm(Request("GET", f"{listing}/{ids[0]}", auth))
+        last.large, _ = probe.warm(page(sizes.agents // per_page))
+        shown = big_response.header("X-Total")
+        verdict = "correct" if shown == str(sizes.agents) else "WRONG"
+        total.check = (f"`X-Total: {shown}` at {sizes.agents:,} agents ({verdict}; at {sizes.small_agents}: "
+                       f"`{small_response.header('X-Total')}`)")
+        if shown != str(sizes.agents):
+            total.error = f"X-Total is {shown}, expected {sizes.agents}"
+    except Exception as error:
+        for result in results:
+            if result.large is None:
+                result.error = f"{type(error).__name__}: {error}"[:400]
+    return results
+
+
+# ---------------------------------------------------------------- tokens: active ones among many revoked
+def tokens_at_scale(world: World, probe: Probe, ddb: Any, sizes: Sizes, progress=None) -> list[Scale]:
+    listing = Scale("active tokens of an agent (2 active)", "0 revoked", f"{sizes.revoked:,} revoked")
+    single = Scale("one active token (`GET .../tokens/:token_id`)", "0 revoked", f"{sizes.revoked:,} revoked")
+    results = [listing, single]
+    tokens = "/projects/{}/cluster_agents/{}/tokens"
+    if not (world.has("POST", tokens) and world.has("DELETE", tokens + "/{}") and world.has("GET", tokens)):
+        for result in results:
+            result.error = "skipped: the agent token routes are not in template.yaml yet"
+        return results
+    table = world.container.agents_table
+    try:
+        project = world.fleet["id"]
+        agent_id = world.agent(project, "keyring")
+        base = f"/projects/{project}/cluster_agents/{agent_id}/tokens"
+        first, _ = world.token(project, agent_id)
+        second, _ = world.token(project, agent_id)
+        auth = world.maintainer.auth
+        listing.small, _ = probe.warm(Request("GET", base, auth))
+        single.small, _ = probe.warm(Request("GET", f"{base}/{second}", auth))
+        world.token(project, agent_id)  # revokes the oldest (first): one revoked, two active
+        revoked = [item for item in raw_partition(ddb, table, f"AGENT#{agent_id}")
+                   if item["sk"]["S"].startswith("RT#") or
+                   (item.get("id") == {"N": str(first)} and not item["sk"]["S"].startswith("AT#"))]
+        if not revoked:
+            raise LookupError("no revoked-token item found in the agent's partition")
+        template = revoked[0]
+        extra = sizes.revoked - 1
+        reserved = reserve_ids(ddb, table, "agent_token", extra)
+
+        def clones() -> Iterator[dict]:
+            old_sk = template["sk"]["S"]
+            for token_id in reserved:
+                new_sk = old_sk.replace(f"{first:012d}", f"{token_id:012d}")
+                yield replaced(template, {old_sk: new_sk}, {"id": {"old": str(first), "new": str(token_id)}})
+
+        if progress:
+            progress(f"  seeding {extra:,} revoked tokens with BatchWriteItem")
+        bulk_put(ddb, table, clones())
+        listing.large, _ = probe.warm(Request("GET", base, auth))
+        single.large, _ = probe.warm(Request("GET", f"{base}/{second}", auth))
+    except Exception as error:
+        for result in results:
+            if result.large is None:
+                result.error = f"{type(error).__name__}: {error}"[:400]
+    return results
+
+
+# ---------------------------------------------------------------- personal access tokens
+def pats_at_scale(world: World, probe: Probe, ddb: Any, sizes: Sizes, progress=None) -> list[Scale]:
+    auth = Scale("PAT authentication (`GET /user`)", f"{sizes.small_pats} PATs", f"{sizes.pats:,} PATs")
+    table = world.container.directory_table
+
+    def run() -> None:
+        from cluster_agents.secrets import digest
+
+        user = world.user("crowd")
+        stored = _count_pats(ddb, table)
+        while stored < sizes.small_pats:
+            world.pat(user.id)
+            stored += 1
+        request = Request("GET", "/user", user.auth)
+        auth.small, _ = probe.warm(request)
+        template_digest = digest(user.token)
+        pat_item = raw_get(ddb, table, f"PAT#{template_digest}", "PAT")
+        template_id = int(pat_item["id"]["N"])
+        pointer_item = raw_get(ddb, table, f"PATID#{template_id}", "PATID")
+        extra = sizes.pats - stored
+        reserved = reserve_ids(ddb, table, "personal_access_token", extra)
+
+        def clones() -> Iterator[dict]:
+            for token_id in reserved:
+                fresh = secrets.token_hex(32)
+                strings = {f"PAT#{template_digest}": f"PAT#{fresh}", template_digest: fresh,
+                           f"PATID#{template_id}": f"PATID#{token_id}"}
+                numbers = {"id": {"old": str(template_id), "new": str(token_id)}}
+                yield replaced(pat_item, strings, numbers)
+                yield replaced(pointer_item, strings, numbers)
+
+        if progress:
+            progress(f"  seeding {extra:,} personal access tokens ({2 * extra:,} items) with BatchWriteItem")
+        bulk_put(ddb, table, clones())
+        auth.large, _ = probe.warm(request)
+
+    return [_guarded(auth, run)]
+
+
+def _count_pats(ddb: Any, table: str) -> int:
+    count, start = 0, None
+    while True:
+        more = {"ExclusiveStartKey": start} if start else {}
+        page = ddb.scan(TableName=table, Select="COUNT", FilterExpression="begins_with(pk, :p)",
+                        ExpressionAttributeValues={":p": {"S": "PAT#"}}, **more)
+        count += page["Count"]
+        start = page.get("LastEvaluatedKey")
+        if not start:
+            return count
+
+
+def measure(world: World, client: InProcess, sizes: Sizes, progress=None) -> list[Scale]:
+    probe = Probe(client)
+    ddb = world.container.ddb()
+    results = agents_at_scale(world, probe, ddb, sizes, progress)
+    results += tokens_at_scale(world, probe, ddb, sizes, progress)
+    results += pats_at_scale(world, probe, ddb, sizes, progress)  # last: the biggest table
+    return results

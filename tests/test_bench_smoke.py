@@ -1,0 +1,88 @@
+"""The benchmark's round-trip counter (bench/counter.py) counts what the handlers really do:
+botocore hooks on the functions' own clients, cold vs warm, items read. Counts only, no timings."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench.clients import InProcess, Request
+from bench.counter import RoundTrips
+from bench.scenarios import SCENARIOS, World, plan, route_key, template_routes
+from bench.stack import reset_container
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def counter() -> RoundTrips:
+    return RoundTrips()
+
+
+def test_a_warm_pat_request_is_one_getitem_and_no_kms(root_token, counter):
+    client = InProcess()
+    request = Request("GET", "/user", {"PRIVATE-TOKEN": root_token})
+
+    reset_container()  # Given a fresh container
+    with counter.measure() as cold:
+        assert client.send(request).status == 200
+    with counter.measure() as warm:
+        assert client.send(request).status == 200
+
+    # Then the first request derives the digest key from KMS once, the second does not
+    assert cold.operations()["kms:GenerateMac"] == 1
+    assert warm.by_service() == {"dynamodb": 1, "kms": 0, "secretsmanager": 0}
+    assert [(c.operation, c.table, c.keys) for c in warm.calls] == [("GetItem", "Directory", "PAT#")]
+    assert warm.items_read == 1
+
+
+def test_no_aws_call_is_counted_as_none_and_calls_outside_measure_are_ignored(root_token, counter):
+    client = InProcess()
+    with counter.measure() as calls:
+        assert client.send(Request("GET", "/version")).status == 200
+    client.send(Request("GET", "/user", {"PRIVATE-TOKEN": root_token}))  # outside: not counted
+    assert calls.calls == []
+    assert calls.sequence() == "(none)"
+
+
+def test_queries_count_scanned_items_and_batch_gets_their_keys(root_token, world, counter):
+    # Given a project with two members besides its creator
+    project = world.project("counted")
+    for name in ("ann", "bob"):
+        world.member("project", project["id"], world.user(name), 30)
+    client = InProcess()
+    request = Request("GET", f"/projects/{project['id']}/members", {"PRIVATE-TOKEN": root_token})
+    client.send(request)
+
+    with counter.measure() as warm:
+        assert client.send(request).status == 200
+
+    operations = [call.operation for call in warm.calls]
+    assert operations[0] == "GetItem" and "Query" in operations
+    query = next(call for call in warm.calls if call.operation == "Query")
+    assert query.keys == "MEMBERS#" and query.items_read == 2  # ScannedCount of the members partition
+    assert warm.items_read >= 3
+
+
+def test_a_scenario_drives_its_route_through_the_world(root_token, counter):
+    # Given the bench's own world builder and the GET /user scenario
+    client = InProcess()
+    world = World(client, template_routes(), "smoke", root_token=root_token)
+    item = next(s for s in SCENARIOS if s.key == route_key("GET", "/user"))
+    request = next(item.make(world))
+    client.send(request)
+
+    with counter.measure() as warm:
+        response = client.send(request)
+
+    assert response.status == request.expect == 200
+    assert warm.dynamodb == 1 and warm.kms == 0
+
+
+def test_routes_are_matched_whatever_their_parameter_names():
+    assert route_key("GET", "/api/v4/projects/{id}/cluster_agents/{agent_id}") == \
+        route_key("get", "/projects/{project}/cluster_agents/{x}")
+    scripted = plan({route_key("GET", "/api/v4/version"), route_key("POST", "/api/v4/nowhere"),
+                     route_key("GET", "/api/v4/new.json")})
+    assert [s.name for s in scripted.runnable] == ["GET /version", "GET /new.json (generic scenario: GET as root)"]
+    assert scripted.unscripted == [("POST", "/api/v4/nowhere")]
+    assert ("GET", "/api/v4/projects/{}/cluster_agents") in [item.key for item, _ in scripted.waiting]
