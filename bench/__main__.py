@@ -128,7 +128,7 @@ def _git(*args: str) -> str:
 def run(args: argparse.Namespace, say) -> object:
     from bench import coldstart, scaling
     from bench.clients import Http, InProcess
-    from bench.latency import Floor, OpCosts, measure_latency, memory_run, without_nagle
+    from bench.latency import Floor, OpCosts, measure_latency, memory_run
     from bench.report import Run
     from bench.roundtrips import count_all, profile_route
     from bench.scenarios import World, function_of, plan, template_routes
@@ -167,8 +167,6 @@ def run(args: argparse.Namespace, say) -> object:
             for item in [s for s in measurable if s.name in PROFILED]:
                 with contextlib.suppress(Exception):
                     report.profiles[item.name] = profile_route(item, world, client, args.profile_requests)
-        if {"latency", "memory"} - args.skip:
-            report.options["nagle_patched"] = without_nagle()
         if "latency" not in args.skip:
             say("latency through the local API")
             with LocalApi(port=0, workers=1, seed=True, env_overrides=overrides) as api:

@@ -18,18 +18,6 @@ from bench.clients import Http, check
 from bench.scenarios import Driver, Scenario, World
 
 
-def without_nagle() -> bool:
-    """Turn on TCP_NODELAY in the local API's HTTP handler (devtools.serve writes a response's
-    headers and body in two sends; with Nagle's algorithm the body then waits for the client's
-    delayed ACK, about 40 ms on Linux, which API Gateway never adds). Returns whether it was off."""
-    from devtools import serve
-
-    handler = serve._RequestHandler
-    was_off = not getattr(handler, "disable_nagle_algorithm", False)
-    handler.disable_nagle_algorithm = True
-    return was_off
-
-
 def percentile(samples: list[float], fraction: float) -> float:
     ordered = sorted(samples)
     return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)]

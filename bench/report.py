@@ -260,12 +260,6 @@ def _latency(run: Run) -> list[str]:
         f"moto server, one timed right after every request): **{_ms(floor.median)} ms** "
         f"(p95 {_ms(floor.p95)} ms, {len(floor.samples)} samples). Target: median ≤ 1.5x floor.",
     ]
-    if run.options.get("nagle_patched"):
-        lines += ["", "`devtools.serve` writes a response's headers and body in two sends with Nagle's algorithm "
-                      "on, so every response waited for the client's delayed ACK (about 40 ms on Linux, more than "
-                      "any request's own work here). This run turned `TCP_NODELAY` on in its own process "
-                      "(`bench.latency.without_nagle`: `_RequestHandler.disable_nagle_algorithm = True`); "
-                      "the same line in devtools/serve.py would make `make serve` that fast too."]
     if fixed:
         lines += ["", f"Fixed cost of the local stack: `GET /version` (no AWS call) has a median of "
                       f"**{_ms(fixed.median)} ms** (p95 {_ms(fixed.p95)}): HTTP, the gateway, the pipe to the worker, "

@@ -740,6 +740,9 @@ class _RequestHandler(BaseHTTPRequestHandler):
 
     protocol_version = "HTTP/1.1"
     server_version = "cluster-agents-local"
+    # Headers and body go out in two sends; with Nagle's algorithm the body would wait for the
+    # client's delayed ACK (about 40 ms on Linux), which API Gateway never adds.
+    disable_nagle_algorithm = True
     timeout = 120  # idle keep-alive connections
     server: _FrontServer
 
