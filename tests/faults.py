@@ -19,6 +19,18 @@ class _Raw:
         yield self._body
 
 
+def _takes(fault: Fault | Timeout, request) -> bool:
+    """Whether ``fault`` fails this request: its operation, and not yet failed ``times`` times."""
+    target = request.headers.get("X-Amz-Target", b"")
+    target = target.decode() if isinstance(target, bytes) else target
+    if fault.operation != "*" and not target.endswith("." + fault.operation):
+        return False
+    if fault.seen >= fault.times:
+        return False
+    fault.seen += 1
+    return True
+
+
 @dataclass
 class Fault:
     operation: str  # e.g. "TransactWriteItems", "GenerateMac", "*"
@@ -30,13 +42,8 @@ class Fault:
     extra: dict = field(default_factory=dict)
 
     def __call__(self, request, **_: object):
-        target = request.headers.get("X-Amz-Target", b"")
-        target = target.decode() if isinstance(target, bytes) else target
-        if self.operation != "*" and not target.endswith("." + self.operation):
+        if not _takes(self, request):
             return None
-        if self.seen >= self.times:
-            return None
-        self.seen += 1
         # moto answers every before-send too (all handlers run); point the request elsewhere so the
         # faulted attempt never reaches its backend, as it would not reach DynamoDB.
         request.url = "https://fault-injected.invalid/"
@@ -57,13 +64,8 @@ class Timeout:
     def __call__(self, request, **_: object):
         from botocore.exceptions import ReadTimeoutError
 
-        target = request.headers.get("X-Amz-Target", b"")
-        target = target.decode() if isinstance(target, bytes) else target
-        if self.operation != "*" and not target.endswith("." + self.operation):
+        if not _takes(self, request):
             return None
-        if self.seen >= self.times:
-            return None
-        self.seen += 1
         raise ReadTimeoutError(endpoint_url=request.url)
 
 

@@ -23,6 +23,7 @@ import pytest
 import requests
 
 from tests.conftest import E2E_ROOT_TOKEN
+from tests.tables import scan_all
 
 pytestmark = [pytest.mark.slow] + ([pytest.mark.xdist_group("local_api")] if importlib.util.find_spec("xdist") else [])
 
@@ -35,16 +36,7 @@ def _store(local_api: Any) -> Any:
 
 
 def _scan(store: Any) -> list[dict[str, Any]]:
-    from cluster_agents.store.dynamo import from_item
-
-    items, start = [], None
-    while True:
-        more = {"ExclusiveStartKey": start} if start else {}
-        page = store.scan(TableName="AgentsTable", ConsistentRead=True, **more)
-        items += [from_item(raw) for raw in page["Items"]]
-        start = page.get("LastEvaluatedKey")
-        if not start:
-            return items
+    return list(scan_all(store, "AgentsTable"))
 
 
 def _of_project(items: list[dict[str, Any]], project_id: int, agent_ids: set[int]) -> list[dict[str, Any]]:

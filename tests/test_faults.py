@@ -27,6 +27,7 @@ import pytest
 from tests.client import ApiClient, ApiResponse
 from tests.conftest import KAS_SECRET
 from tests.faults import Fault, Timeout, inject
+from tests.tables import scan_all
 
 THROTTLED = {"message": "429 Too Many Requests"}
 UNAVAILABLE = {"message": "503 Service Unavailable"}
@@ -53,25 +54,11 @@ def no_backoff(monkeypatch):
 def snapshot(aws) -> dict[str, dict[tuple[str, str], dict]]:
     """Every item of both tables by key, id counters aside (a failed create may use up an id)."""
     import boto3
-    from cluster_agents.store.dynamo import from_item
 
     client = boto3.client("dynamodb")
-    tables = {}
-    for logical in ("AgentsTable", "DirectoryTable"):
-        items: dict[tuple[str, str], dict] = {}
-        start = None
-        while True:
-            more = {"ExclusiveStartKey": start} if start else {}
-            page = client.scan(TableName=aws.refs[logical], ConsistentRead=True, **more)
-            for raw in page["Items"]:
-                item = from_item(raw)
-                if item["pk"] != "COUNTER":
-                    items[(item["pk"], item["sk"])] = item
-            start = page.get("LastEvaluatedKey")
-            if not start:
-                break
-        tables[logical] = items
-    return tables
+    return {logical: {(item["pk"], item["sk"]): item for item in scan_all(client, aws.refs[logical])
+                      if item["pk"] != "COUNTER"}
+            for logical in ("AgentsTable", "DirectoryTable")}
 
 
 def assert_invariants(aws) -> None:

@@ -27,6 +27,7 @@ import pytest
 import requests
 
 from tests.conftest import E2E_ROOT_TOKEN
+from tests.tables import scan_all
 
 pytestmark = [pytest.mark.slow] + ([pytest.mark.xdist_group("local_api")] if importlib.util.find_spec("xdist") else [])
 
@@ -86,17 +87,7 @@ def _run(tasks: list[Callable[[], Any]]) -> None:
 
 
 def _scan(local_api) -> list[dict[str, Any]]:
-    from cluster_agents.store.dynamo import from_item
-
-    store = local_api.store_client()
-    items, start = [], None
-    while True:
-        more = {"ExclusiveStartKey": start} if start else {}
-        page = store.scan(TableName="AgentsTable", ConsistentRead=True, **more)
-        items += [from_item(raw) for raw in page["Items"]]
-        start = page.get("LastEvaluatedKey")
-        if not start:
-            return items
+    return list(scan_all(local_api.store_client(), "AgentsTable"))
 
 
 def assert_invariants(local_api) -> list[dict[str, Any]]:

@@ -31,6 +31,7 @@ import pytest
 from tests.client import ApiClient, ApiResponse
 from tests.conftest import KAS_SECRET, ROOT_TOKEN
 from tests.faults import Fault, inject
+from tests.tables import scan_all
 from tests.test_url_configurations import Pki, b64
 
 
@@ -96,19 +97,11 @@ def _item_bytes(item: dict[str, Any]) -> bytes:
 
 def stored_items(aws) -> Iterable[tuple[str, dict[str, Any]]]:
     import boto3
-    from cluster_agents.store.dynamo import from_item
 
     client = boto3.client("dynamodb")
     for logical in ("AgentsTable", "DirectoryTable"):
-        start = None
-        while True:
-            more = {"ExclusiveStartKey": start} if start else {}
-            page = client.scan(TableName=aws.refs[logical], ConsistentRead=True, **more)
-            for raw in page["Items"]:
-                yield logical, from_item(raw)
-            start = page.get("LastEvaluatedKey")
-            if not start:
-                break
+        for item in scan_all(client, aws.refs[logical]):
+            yield logical, item
 
 
 def kas_headers(agent_token: str | None = None) -> tuple[dict[str, str], str]:
