@@ -12,7 +12,7 @@ from cluster_agents.domain.ci_access import Authorization
 from cluster_agents.domain.models import Job, Project, User
 from cluster_agents.errors import Unauthenticated
 from cluster_agents.observability import identify
-from cluster_agents.store.ci_access import StoredAuthorization, ci_access
+from cluster_agents.store.ci_access import StoredAuthorization, ci_access, projects_by_id, user_and_memberships
 from cluster_agents.store.directory import directory
 
 
@@ -34,14 +34,16 @@ class AllowedAgents:
 
 def allowed_agents(job: Job) -> AllowedAgents:
     identify(job_id=job.id)
-    repo = directory()
-    project, user = repo.get_project(job.project_id), repo.get_user(job.user_id)
-    if project is None or user is None:  # a job outlives neither; treat it as a stale token
+    project = directory().get_project(job.project_id)  # cached once read: projects never change
+    if project is None:  # a job outlives neither its project nor its user; treat it as a stale token
         raise Unauthenticated()
     sources = [("project", project.id)] + [("group", group_id) for group_id in project.group_ids]
+    user, memberships = user_and_memberships(job.user_id, sources)  # one round trip
+    if user is None:
+        raise Unauthenticated()
     # The user's role from memberships (and personal ownership) only: an administrator who is not a
     # member has none, as GitLab's project.team.max_member_access says.
-    level = project_access(user, project, repo.memberships_of(user.id, sources), clock.today().isoformat()).level
+    level = project_access(user, project, memberships, clock.today().isoformat()).level
     environment = job.environment.name if job.environment else None
     found, agent_projects = _authorizations(project)
     applicable = rules.filter_for_job(found, environment, job.ref_protected)
@@ -51,17 +53,21 @@ def allowed_agents(job: Job) -> AllowedAgents:
 
 def _authorizations(project: Project) -> tuple[list[Authorization], dict[int, Project]]:
     """One authorisation per agent for ``project`` (before the job's filters), and each agent's
-    configuration project."""
+    configuration project.
+
+    A ``CIACCESS#`` item never outlives its agent (the agent's deletion removes it first or with
+    the agent), and it names the agent's configuration project; the project's own agents come from
+    its name index, which goes with the agent in one transaction. So what these read are live
+    agents, with no further read to check."""
     store = ci_access()
     project_entries = store.authorizing("project", project.id)
     group_entries = [entry for group_id in project.group_ids for entry in store.authorizing("group", group_id)]
     implicit_ids = store.agent_ids_of_project(project.id)
-    candidates = [entry.agent_id for entry in project_entries + group_entries] + implicit_ids
-    agent_projects: dict[int, Project] = {}
-    for agent_id, agent_project_id in store.existing_agents(candidates).items():
-        agent_project = directory().get_project(agent_project_id)
-        if agent_project is not None:
-            agent_projects[agent_id] = agent_project
+    configuration_projects = projects_by_id(entry.agent_project_id for entry in project_entries + group_entries)
+    agent_projects = {agent_id: project for agent_id in implicit_ids}
+    for entry in project_entries + group_entries:
+        if entry.agent_project_id in configuration_projects:
+            agent_projects.setdefault(entry.agent_id, configuration_projects[entry.agent_project_id])
 
     def eligible(entries: list[StoredAuthorization]) -> list[Authorization]:
         return [
@@ -72,5 +78,5 @@ def _authorizations(project: Project) -> tuple[list[Authorization], dict[int, Pr
             and rules.access_as_available(entry.configuration)
         ]
 
-    implicit = [Authorization(agent_id, "implicit") for agent_id in implicit_ids if agent_id in agent_projects]
+    implicit = [Authorization(agent_id, "implicit") for agent_id in implicit_ids]
     return rules.choose(eligible(project_entries), implicit, eligible(group_entries), project.group_ids), agent_projects

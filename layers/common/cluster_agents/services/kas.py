@@ -13,8 +13,7 @@ from cluster_agents.errors import AgentNotFound, StoreBusy, Unauthenticated
 from cluster_agents.observability import count, identify, logger
 from cluster_agents.secrets import digest
 from cluster_agents.store.agent_tokens import agent_tokens
-from cluster_agents.store.agents import agents
-from cluster_agents.store.ci_access import Source, ci_access
+from cluster_agents.store.ci_access import Source, ci_access, resolve_configured_paths
 from cluster_agents.store.directory import directory
 
 
@@ -46,23 +45,29 @@ def agent_info(token: str | None) -> AgentInfo:
 def configure_agent(agent_id: int, agent_config: dict[str, Any]) -> None:
     """Replace the agent's ci_access authorisations with those of its configuration file: the
     listed projects and groups that exist under the agent's own top-level group (or, for an agent
-    of a personal project, the projects of that namespace). 404 when there is no such agent."""
+    of a personal project, the projects of that namespace). 404 when there is no such agent.
+
+    Three round trips: the agent with its current authorisations (one Query), the agent's project
+    and every listed path (one BatchGetItem), then the conditional write."""
     identify(agent_id=agent_id)
-    agent = agents().get(agent_id)
-    if agent is None:
+    store = ci_access()
+    read = store.read_agent(agent_id)
+    if read is None:
         raise AgentNotFound()
-    agent_project = directory().get_project(agent.project_id)
+    agent = read.agent
+    project_entries = rules.config_entries(agent_config, "projects")
+    group_entries = rules.config_entries(agent_config, "groups")
+    found = resolve_configured_paths(agent.project_id, project_entries, group_entries)
+    agent_project = found.agent_project
     if agent_project is None:
         raise AgentNotFound()
     wanted: dict[Source, str] = {}
-    project_entries = rules.config_entries(agent_config, "projects")
-    for path, project in directory().find_projects_by_paths(project_entries).items():
+    for path, project in found.projects.items():
         if rules.in_hierarchy(project, agent_project):
             wanted[("project", project.id)] = rules.canonical_json(project_entries[path])
-    group_entries = rules.config_entries(agent_config, "groups")
-    if agent_project.group_ids and group_entries:
+    if agent_project.group_ids:
         root_group_id = agent_project.group_ids[-1]
-        for path, group in directory().find_groups_by_paths(group_entries).items():
+        for path, group in found.groups.items():
             if group.self_and_ancestor_ids[-1] == root_group_id:
                 wanted[("group", group.id)] = rules.canonical_json(group_entries[path])
-    ci_access().replace_for_agent(agent, wanted)
+    store.replace_for_agent(agent, wanted, read)

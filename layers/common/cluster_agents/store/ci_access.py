@@ -14,7 +14,17 @@ still the version the change was computed from: a concurrent replacement, a toke
 configuration change, or the agent's deletion makes the next transaction fail, and the whole
 replacement starts again from a fresh read. So the stored set is always one configuration's,
 never a mix of two, and nothing is written for an agent that is gone (its deletion, conditioned
-on the version it read, sees every entry written before it)."""
+on the version it read, sees every entry written before it).
+
+That read is one Query of the agent's partition: the agent item ``A`` and its ``CI#`` mirrors
+sort next to each other (only its active tokens, ``AT#``, lie between them), so the agent and its
+current authorisations come back together, and the agent server's configuration request reads
+the agent once.
+
+The job side trusts a ``CIACCESS#`` item to stand for a live agent: the agent's deletion removes
+them before or with the agent item (``AgentRepository.delete_agent``), and no replacement writes
+one after it (the version condition), so none outlives its agent. The item carries the agent's
+configuration project (an agent never moves), so reading it is all the job side needs."""
 
 from __future__ import annotations
 
@@ -26,10 +36,18 @@ from typing import Any
 
 from cluster_agents.domain.agents import Agent
 from cluster_agents.domain.ci_access import SourceKind
+from cluster_agents.domain.models import Group, Membership, Project, User
 from cluster_agents.errors import AgentNotFound, StoreBusy
 from cluster_agents.settings import get_settings
+from cluster_agents.store import directory as directory_store
 from cluster_agents.store import dynamo
-from cluster_agents.store.agents import AGENT_SK, CI_ACCESS_MIRROR_PREFIX, agent_pk
+from cluster_agents.store.agents import (
+    ACTIVE_TOKEN_PREFIX,
+    AGENT_SK,
+    CI_ACCESS_MIRROR_PREFIX,
+    agent_from_item,
+    agent_pk,
+)
 
 MAX_ACTIONS = 100  # DynamoDB's limit per transaction
 CHANGES_PER_TRANSACTION = (MAX_ACTIONS - 1) // 2  # two items per change, plus the agent's version
@@ -37,6 +55,15 @@ MAX_ATTEMPTS = 5
 BATCH_GET_LIMIT = 100
 
 Source = tuple[SourceKind, int]
+
+
+@dataclass(frozen=True)
+class AgentAuthorizations:
+    """An agent and its authorisations as one read of its partition found them."""
+
+    agent: Agent
+    version: int | None  # the agent item's ``version`` as stored (None: it has none yet)
+    current: dict[Source, str]  # ``{(kind, id): configuration as stored (canonical JSON)}``
 
 
 @dataclass(frozen=True)
@@ -66,6 +93,12 @@ def ci_access_key_of_mirror(agent_id: int, mirror: str) -> tuple[str, str]:
     return f"CIACCESS#{kind}#{source_id}", ci_access_sk(agent_id)
 
 
+def _prefix_end(prefix: str) -> str:
+    """The smallest string above every string that starts with ``prefix`` (its last character
+    is ``#``: ``"CI#"`` -> ``"CI$"``)."""
+    return prefix[:-1] + chr(ord(prefix[-1]) + 1)
+
+
 def _authorization(item: dict[str, Any]) -> StoredAuthorization:
     return StoredAuthorization(
         agent_id=item["agent_id"], agent_project_id=item["agent_project_id"], kind=item["kind"],
@@ -90,15 +123,6 @@ class CiAccessRepository:
         items = dynamo.query_all(self.table, f"PROJECT#{project_id}", sk_prefix="AGENT#")
         return sorted(int(item["id"]) for item in items)
 
-    def existing_agents(self, agent_ids: Iterable[int]) -> dict[int, int]:
-        """``{agent id: its configuration project id}`` for the agents that still exist."""
-        keys = [(agent_pk(agent_id), AGENT_SK) for agent_id in dict.fromkeys(agent_ids)]
-        found: dict[int, int] = {}
-        for start in range(0, len(keys), BATCH_GET_LIMIT):
-            items = dynamo.batch_get({self.table: keys[start:start + BATCH_GET_LIMIT]})[self.table]
-            found.update({int(item["id"]): int(item["project_id"]) for item in items.values()})
-        return found
-
     # ------------------------------------------------------------ the agent side
     def of_agent(self, agent_id: int) -> dict[Source, dict[str, Any]]:
         """The agent's current authorisations, ``{(kind, id): configuration}``."""
@@ -108,25 +132,56 @@ class CiAccessRepository:
         items = dynamo.query_all(self.table, agent_pk(agent_id), sk_prefix=CI_ACCESS_MIRROR_PREFIX)
         return [_authorization(item) for item in items]
 
-    def replace_for_agent(self, agent: Agent, wanted: dict[Source, str]) -> int:
+    def read_agent(self, agent_id: int) -> AgentAuthorizations | None:
+        """The agent and its current authorisations in one Query (more only past 1 MB): the sort
+        keys from ``A`` through ``CI#...``, less the active tokens between them. None: no agent."""
+        items: list[dict[str, Any]] = []
+        start: dict | None = None
+        while True:
+            request: dict[str, Any] = {
+                "TableName": self.table,
+                "KeyConditionExpression": "pk = :pk AND sk BETWEEN :agent AND :mirrors_end",
+                "FilterExpression": "NOT begins_with(sk, :token)",
+                "ExpressionAttributeValues": {
+                    ":pk": {"S": agent_pk(agent_id)}, ":agent": {"S": AGENT_SK},
+                    ":mirrors_end": {"S": _prefix_end(CI_ACCESS_MIRROR_PREFIX)},
+                    ":token": {"S": ACTIVE_TOKEN_PREFIX},
+                },
+                "ConsistentRead": True,
+            }
+            if start:
+                request["ExclusiveStartKey"] = start
+            with dynamo.translated():
+                response = dynamo.ddb().query(**request)
+            items.extend(dynamo.from_item(raw) for raw in response.get("Items", []))
+            start = response.get("LastEvaluatedKey")
+            if not start:
+                break
+        agent_item = next((item for item in items if item["sk"] == AGENT_SK), None)
+        if agent_item is None:
+            return None
+        current = {(item["kind"], item["source_id"]): item["configuration"]
+                   for item in items if item["sk"].startswith(CI_ACCESS_MIRROR_PREFIX)}
+        return AgentAuthorizations(agent_from_item(agent_item), agent_item.get("version"), current)
+
+    def replace_for_agent(self, agent: Agent, wanted: dict[Source, str],
+                          read: AgentAuthorizations | None = None) -> int:
         """Make the agent's authorisations exactly ``wanted`` (``{(kind, id): canonical JSON}``).
 
-        Returns how many entries were written or deleted; AgentNotFound when the agent is gone,
-        StoreBusy when it kept changing under us."""
+        ``read`` is what ``read_agent`` found, when the caller has just read it; the agent is read
+        again for every further attempt. Returns how many entries were written or deleted;
+        AgentNotFound when the agent is gone, StoreBusy when it kept changing under us."""
         for _ in range(MAX_ATTEMPTS):
-            item = dynamo.get(self.table, agent_pk(agent.id), AGENT_SK)
-            if item is None:
+            found, read = read or self.read_agent(agent.id), None
+            if found is None:
                 raise AgentNotFound()
-            current = {
-                (stored["kind"], stored["source_id"]): stored["configuration"]
-                for stored in dynamo.query_all(self.table, agent_pk(agent.id), sk_prefix=CI_ACCESS_MIRROR_PREFIX)
-            }
+            current = found.current
             changes = [self._put_actions(agent, source, configuration)
                        for source, configuration in sorted(wanted.items()) if current.get(source) != configuration]
             changes += [self._delete_actions(agent.id, source) for source in sorted(current) if source not in wanted]
             if not changes:
                 return 0
-            version = item.get("version")
+            version = found.version
             try:
                 for start in range(0, len(changes), CHANGES_PER_TRANSACTION):
                     chunk = changes[start:start + CHANGES_PER_TRANSACTION]
@@ -164,6 +219,92 @@ class CiAccessRepository:
             dynamo.delete_action(self.table, ci_access_pk(kind, source_id), ci_access_sk(agent_id)),
             dynamo.delete_action(self.table, agent_pk(agent_id), mirror_sk(kind, source_id)),
         )
+
+
+# ---------------------------------------------------------------- the directory, read together
+# What the two ci_access routes read from the directory, in as few round trips as its keys allow.
+# These belong with ``DirectoryRepository`` (its parsers, and its cache of groups and projects,
+# which never change once created); they live here until that module takes them over.
+def _batch_get(table: str, keys: list[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
+    """BatchGetItem, 100 keys a request (DynamoDB's limit): one round trip up to 100 keys."""
+    found: dict[tuple[str, str], dict[str, Any]] = {}
+    unique = list(dict.fromkeys(keys))
+    for start in range(0, len(unique), BATCH_GET_LIMIT):
+        found.update(dynamo.batch_get({table: unique[start:start + BATCH_GET_LIMIT]})[table])
+    return found
+
+
+def _project_key(project_id: int) -> tuple[str, str]:
+    return f"PROJECT#{project_id}", "PROJECT"
+
+
+def _cache_projects(repo: directory_store.DirectoryRepository, project_ids: Iterable[int]) -> None:
+    """Read the projects the directory has not cached yet (one BatchGetItem), into its cache."""
+    missing = [_project_key(pid) for pid in dict.fromkeys(project_ids) if pid not in repo._projects]
+    for item in _batch_get(repo.table, missing).values():
+        repo._projects[item["id"]] = directory_store._project(item)
+
+
+def projects_by_id(project_ids: Iterable[int]) -> dict[int, Project]:
+    """The projects that exist among ``project_ids``: no round trip for those already cached,
+    one BatchGetItem for the rest."""
+    repo = directory_store.directory()
+    wanted = list(dict.fromkeys(project_ids))
+    _cache_projects(repo, wanted)
+    return {pid: repo._projects[pid] for pid in wanted if pid in repo._projects}
+
+
+def user_and_memberships(user_id: int, sources: Iterable[tuple[str, int]]) -> tuple[User | None, list[Membership]]:
+    """The user and their memberships of the given (kind, id) sources, in one BatchGetItem."""
+    repo = directory_store.directory()
+    user_key = (f"USER#{user_id}", "USER")
+    member_keys = [(directory_store._members_pk(kind, source_id), directory_store._member_sk(user_id))
+                   for kind, source_id in sources]
+    found = _batch_get(repo.table, [user_key, *member_keys])
+    user = found.get(user_key)
+    return (directory_store._user(user) if user else None,
+            [directory_store._membership(found[key]) for key in member_keys if key in found])
+
+
+@dataclass(frozen=True)
+class ConfiguredPaths:
+    """An agent's configuration project and the ci_access paths that name a project or group."""
+
+    agent_project: Project | None
+    projects: dict[str, Project]  # by lower-case full path
+    groups: dict[str, Group]
+
+
+def resolve_configured_paths(agent_project_id: int, project_paths: Iterable[str],
+                             group_paths: Iterable[str]) -> ConfiguredPaths:
+    """The agent's project, and what the ``ci_access`` project and group paths name: one
+    BatchGetItem for the agent's project and every path pointer together (100 keys a request),
+    then one more only for projects and groups the directory has not cached yet."""
+    repo = directory_store.directory()
+    project_pointers = {path: (f"PROJECTPATH#{path}", "PROJECTPATH")
+                        for path in dict.fromkeys(path.lower() for path in project_paths)}
+    group_pointers = {path: (f"NAMESPACE#{path}", "NAMESPACE")
+                      for path in dict.fromkeys(path.lower() for path in group_paths)}
+    own = [] if agent_project_id in repo._projects else [_project_key(agent_project_id)]
+    found = _batch_get(repo.table, [*own, *project_pointers.values(), *group_pointers.values()])
+    for key in own:
+        if key in found:
+            repo._projects[agent_project_id] = directory_store._project(found[key])
+    project_ids = {path: found[key]["project_id"] for path, key in project_pointers.items() if key in found}
+    group_ids = {path: found[key]["id"] for path, key in group_pointers.items()
+                 if key in found and found[key].get("kind") == "group"}
+    missing = [_project_key(pid) for pid in dict.fromkeys(project_ids.values()) if pid not in repo._projects]
+    missing += [(f"GROUP#{gid}", "GROUP") for gid in dict.fromkeys(group_ids.values()) if gid not in repo._groups]
+    for key, item in _batch_get(repo.table, missing).items():
+        if key[0].startswith("GROUP#"):
+            repo._groups[item["id"]] = directory_store._group(item)
+        else:
+            repo._projects[item["id"]] = directory_store._project(item)
+    return ConfiguredPaths(
+        agent_project=repo._projects.get(agent_project_id),
+        projects={path: repo._projects[pid] for path, pid in project_ids.items() if pid in repo._projects},
+        groups={path: repo._groups[gid] for path, gid in group_ids.items() if gid in repo._groups},
+    )
 
 
 @functools.cache
