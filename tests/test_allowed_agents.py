@@ -233,6 +233,37 @@ def test_agents_of_another_hierarchy_or_deleted_ones_are_not_allowed(estate, api
     assert agents_of(allowed(job["token"])) == {}
 
 
+def test_a_warm_request_reads_per_source_never_per_agent(estate, api):
+    """The job, then the user with the memberships (one BatchGetItem), one Query per authorising
+    source (the project, each of its groups), and the project's own agents: however many agents."""
+    from cluster_agents.store.directory import directory
+
+    from bench.counter import RoundTrips
+
+    for number in range(4):
+        agent = create_agent(api, estate.kube["id"], f"agent-{number}")
+        assert configure(agent["id"], {"ci_access": {"projects": [{"id": "acme/team/web/app"}],
+                                                     "groups": [{"id": "acme"}, {"id": "acme/team"}]}}).status == 204
+    create_agent(api, estate.app["id"], "local")
+    token = job_of(api, estate)["token"]
+    assert len(agents_of(allowed(token))) == 5  # warms up
+    counter = RoundTrips()
+    with counter.measure() as warm:
+        assert len(agents_of(allowed(token))) == 5
+    sources = 4  # app, web, team, acme
+    assert [(call.operation, call.keys) for call in warm.calls] == [
+        ("GetItem", "JOB#"),
+        ("BatchGetItem", f"USER#,MEMBERS#x{sources}"),
+        *[("Query", "CIACCESS#")] * sources,
+        ("Query", "PROJECT#"),
+    ]
+    directory.cache_clear()  # a container that has not read the projects yet
+    with counter.measure() as cold:
+        assert len(agents_of(allowed(token))) == 5
+    assert [(call.operation, call.keys) for call in cold.calls if call.keys.startswith("PROJECT#")] == [
+        ("GetItem", "PROJECT#"), ("Query", "PROJECT#"), ("BatchGetItem", "PROJECT#")]  # kube once, for 4 agents
+
+
 def test_an_unavailable_access_as_does_not_hide_the_next_authorisation(estate, api):
     agent = create_agent(api, estate.kube["id"], "modes")
     impersonating = create_agent(api, estate.kube["id"], "impersonating")

@@ -522,6 +522,33 @@ def test_deleting_the_agent_removes_its_authorisations(estate, api, aws):
     assert (response.status, response.json()) == (404, {"message": "404 Not found"})
 
 
+def test_a_configuration_is_three_round_trips_and_the_agents_tokens_stay_out_of_it(estate, api):
+    """One Query reads the agent with its authorisations (its active tokens sort between them and
+    are left out), one BatchGetItem the agent's project and every listed path, then the write."""
+    from bench.counter import RoundTrips
+
+    agent_id = estate["agent"]["id"]
+    create_token(api, estate["config"]["id"], agent_id, "first")
+    create_token(api, estate["config"]["id"], agent_id, "second")
+    assert configure(agent_id, {"ci_access": {"projects": [{"id": "acme/team/app"}]}}).status == 204  # warms up
+    counter = RoundTrips()
+    with counter.measure() as changed:
+        response = configure(agent_id, {"ci_access": {"projects": [{"id": "acme/team/app", "default_namespace": "a"}],
+                                                      "groups": [{"id": "acme/team"}, {"id": "other"}]}})
+    assert response.status == 204
+    assert [(call.operation, call.table) for call in changed.calls] == [
+        ("Query", "Agents"), ("BatchGetItem", "Directory"), ("TransactWriteItems", "Agents")]
+    assert _ci_access_of(agent_id) == {("project", estate["app"]["id"]): {"default_namespace": "a"},
+                                       ("group", estate["team"]["id"]): {}}
+    with counter.measure() as unchanged:
+        response = configure(agent_id, {"ci_access": {"projects": [{"id": "acme/team/app", "default_namespace": "a"}],
+                                                      "groups": [{"id": "acme/team"}]}})
+    assert response.status == 204
+    assert [call.operation for call in unchanged.calls] == ["Query", "BatchGetItem"]  # nothing to write
+    tokens = api.get(f"/projects/{estate['config']['id']}/cluster_agents/{agent_id}/tokens")
+    assert sorted(token["name"] for token in tokens.json()) == ["first", "second"]
+
+
 # ---------------------------------------------------------------- sample events
 def _invoke(event: dict) -> dict:
     from devtools.apigw import LambdaContext
