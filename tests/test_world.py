@@ -91,3 +91,19 @@ def test_private_project_is_404_to_non_members(world):
 def test_unknown_route_is_gitlab_404(api):
     response = api.get("/nothing/here")
     assert (response.status, response.json()) == (404, {"error": "404 Not Found"})
+
+
+def test_jobs_and_their_pipelines_get_ids_counting_up(world, api):
+    """A job without ``pipeline_id`` gets a new pipeline (its id and the job's come from one
+    counter write); a given ``pipeline_id`` is kept and uses up no pipeline id."""
+    project = world.project("pipelines")
+
+    def start(**fields) -> dict:
+        made = api.post("/admin/ci/jobs", json_body={"project_id": project["id"], "user_id": 1, **fields})
+        assert made.status == 201, made.text
+        return made.json()
+
+    first, second, given, third = start(), start(), start(pipeline_id=2323), start()
+    assert [job["id"] for job in (second, given, third)] == [first["id"] + n for n in (1, 2, 3)]
+    assert [job["pipeline"]["id"] for job in (first, second, given, third)] == [
+        first["pipeline"]["id"], first["pipeline"]["id"] + 1, 2323, first["pipeline"]["id"] + 2]

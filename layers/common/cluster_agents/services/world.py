@@ -246,9 +246,10 @@ def create_job(caller: User, project_id: int, user_id: int, pipeline_id: int | N
         environment = Environment(environment_name, environment_slug(environment_name),
                                   environment_tier or guess_tier(environment_name))
     secret = random_token(JOB_TOKEN_PREFIX, 40)
+    job_id, new_pipeline_id = repo.next_job_ids(with_pipeline=not pipeline_id)
     job = Job(
-        id=repo.next_id("job"), project_id=project_id, user_id=user_id,
-        pipeline_id=pipeline_id or repo.next_id("pipeline"), status="running", created_at=clock.now_iso(),
+        id=job_id, project_id=project_id, user_id=user_id,
+        pipeline_id=pipeline_id or new_pipeline_id, status="running", created_at=clock.now_iso(),
         ref=ref, ref_protected=ref_protected, environment=environment,
     )
     repo.create_job(job, digest(secret))

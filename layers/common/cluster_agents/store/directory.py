@@ -12,6 +12,11 @@ Keys (DirectoryTable, pk / sk):
   PROJECTPATH#<full path> / PROJECTPATH  -> project_id
   MEMBERS#<project|group>#<id> / USER#<user id, 12 digits>  a membership, with a snapshot of its user
   JOB#<digest> / JOB               a CI job, keyed by its token's digest
+  COUNTER / <entity>               atomic id counters (``value``); ``COUNTER / job`` also counts
+                                   pipelines (``pipeline``), so a job and its pipeline get their
+                                   ids in one UpdateItem (the ``COUNTER / pipeline`` item of earlier
+                                   versions is no longer read: a table carried over from them
+                                   numbers new pipelines from 1 again)
 Groups and projects never change once created, so each container caches them."""
 
 from __future__ import annotations
@@ -34,6 +39,9 @@ from cluster_agents.errors import Conflict, ValidationFailed
 from cluster_agents.settings import get_settings
 from cluster_agents.store import dynamo
 from cluster_agents.store.dynamo import TransactionCancelled
+
+JOB_COUNTER = "job"
+PIPELINE_COUNTER_ATTRIBUTE = "pipeline"  # of the job counter item
 
 
 def _members_pk(source_kind: str, source_id: int) -> str:
@@ -117,6 +125,13 @@ class DirectoryRepository:
     # ------------------------------------------------------------ ids
     def next_id(self, entity: str) -> int:
         return dynamo.next_id(self.table, entity)
+
+    def next_job_ids(self, with_pipeline: bool) -> tuple[int, int | None]:
+        """A new job id and, when asked, a new pipeline id: one UpdateItem of the job counter."""
+        if not with_pipeline:
+            return self.next_id(JOB_COUNTER), None
+        ids = dynamo.next_ids(self.table, JOB_COUNTER, ("value", PIPELINE_COUNTER_ATTRIBUTE))
+        return ids["value"], ids[PIPELINE_COUNTER_ATTRIBUTE]
 
     # ------------------------------------------------------------ users
     def get_user(self, user_id: int) -> User | None:

@@ -134,6 +134,22 @@ def next_id(table: str, entity: str) -> int:
     return int(response["Attributes"]["value"]["N"])
 
 
+def next_ids(table: str, entity: str, attributes: Sequence[str]) -> dict[str, int]:
+    """The next value of several counters kept as ``attributes`` of ONE counter item (``entity``),
+    all raised in one UpdateItem: ``{attribute: its new value}``."""
+    names = {f"#c{n}": attribute for n, attribute in enumerate(attributes)}
+    with translated():
+        response = ddb().update_item(
+            TableName=table,
+            Key=key(COUNTER_PK, entity),
+            UpdateExpression="ADD " + ", ".join(f"{name} :one" for name in names),
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues={":one": {"N": "1"}},
+            ReturnValues="UPDATED_NEW",
+        )
+    return {attribute: int(response["Attributes"][attribute]["N"]) for attribute in attributes}
+
+
 def transact(actions: list[dict]) -> None:
     with translated():
         ddb().transact_write_items(TransactItems=actions)
