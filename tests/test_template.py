@@ -55,7 +55,7 @@ EXPECTED_PERMISSIONS: dict[str, dict[str, set[str]]] = {
     },
     "UrlConfigurationsFunction": {
         "DirectoryTable": {GET, BATCH_GET},
-        "AgentsTable": {GET, PUT, UPDATE, DELETE},
+        "AgentsTable": {BATCH_GET, PUT, UPDATE, DELETE},
         "TokenDigestKey": {MAC},
         "DataKey": {"kms:GenerateDataKey"},
     },

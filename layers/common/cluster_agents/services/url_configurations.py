@@ -3,14 +3,15 @@ setting (right after authentication), then the project, the caller's role, the a
 configuration.
 
 Roles: Developer reads (SPEC's choice, after GitLab's documentation), Maintainer writes; below
-that 403 - the role is checked before the agent is looked up."""
+that 403 - the role is checked before the agent is looked at (the agent and its configuration
+are read in the same BatchGetItem as the caller's memberships, and used only after the checks)."""
 
 from __future__ import annotations
 
 from cluster_agents import clock
 from cluster_agents.domain.access import AccessLevel
 from cluster_agents.domain.agents import Agent
-from cluster_agents.domain.models import Project, User
+from cluster_agents.domain.models import User
 from cluster_agents.domain.preconditions import modified_since
 from cluster_agents.domain.url_configurations import (
     UrlConfiguration,
@@ -25,9 +26,8 @@ from cluster_agents.errors import (
     UrlConfigurationNotFound,
 )
 from cluster_agents.observability import count, logger
-from cluster_agents.services.projects import access_to_project, require
+from cluster_agents.services.projects import access_to_project_reading, require
 from cluster_agents.settings import get_settings
-from cluster_agents.store.agents import agents
 from cluster_agents.store.url_configurations import url_configurations
 
 READ_ROLE = AccessLevel.DEVELOPER
@@ -40,21 +40,19 @@ def ensure_receptive_agents_enabled() -> None:
         raise FeatureDisabled()
 
 
-def _agent_in(project: Project, agent_id: int) -> Agent:
-    agent = agents().get(agent_id)
-    if agent is None or agent.project_id != project.id:
-        raise AgentNotFound()
-    return agent
-
-
-def _agent_for(user: User, project_ref: str, agent_id: int, role: AccessLevel) -> Agent:
-    access = access_to_project(user, project_ref)
+def _agent_for(user: User, project_ref: str, agent_id: int, role: AccessLevel
+               ) -> tuple[Agent, UrlConfiguration | None]:
+    """The project (404), the caller's role (403), the agent (404), in that order; the agent and
+    its configuration are read in the same BatchGetItem as the caller's memberships."""
+    access, (agent, configuration) = access_to_project_reading(
+        user, project_ref, url_configurations().with_agent_read(agent_id))
     require(access, role)
-    return _agent_in(access.project, agent_id)
+    if agent is None or agent.project_id != access.project.id:
+        raise AgentNotFound()
+    return agent, configuration
 
 
-def _configuration_of(agent: Agent, configuration_id: int) -> UrlConfiguration:
-    configuration = url_configurations().for_agent(agent.id)
+def _configuration_of(configuration: UrlConfiguration | None, configuration_id: int) -> UrlConfiguration:
     if configuration is None or configuration.id != configuration_id:
         raise UrlConfigurationNotFound()
     return configuration
@@ -62,21 +60,20 @@ def _configuration_of(agent: Agent, configuration_id: int) -> UrlConfiguration:
 
 def list_url_configurations(user: User, project_ref: str, agent_id: int) -> list[UrlConfiguration]:
     """The agent's configurations: none or one (GitLab supports one per agent)."""
-    agent = _agent_for(user, project_ref, agent_id, READ_ROLE)
-    configuration = url_configurations().for_agent(agent.id)
+    _, configuration = _agent_for(user, project_ref, agent_id, READ_ROLE)
     return [configuration] if configuration else []
 
 
 def get_url_configuration(user: User, project_ref: str, agent_id: int, configuration_id: int) -> UrlConfiguration:
-    agent = _agent_for(user, project_ref, agent_id, READ_ROLE)
-    return _configuration_of(agent, configuration_id)
+    _, configuration = _agent_for(user, project_ref, agent_id, READ_ROLE)
+    return _configuration_of(configuration, configuration_id)
 
 
 def create_url_configuration(user: User, project_ref: str, agent_id: int,
                              request: UrlConfigurationRequest) -> UrlConfiguration:
     """Like ``CreateUrlConfigurationService``: an agent that is already receptive is refused
     before the fields are validated; the write itself enforces the limit under any race."""
-    agent = _agent_for(user, project_ref, agent_id, WRITE_ROLE)
+    agent, _ = _agent_for(user, project_ref, agent_id, WRITE_ROLE)
     if agent.is_receptive:
         raise UrlConfigurationExists()
     draft = prepare_url_configuration(request)
@@ -91,8 +88,8 @@ def create_url_configuration(user: User, project_ref: str, agent_id: int,
 def delete_url_configuration(user: User, project_ref: str, agent_id: int, configuration_id: int,
                              if_unmodified_since: str | None = None) -> None:
     """``destroy_conditionally!``: 412 when the configuration changed after If-Unmodified-Since."""
-    agent = _agent_for(user, project_ref, agent_id, WRITE_ROLE)
-    configuration = _configuration_of(agent, configuration_id)
+    agent, stored = _agent_for(user, project_ref, agent_id, WRITE_ROLE)
+    configuration = _configuration_of(stored, configuration_id)
     if modified_since(clock.parse_iso(configuration.updated_at), if_unmodified_since):
         raise PreconditionFailed()
     url_configurations().delete(agent, configuration)

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, TypeVar
 
 from cluster_agents.domain.models import (
     Environment,
@@ -40,6 +40,7 @@ from cluster_agents.settings import get_settings
 from cluster_agents.store import dynamo
 from cluster_agents.store.dynamo import TransactionCancelled
 
+T = TypeVar("T")
 JOB_COUNTER = "job"
 PIPELINE_COUNTER_ATTRIBUTE = "pipeline"  # of the job counter item
 
@@ -309,9 +310,18 @@ class DirectoryRepository:
     # ------------------------------------------------------------ memberships
     def memberships_of(self, user_id: int, sources: Iterable[tuple[str, int]]) -> list[Membership]:
         """The user's memberships of the given (kind, id) sources, in one round trip."""
-        keys = [(_members_pk(kind, source_id), _member_sk(user_id)) for kind, source_id in sources]
-        found = dynamo.batch_get({self.table: keys})[self.table]
-        return [_membership(item) for item in found.values()]
+        return dynamo.read_together(self._memberships_read(user_id, sources))[0]
+
+    def memberships_of_reading(self, user_id: int, sources: Iterable[tuple[str, int]],
+                               read: dynamo.Read[T]) -> tuple[list[Membership], T]:
+        """``memberships_of``, and another repository's ``read`` (of any table) in the same
+        BatchGetItem: the memberships and that read's answer."""
+        memberships, answer = dynamo.read_together(self._memberships_read(user_id, sources), read)
+        return memberships, answer
+
+    def _memberships_read(self, user_id: int, sources: Iterable[tuple[str, int]]) -> dynamo.Read[list[Membership]]:
+        keys = tuple(dict.fromkeys((_members_pk(kind, source_id), _member_sk(user_id)) for kind, source_id in sources))
+        return dynamo.Read(self.table, keys, lambda found: [_membership(found[key]) for key in keys if key in found])
 
     def get_member(self, source_kind: str, source_id: int, user_id: int) -> tuple[Membership, User] | None:
         item = dynamo.get(self.table, _members_pk(source_kind, source_id), _member_sk(user_id))

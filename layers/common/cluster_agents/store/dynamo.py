@@ -4,14 +4,16 @@ atomic counters and transactions whose cancellation reasons callers can read."""
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from cluster_agents.aws import THROTTLING_CODES, busy_on_transient_errors, client
 from cluster_agents.errors import StoreBusy
 
 COUNTER_PK = "COUNTER"
+T = TypeVar("T")
 
 
 def ddb() -> Any:
@@ -118,6 +120,26 @@ def batch_get(requests: dict[str, Sequence[tuple[str, str]]]) -> dict[str, dict[
                 found[table][(item["pk"], item["sk"])] = item
         pending = response.get("UnprocessedKeys") or {}
     return found
+
+
+@dataclass(frozen=True)
+class Read(Generic[T]):
+    """Keys of one table a repository wants, and how it makes its answer of the items found
+    (``{(pk, sk): item}``, missing keys absent): for ``read_together``."""
+
+    table: str
+    keys: tuple[tuple[str, str], ...]
+    answer: Callable[[dict[tuple[str, str], dict]], T]
+
+
+def read_together(*reads: Read[Any]) -> list[Any]:
+    """Several reads (of one or more repositories and tables) in ONE BatchGetItem (more only for
+    DynamoDB's unprocessed keys); each read's answer, in order."""
+    requests: dict[str, list[tuple[str, str]]] = {}
+    for read in reads:
+        requests.setdefault(read.table, []).extend(read.keys)
+    found = batch_get(requests)
+    return [read.answer({k: found[read.table][k] for k in read.keys if k in found[read.table]}) for read in reads]
 
 
 def next_id(table: str, entity: str) -> int:

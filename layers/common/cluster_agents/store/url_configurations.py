@@ -19,7 +19,7 @@ from cluster_agents.domain.url_configurations import PrivateKind, UrlConfigurati
 from cluster_agents.errors import AgentNotFound, UrlConfigurationExists, UrlConfigurationNotFound
 from cluster_agents.settings import get_settings
 from cluster_agents.store import dynamo
-from cluster_agents.store.agents import AGENT_SK, URL_CONFIGURATION_SK, agent_pk, name_index_key
+from cluster_agents.store.agents import AGENT_SK, URL_CONFIGURATION_SK, agent_from_item, agent_pk, name_index_key
 
 COUNTER = "url_configuration"
 SEALED_ATTRIBUTE: dict[PrivateKind, str] = {
@@ -58,6 +58,21 @@ class UrlConfigurationRepository:
     def for_agent(self, agent_id: int) -> UrlConfiguration | None:
         item = dynamo.get(self.table, agent_pk(agent_id), URL_CONFIGURATION_SK)
         return configuration_from_item(item) if item else None
+
+    def with_agent(self, agent_id: int) -> tuple[Agent | None, UrlConfiguration | None]:
+        """The agent and its configuration, in one BatchGet."""
+        return dynamo.read_together(self.with_agent_read(agent_id))[0]
+
+    def with_agent_read(self, agent_id: int) -> dynamo.Read[tuple[Agent | None, UrlConfiguration | None]]:
+        """``with_agent`` as a read that other repositories' keys can join (``dynamo.read_together``)."""
+        agent_key, configuration_key = (agent_pk(agent_id), AGENT_SK), (agent_pk(agent_id), URL_CONFIGURATION_SK)
+
+        def answer(found: dict[tuple[str, str], dict]) -> tuple[Agent | None, UrlConfiguration | None]:
+            agent, configuration = found.get(agent_key), found.get(configuration_key)
+            return (agent_from_item(agent) if agent else None,
+                    configuration_from_item(configuration) if configuration else None)
+
+        return dynamo.Read(self.table, (agent_key, configuration_key), answer)
 
     def create_for_agent(self, agent: Agent, draft: UrlConfigurationDraft, created_by_user_id: int) -> UrlConfiguration:
         """Store ``draft`` as the agent's only configuration and mark the agent receptive.
