@@ -484,6 +484,110 @@ def test_deleting_an_agent_deleted_meanwhile_succeeds(api, scene):
     assert stats[0]["agent_count"] == 0
 
 
+# Every writer into an agent's partition, and what the deletion must find of it. The deletion
+# reads the partition once and does not read it again after its transaction (store/agents.py):
+# that holds only while every such writer either moves the agent's version on in its own
+# transaction, on condition that the agent exists, or updates an item the deletion removes, on
+# condition that it still exists.
+PARTITION_WRITERS = ["token create", "token revoke", "url configuration create", "url configuration delete",
+                     "ci_access", "last use"]
+
+
+def _agent_with_everything(api, scene, name: str, writer: str) -> SimpleNamespace:
+    """An agent with an active token and - unless the writer is to create it - a URL configuration."""
+    from cluster_agents.secrets import digest
+
+    agent = create(api, scene.pid, name)
+    base = f"{scene.path}/{agent['id']}"
+    token = api.post(f"{base}/tokens", json_body={"name": "in-use"}).json()
+    configuration = None
+    if writer != "url configuration create":
+        configuration = api.post(f"{base}/url_configurations", json_body={"url": "grpc://agent.example.com"}).json()
+    return SimpleNamespace(id=agent["id"], name=name, base=base, token=token, digest=digest(token["token"]),
+                           configuration=configuration)
+
+
+def _left_of(agent: SimpleNamespace) -> list[dict]:
+    """Whatever of the agent is still stored: its partition, its ci_access items, its token lookups
+    and its name index entry."""
+    return [i for i in scan(agents_table()) if i["pk"] == f"AGENT#{agent.id}" or i.get("agent_id") == agent.id
+            or i["sk"] in (f"AGENT#{agent.id:012d}", f"AGENT#{agent.name}")]
+
+
+@pytest.mark.parametrize("writer", PARTITION_WRITERS)
+def test_a_write_between_the_deletions_read_and_its_transaction_goes_with_the_agent(api, scene, writer):
+    from cluster_agents.ops.invariants import check_items
+    from cluster_agents.store.agents import agents
+
+    from tests.test_kas import agent_info, configure
+
+    agent = _agent_with_everything(api, scene, "raced", writer)
+    deletion = agents().prepare_deletion(agent.id)
+    if writer == "token create":
+        assert api.post(f"{agent.base}/tokens", json_body={"name": "late"}).status == 201
+    elif writer == "token revoke":
+        assert api.delete(f"{agent.base}/tokens/{agent.token['id']}").status == 204
+    elif writer == "url configuration create":
+        assert api.post(f"{agent.base}/url_configurations", json_body={"url": "grpc://late.example.com"}).status == 201
+    elif writer == "url configuration delete":
+        assert api.delete(f"{agent.base}/url_configurations/{agent.configuration['id']}").status == 204
+    elif writer == "ci_access":
+        assert configure(agent.id, {"ci_access": {"projects": [{"id": scene.project["path_with_namespace"]}]}}
+                         ).status == 204
+    else:  # the agent server records the token's first use on its item
+        assert agent_info(agent.token["token"]).status == 200
+        assert api.get(f"{agent.base}/tokens/{agent.token['id']}").json()["last_used_at"] is not None
+
+    agents().delete_agent(deletion)
+
+    assert _left_of(agent) == []
+    report = check_items(scan(agents_table()))
+    assert report.ok, report.violations
+
+
+@pytest.mark.parametrize("writer", PARTITION_WRITERS)
+def test_a_write_from_a_read_made_before_the_deletion_writes_nothing_after_it(api, scene, writer):
+    """Each writer with what it read while the agent still existed, run after the deletion: its
+    own condition refuses it, and it leaves nothing behind."""
+    from cluster_agents.domain.url_configurations import UrlConfigurationRequest, prepare_url_configuration
+    from cluster_agents.errors import AgentNotFound, UrlConfigurationNotFound
+    from cluster_agents.ops.invariants import check_items
+    from cluster_agents.store.agent_tokens import agent_tokens
+    from cluster_agents.store.agents import agents
+    from cluster_agents.store.ci_access import ci_access
+    from cluster_agents.store.url_configurations import url_configurations
+
+    agent = _agent_with_everything(api, scene, "stale", writer)
+    stale_agent = agents().get(agent.id)
+    stale_token = agent_tokens().get(agent.id, agent.token["id"])
+    stale_configuration = url_configurations().for_agent(agent.id)
+    stale_use = agent_tokens().find_active_by_digest(agent.digest)
+    assert api.delete(agent.base).status == 204
+
+    if writer == "token create":
+        with pytest.raises(AgentNotFound):
+            agent_tokens().create_token_within_limit(scene.pid, agent.id, "late", None, 1, "late-digest")
+    elif writer == "token revoke":
+        with pytest.raises(AgentNotFound):
+            agent_tokens().revoke(stale_token)
+    elif writer == "url configuration create":
+        draft = prepare_url_configuration(UrlConfigurationRequest(url="grpc://late.example.com"))
+        with pytest.raises(AgentNotFound):
+            url_configurations().create_for_agent(stale_agent, draft, 1)
+    elif writer == "url configuration delete":
+        with pytest.raises(UrlConfigurationNotFound):
+            url_configurations().delete(stale_agent, stale_configuration)
+    elif writer == "ci_access":
+        with pytest.raises(AgentNotFound):
+            ci_access().replace_for_agent(stale_agent, {("project", scene.pid): "{}"})
+    else:
+        assert agent_tokens().record_use(stale_use) is False
+
+    assert _left_of(agent) == []
+    report = check_items(scan(agents_table()))
+    assert report.ok, report.violations
+
+
 # ---------------------------------------------------------------- the store is busy
 def test_throttled_registration_is_a_retryable_429_and_writes_nothing(api, scene):
     with inject("dynamodb", Fault("TransactWriteItems", "ThrottlingException", times=10)):

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -203,7 +202,13 @@ class AgentRepository:
            first, before that transaction, while the agent still exists, so nothing ever points at
            a missing agent: revoked tokens before authorisations, a ``CIACCESS#`` item before its
            mirror.
-        3. A last read of the partition removes anything a writer slipped in meanwhile."""
+
+        No read follows: nothing can be slipped into the partition after it was read. Every writer
+        into ``AGENT#<id>`` either moves the agent's ``version`` on in the same transaction, on
+        condition that the agent exists (token create and revoke, URL configuration create and
+        delete, ``ci_access`` replacement) - so it fails once the agent is deleted, and before
+        that makes this transaction fail and the partition be read again - or updates an item that
+        this transaction deletes, on condition that it still exists (``last_used_at``)."""
         agent_id = deletion.agent.id
         for _ in range(_DELETE_ATTEMPTS):
             actions, overflow = self._removal(deletion), []
@@ -227,8 +232,6 @@ class AgentRepository:
             break
         else:
             raise StoreBusy()
-        leftovers = dynamo.query_all(self.table, agent_pk(agent_id))
-        self._delete_keys(self._dependents_of((i["pk"], i["sk"]) for i in leftovers))
 
     @staticmethod
     def _dependents(deletion: AgentDeletion) -> list[list[tuple[str, str]]]:
@@ -240,16 +243,6 @@ class AgentRepository:
         mirrors = [key for key in rest if key[1].startswith(CI_ACCESS_MIRROR_PREFIX)]
         return ([[ci_access_key(sk, deletion.agent.id), (pk, sk)] for pk, sk in mirrors]
                 + [[key] for key in rest if not key[1].startswith(CI_ACCESS_MIRROR_PREFIX)])
-
-    @staticmethod
-    def _dependents_of(keys: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
-        """The keys, with the ``CIACCESS#`` item of every ``CI#`` mirror before the mirror itself."""
-        result: list[tuple[str, str]] = []
-        for pk, sk in keys:
-            if sk.startswith(CI_ACCESS_MIRROR_PREFIX):
-                result.append(ci_access_key(sk, int(pk.split("#", 1)[1])))
-            result.append((pk, sk))
-        return result
 
     def _removal(self, deletion: AgentDeletion) -> list[dict]:
         agent = deletion.agent
