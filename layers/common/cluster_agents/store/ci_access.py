@@ -238,19 +238,13 @@ def _project_key(project_id: int) -> tuple[str, str]:
     return f"PROJECT#{project_id}", "PROJECT"
 
 
-def _cache_projects(repo: directory_store.DirectoryRepository, project_ids: Iterable[int]) -> None:
-    """Read the projects the directory has not cached yet (one BatchGetItem), into its cache."""
-    missing = [_project_key(pid) for pid in dict.fromkeys(project_ids) if pid not in repo._projects]
-    for item in _batch_get(repo.table, missing).values():
-        repo._projects[item["id"]] = directory_store._project(item)
-
-
 def projects_by_id(project_ids: Iterable[int]) -> dict[int, Project]:
     """The projects that exist among ``project_ids``: no round trip for those already cached,
     one BatchGetItem for the rest."""
     repo = directory_store.directory()
     wanted = list(dict.fromkeys(project_ids))
-    _cache_projects(repo, wanted)
+    for item in _batch_get(repo.table, [_project_key(pid) for pid in wanted if pid not in repo._projects]).values():
+        repo._projects[item["id"]] = directory_store._project(item)
     return {pid: repo._projects[pid] for pid in wanted if pid in repo._projects}
 
 
@@ -281,18 +275,24 @@ def resolve_configured_paths(agent_project_id: int, project_paths: Iterable[str]
     BatchGetItem for the agent's project and every path pointer together (100 keys a request),
     then one more only for projects and groups the directory has not cached yet."""
     repo = directory_store.directory()
+    cached = repo._projects.get(agent_project_id)
+    if cached is not None and not cached.group_ids:
+        group_paths = ()  # an agent of a personal project authorises no group
     project_pointers = {path: (f"PROJECTPATH#{path}", "PROJECTPATH")
                         for path in dict.fromkeys(path.lower() for path in project_paths)}
     group_pointers = {path: (f"NAMESPACE#{path}", "NAMESPACE")
                       for path in dict.fromkeys(path.lower() for path in group_paths)}
-    own = [] if agent_project_id in repo._projects else [_project_key(agent_project_id)]
+    own = [] if cached is not None else [_project_key(agent_project_id)]
     found = _batch_get(repo.table, [*own, *project_pointers.values(), *group_pointers.values()])
     for key in own:
         if key in found:
             repo._projects[agent_project_id] = directory_store._project(found[key])
+    agent_project = repo._projects.get(agent_project_id)
+    if agent_project is None:
+        return ConfiguredPaths(None, {}, {})
     project_ids = {path: found[key]["project_id"] for path, key in project_pointers.items() if key in found}
     group_ids = {path: found[key]["id"] for path, key in group_pointers.items()
-                 if key in found and found[key].get("kind") == "group"}
+                 if agent_project.group_ids and key in found and found[key].get("kind") == "group"}
     missing = [_project_key(pid) for pid in dict.fromkeys(project_ids.values()) if pid not in repo._projects]
     missing += [(f"GROUP#{gid}", "GROUP") for gid in dict.fromkeys(group_ids.values()) if gid not in repo._groups]
     for key, item in _batch_get(repo.table, missing).items():
@@ -301,7 +301,7 @@ def resolve_configured_paths(agent_project_id: int, project_paths: Iterable[str]
         else:
             repo._projects[item["id"]] = directory_store._project(item)
     return ConfiguredPaths(
-        agent_project=repo._projects.get(agent_project_id),
+        agent_project=agent_project,
         projects={path: repo._projects[pid] for path, pid in project_ids.items() if pid in repo._projects},
         groups={path: repo._groups[gid] for path, gid in group_ids.items() if gid in repo._groups},
     )
