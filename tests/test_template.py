@@ -61,7 +61,7 @@ EXPECTED_PERMISSIONS: dict[str, dict[str, set[str]]] = {
     },
     "CiJobsFunction": {
         "DirectoryTable": {GET, BATCH_GET},
-        "AgentsTable": {BATCH_GET, QUERY},
+        "AgentsTable": {QUERY},
         "TokenDigestKey": {MAC},
     },
     "KasFunction": {

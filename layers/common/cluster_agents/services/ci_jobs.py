@@ -12,7 +12,7 @@ from cluster_agents.domain.ci_access import Authorization
 from cluster_agents.domain.models import Job, Project, User
 from cluster_agents.errors import Unauthenticated
 from cluster_agents.observability import identify
-from cluster_agents.store.ci_access import StoredAuthorization, ci_access, projects_by_id, user_and_memberships
+from cluster_agents.store.ci_access import StoredAuthorization, ci_access
 from cluster_agents.store.directory import directory
 
 
@@ -38,7 +38,7 @@ def allowed_agents(job: Job) -> AllowedAgents:
     if project is None:  # a job outlives neither its project nor its user; treat it as a stale token
         raise Unauthenticated()
     sources = [("project", project.id)] + [("group", group_id) for group_id in project.group_ids]
-    user, memberships = user_and_memberships(job.user_id, sources)  # one round trip
+    user, memberships = directory().get_user_and_memberships(job.user_id, sources)  # one round trip
     if user is None:
         raise Unauthenticated()
     # The user's role from memberships (and personal ownership) only: an administrator who is not a
@@ -63,9 +63,10 @@ def _authorizations(project: Project) -> tuple[list[Authorization], dict[int, Pr
     project_entries = store.authorizing("project", project.id)
     group_entries = [entry for group_id in project.group_ids for entry in store.authorizing("group", group_id)]
     implicit_ids = store.agent_ids_of_project(project.id)
-    configuration_projects = projects_by_id(entry.agent_project_id for entry in project_entries + group_entries)
+    explicit = project_entries + group_entries
+    configuration_projects = directory().get_projects(entry.agent_project_id for entry in explicit)
     agent_projects = {agent_id: project for agent_id in implicit_ids}
-    for entry in project_entries + group_entries:
+    for entry in explicit:
         if entry.agent_project_id in configuration_projects:
             agent_projects.setdefault(entry.agent_id, configuration_projects[entry.agent_project_id])
 

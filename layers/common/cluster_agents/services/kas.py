@@ -13,7 +13,7 @@ from cluster_agents.errors import AgentNotFound, StoreBusy, Unauthenticated
 from cluster_agents.observability import count, identify, logger
 from cluster_agents.secrets import digest
 from cluster_agents.store.agent_tokens import agent_tokens
-from cluster_agents.store.ci_access import Source, ci_access, resolve_configured_paths
+from cluster_agents.store.ci_access import Source, ci_access
 from cluster_agents.store.directory import directory
 
 
@@ -57,7 +57,7 @@ def configure_agent(agent_id: int, agent_config: dict[str, Any]) -> None:
     agent = read.agent
     project_entries = rules.config_entries(agent_config, "projects")
     group_entries = rules.config_entries(agent_config, "groups")
-    found = resolve_configured_paths(agent.project_id, project_entries, group_entries)
+    found = directory().resolve_configured_paths(agent.project_id, project_entries, group_entries)
     agent_project = found.agent_project
     if agent_project is None:
         raise AgentNotFound()

@@ -30,16 +30,13 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from cluster_agents.domain.agents import Agent
 from cluster_agents.domain.ci_access import SourceKind
-from cluster_agents.domain.models import Group, Membership, Project, User
 from cluster_agents.errors import AgentNotFound, StoreBusy
 from cluster_agents.settings import get_settings
-from cluster_agents.store import directory as directory_store
 from cluster_agents.store import dynamo
 from cluster_agents.store.agents import (
     ACTIVE_TOKEN_PREFIX,
@@ -52,7 +49,6 @@ from cluster_agents.store.agents import (
 MAX_ACTIONS = 100  # DynamoDB's limit per transaction
 CHANGES_PER_TRANSACTION = (MAX_ACTIONS - 1) // 2  # two items per change, plus the agent's version
 MAX_ATTEMPTS = 5
-BATCH_GET_LIMIT = 100
 
 Source = tuple[SourceKind, int]
 
@@ -219,92 +215,6 @@ class CiAccessRepository:
             dynamo.delete_action(self.table, ci_access_pk(kind, source_id), ci_access_sk(agent_id)),
             dynamo.delete_action(self.table, agent_pk(agent_id), mirror_sk(kind, source_id)),
         )
-
-
-# ---------------------------------------------------------------- the directory, read together
-# What the two ci_access routes read from the directory, in as few round trips as its keys allow.
-# These belong with ``DirectoryRepository`` (its parsers, and its cache of groups and projects,
-# which never change once created); they live here until that module takes them over.
-def _batch_get(table: str, keys: list[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
-    """BatchGetItem, 100 keys a request (DynamoDB's limit): one round trip up to 100 keys."""
-    found: dict[tuple[str, str], dict[str, Any]] = {}
-    unique = list(dict.fromkeys(keys))
-    for start in range(0, len(unique), BATCH_GET_LIMIT):
-        found.update(dynamo.batch_get({table: unique[start:start + BATCH_GET_LIMIT]})[table])
-    return found
-
-
-def _project_key(project_id: int) -> tuple[str, str]:
-    return f"PROJECT#{project_id}", "PROJECT"
-
-
-def projects_by_id(project_ids: Iterable[int]) -> dict[int, Project]:
-    """The projects that exist among ``project_ids``: no round trip for those already cached,
-    one BatchGetItem for the rest."""
-    repo = directory_store.directory()
-    wanted = list(dict.fromkeys(project_ids))
-    for item in _batch_get(repo.table, [_project_key(pid) for pid in wanted if pid not in repo._projects]).values():
-        repo._projects[item["id"]] = directory_store._project(item)
-    return {pid: repo._projects[pid] for pid in wanted if pid in repo._projects}
-
-
-def user_and_memberships(user_id: int, sources: Iterable[tuple[str, int]]) -> tuple[User | None, list[Membership]]:
-    """The user and their memberships of the given (kind, id) sources, in one BatchGetItem."""
-    repo = directory_store.directory()
-    user_key = (f"USER#{user_id}", "USER")
-    member_keys = [(directory_store._members_pk(kind, source_id), directory_store._member_sk(user_id))
-                   for kind, source_id in sources]
-    found = _batch_get(repo.table, [user_key, *member_keys])
-    user = found.get(user_key)
-    return (directory_store._user(user) if user else None,
-            [directory_store._membership(found[key]) for key in member_keys if key in found])
-
-
-@dataclass(frozen=True)
-class ConfiguredPaths:
-    """An agent's configuration project and the ci_access paths that name a project or group."""
-
-    agent_project: Project | None
-    projects: dict[str, Project]  # by lower-case full path
-    groups: dict[str, Group]
-
-
-def resolve_configured_paths(agent_project_id: int, project_paths: Iterable[str],
-                             group_paths: Iterable[str]) -> ConfiguredPaths:
-    """The agent's project, and what the ``ci_access`` project and group paths name: one
-    BatchGetItem for the agent's project and every path pointer together (100 keys a request),
-    then one more only for projects and groups the directory has not cached yet."""
-    repo = directory_store.directory()
-    cached = repo._projects.get(agent_project_id)
-    if cached is not None and not cached.group_ids:
-        group_paths = ()  # an agent of a personal project authorises no group
-    project_pointers = {path: (f"PROJECTPATH#{path}", "PROJECTPATH")
-                        for path in dict.fromkeys(path.lower() for path in project_paths)}
-    group_pointers = {path: (f"NAMESPACE#{path}", "NAMESPACE")
-                      for path in dict.fromkeys(path.lower() for path in group_paths)}
-    own = [] if cached is not None else [_project_key(agent_project_id)]
-    found = _batch_get(repo.table, [*own, *project_pointers.values(), *group_pointers.values()])
-    for key in own:
-        if key in found:
-            repo._projects[agent_project_id] = directory_store._project(found[key])
-    agent_project = repo._projects.get(agent_project_id)
-    if agent_project is None:
-        return ConfiguredPaths(None, {}, {})
-    project_ids = {path: found[key]["project_id"] for path, key in project_pointers.items() if key in found}
-    group_ids = {path: found[key]["id"] for path, key in group_pointers.items()
-                 if agent_project.group_ids and key in found and found[key].get("kind") == "group"}
-    missing = [_project_key(pid) for pid in dict.fromkeys(project_ids.values()) if pid not in repo._projects]
-    missing += [(f"GROUP#{gid}", "GROUP") for gid in dict.fromkeys(group_ids.values()) if gid not in repo._groups]
-    for key, item in _batch_get(repo.table, missing).items():
-        if key[0].startswith("GROUP#"):
-            repo._groups[item["id"]] = directory_store._group(item)
-        else:
-            repo._projects[item["id"]] = directory_store._project(item)
-    return ConfiguredPaths(
-        agent_project=agent_project,
-        projects={path: repo._projects[pid] for path, pid in project_ids.items() if pid in repo._projects},
-        groups={path: repo._groups[gid] for path, gid in group_ids.items() if gid in repo._groups},
-    )
 
 
 @functools.cache

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from cluster_agents.domain.models import (
@@ -112,6 +113,22 @@ def _job(item: dict[str, Any]) -> Job:
         ref_protected=bool(item.get("ref_protected")),
         environment=Environment(**env) if env else None,
     )
+
+
+BATCH_GET_LIMIT = 100
+
+
+def _project_key(project_id: int) -> tuple[str, str]:
+    return f"PROJECT#{project_id}", "PROJECT"
+
+
+@dataclass(frozen=True)
+class ConfiguredPaths:
+    """An agent's configuration project and the ci_access paths that name a project or group."""
+
+    agent_project: Project | None
+    projects: dict[str, Project]  # by lower-case full path
+    groups: dict[str, Group]
 
 
 class DirectoryRepository:
@@ -280,32 +297,66 @@ class DirectoryRepository:
                 raise ValidationFailed(["Path has already been taken", "Name has already been taken"]) from None
             raise
 
-    # ------------------------------------------------------------ many paths at once (agent configuration)
-    def _batch_get(self, keys: list[tuple[str, str]]) -> list[dict[str, Any]]:
-        found: list[dict[str, Any]] = []
-        for start in range(0, len(keys), 100):  # BatchGetItem takes at most 100 keys
-            found += dynamo.batch_get({self.table: keys[start:start + 100]})[self.table].values()
+    # ------------------------------------------------------------ many at once (the ci_access routes)
+    def _batch_get(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
+        """BatchGetItem, 100 keys a request (DynamoDB's limit): one round trip up to 100 keys."""
+        found: dict[tuple[str, str], dict[str, Any]] = {}
+        unique = list(dict.fromkeys(keys))
+        for start in range(0, len(unique), BATCH_GET_LIMIT):
+            found.update(dynamo.batch_get({self.table: unique[start:start + BATCH_GET_LIMIT]})[self.table])
         return found
 
-    def find_projects_by_paths(self, full_paths: Iterable[str]) -> dict[str, Project]:
-        """``{lower-case full path: project}`` for the paths that name a project (batched reads)."""
-        paths = list(dict.fromkeys(path.lower() for path in full_paths))
-        pointers = self._batch_get([(f"PROJECTPATH#{path}", "PROJECTPATH") for path in paths])
-        ids = {item["pk"][len("PROJECTPATH#"):]: item["project_id"] for item in pointers}
-        missing = [(f"PROJECT#{pid}", "PROJECT") for pid in dict.fromkeys(ids.values()) if pid not in self._projects]
-        for item in self._batch_get(missing):
+    def get_projects(self, project_ids: Iterable[int]) -> dict[int, Project]:
+        """The projects that exist among ``project_ids``: none read for those already cached,
+        one BatchGetItem for the rest."""
+        wanted = list(dict.fromkeys(project_ids))
+        for item in self._batch_get(_project_key(pid) for pid in wanted if pid not in self._projects).values():
             self._projects[item["id"]] = _project(item)
-        return {path: self._projects[pid] for path, pid in ids.items() if pid in self._projects}
+        return {pid: self._projects[pid] for pid in wanted if pid in self._projects}
 
-    def find_groups_by_paths(self, full_paths: Iterable[str]) -> dict[str, Group]:
-        """``{lower-case full path: group}`` for the paths that name a group (batched reads)."""
-        paths = list(dict.fromkeys(path.lower() for path in full_paths))
-        pointers = self._batch_get([(f"NAMESPACE#{path}", "NAMESPACE") for path in paths])
-        ids = {item["pk"][len("NAMESPACE#"):]: item["id"] for item in pointers if item.get("kind") == "group"}
-        missing = [(f"GROUP#{gid}", "GROUP") for gid in dict.fromkeys(ids.values()) if gid not in self._groups]
-        for item in self._batch_get(missing):
-            self._groups[item["id"]] = _group(item)
-        return {path: self._groups[gid] for path, gid in ids.items() if gid in self._groups}
+    def get_user_and_memberships(self, user_id: int,
+                                 sources: Iterable[tuple[str, int]]) -> tuple[User | None, list[Membership]]:
+        """The user and their memberships of the given (kind, id) sources, in one BatchGetItem."""
+        user_key = (f"USER#{user_id}", "USER")
+        user_read = dynamo.Read(self.table, (user_key,), lambda found: _user(found[user_key]) if found else None)
+        user, memberships = dynamo.read_together(user_read, self._memberships_read(user_id, sources))
+        return user, memberships
+
+    def resolve_configured_paths(self, agent_project_id: int, project_paths: Iterable[str],
+                                 group_paths: Iterable[str]) -> ConfiguredPaths:
+        """The agent's project, and what the ``ci_access`` project and group paths name: one
+        BatchGetItem for the agent's project and every path pointer together, then one more only
+        for projects and groups not cached yet."""
+        cached = self._projects.get(agent_project_id)
+        if cached is not None and not cached.group_ids:
+            group_paths = ()  # an agent of a personal project authorises no group
+        project_pointers = {path: (f"PROJECTPATH#{path}", "PROJECTPATH")
+                            for path in dict.fromkeys(path.lower() for path in project_paths)}
+        group_pointers = {path: (f"NAMESPACE#{path}", "NAMESPACE")
+                          for path in dict.fromkeys(path.lower() for path in group_paths)}
+        own = [] if cached is not None else [_project_key(agent_project_id)]
+        found = self._batch_get([*own, *project_pointers.values(), *group_pointers.values()])
+        for key in own:
+            if key in found:
+                self._projects[agent_project_id] = _project(found[key])
+        agent_project = self._projects.get(agent_project_id)
+        if agent_project is None:
+            return ConfiguredPaths(None, {}, {})
+        project_ids = {path: found[key]["project_id"] for path, key in project_pointers.items() if key in found}
+        group_ids = {path: found[key]["id"] for path, key in group_pointers.items()
+                     if agent_project.group_ids and key in found and found[key].get("kind") == "group"}
+        missing = [_project_key(pid) for pid in dict.fromkeys(project_ids.values()) if pid not in self._projects]
+        missing += [(f"GROUP#{gid}", "GROUP") for gid in dict.fromkeys(group_ids.values()) if gid not in self._groups]
+        for key, item in self._batch_get(missing).items():
+            if key[0].startswith("GROUP#"):
+                self._groups[item["id"]] = _group(item)
+            else:
+                self._projects[item["id"]] = _project(item)
+        return ConfiguredPaths(
+            agent_project=agent_project,
+            projects={path: self._projects[pid] for path, pid in project_ids.items() if pid in self._projects},
+            groups={path: self._groups[gid] for path, gid in group_ids.items() if gid in self._groups},
+        )
 
     # ------------------------------------------------------------ memberships
     def memberships_of(self, user_id: int, sources: Iterable[tuple[str, int]]) -> list[Membership]:
