@@ -156,11 +156,6 @@ class DirectoryRepository:
         item = dynamo.get(self.table, f"USER#{user_id}", "USER")
         return _user(item) if item else None
 
-    def get_users(self, user_ids: Iterable[int]) -> dict[int, User]:
-        keys = [(f"USER#{uid}", "USER") for uid in user_ids]
-        found = dynamo.batch_get({self.table: keys})[self.table]
-        return {item["id"]: _user(item) for item in found.values()}
-
     def find_user_id_by_username(self, username: str) -> int | None:
         item = dynamo.get(self.table, f"USERNAME#{username.lower()}", "USERNAME")
         return item["user_id"] if item else None

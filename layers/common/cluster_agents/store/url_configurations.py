@@ -59,12 +59,9 @@ class UrlConfigurationRepository:
         item = dynamo.get(self.table, agent_pk(agent_id), URL_CONFIGURATION_SK)
         return configuration_from_item(item) if item else None
 
-    def with_agent(self, agent_id: int) -> tuple[Agent | None, UrlConfiguration | None]:
-        """The agent and its configuration, in one BatchGet."""
-        return dynamo.read_together(self.with_agent_read(agent_id))[0]
-
     def with_agent_read(self, agent_id: int) -> dynamo.Read[tuple[Agent | None, UrlConfiguration | None]]:
-        """``with_agent`` as a read that other repositories' keys can join (``dynamo.read_together``)."""
+        """The agent and its configuration, as a read that other repositories' keys can join
+        (``dynamo.read_together``: one BatchGetItem)."""
         agent_key, configuration_key = (agent_pk(agent_id), AGENT_SK), (agent_pk(agent_id), URL_CONFIGURATION_SK)
 
         def answer(found: dict[tuple[str, str], dict]) -> tuple[Agent | None, UrlConfiguration | None]:
