@@ -517,13 +517,6 @@ def _trip_notes(calls: Calls | None) -> list[str]:
             break
     if len(reads) >= 4:
         notes.append(f"Its {len(reads)} reads run one after another, each waiting for the one before.")
-    per_source = [call for call in reads if call.operation == "Query" and call.keys.startswith("CIACCESS#")]
-    if len(per_source) > 1:
-        notes.append(f"One Query per authorising source ({len(per_source)} here: the project and each of its "
-                     "groups), since a Query reads one partition: 3 + the number of groups. Reaching 3 at any "
-                     "depth needs one item per source holding all its authorisations (and the project's own "
-                     "agents), fetched in the BatchGetItem that already reads the user and the memberships; "
-                     "it costs a larger write per configuration change and a 400 KB cap per source.")
     return notes
 
 

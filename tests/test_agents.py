@@ -419,9 +419,11 @@ def _seed_owned_items(agent_id: int, project_id: int) -> None:
     ])
     for kind, target in (("project", 5), ("group", 6), ("group", 7)):
         dynamo.transact([
-            dynamo.put_action(table, {"pk": f"AGENT#{agent_id}", "sk": f"CI#{kind}#{target}"}),
-            dynamo.put_action(table, {"pk": f"CIACCESS#{kind}#{target}", "sk": f"AGENT#{agent_id:012d}",
-                                      "agent_id": agent_id, "agent_project_id": project_id, "configuration": {}}),
+            dynamo.put_action(table, {"pk": f"AGENT#{agent_id}", "sk": f"CI#{kind}#{target}", "agent_id": agent_id,
+                                      "agent_project_id": project_id, "kind": kind, "source_id": target,
+                                      "configuration": "{}"}),
+            dynamo.update_action(table, f"CIACCESS#{kind}#{target}", "ALL", "SET #entry = :entry",
+                                 names={"#entry": f"a{agent_id}"}, values={":entry": {"p": project_id, "c": "{}"}}),
         ])
 
 
@@ -442,7 +444,7 @@ def test_delete_removes_everything_the_agent_owns(api, world, scene):
 
     items = scan(agents_table())
     leftovers = [i for i in items if i["pk"] == f"AGENT#{agent['id']}" or i.get("agent_id") == agent["id"]
-                 or i["sk"] == f"AGENT#{agent['id']:012d}" or i["sk"] == "AGENT#cascade"]
+                 or f"a{agent['id']}" in i or i["sk"] == f"AGENT#{agent['id']:012d}" or i["sk"] == "AGENT#cascade"]
     assert leftovers == []
     for token in tokens:  # the secrets no longer resolve to anything
         assert not [i for i in items if i["pk"] == f"AGENTTOKEN#{digest(token['token'])}"]
@@ -508,10 +510,10 @@ def _agent_with_everything(api, scene, name: str, writer: str) -> SimpleNamespac
 
 
 def _left_of(agent: SimpleNamespace) -> list[dict]:
-    """Whatever of the agent is still stored: its partition, its ci_access items, its token lookups
-    and its name index entry."""
+    """Whatever of the agent is still stored: its partition, its entries in ci_access items, its
+    token lookups and its name index entry."""
     return [i for i in scan(agents_table()) if i["pk"] == f"AGENT#{agent.id}" or i.get("agent_id") == agent.id
-            or i["sk"] in (f"AGENT#{agent.id:012d}", f"AGENT#{agent.name}")]
+            or f"a{agent.id}" in i or i["sk"] in (f"AGENT#{agent.id:012d}", f"AGENT#{agent.name}")]
 
 
 @pytest.mark.parametrize("writer", PARTITION_WRITERS)

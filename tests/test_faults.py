@@ -192,6 +192,42 @@ def test_a_fault_on_a_write_path(aws, api, scene, path: WritePath, make_fault, s
     assert_invariants(aws)
 
 
+def _configure_rich(scene, config: dict) -> ApiResponse:
+    return ApiClient().post("/internal/kubernetes/agent_configuration", headers=kas_headers(),
+                            json_body={"agent_id": scene.rich, "agent_config": config})
+
+
+def test_a_passing_conflict_on_agent_configuration_is_retried(aws, api, scene):
+    """Another agent writing the same CIACCESS# item at that moment cancels the transaction with a
+    TransactionConflict: the agent is read again and the configuration written, without a 503."""
+    from cluster_agents.store.ci_access import ci_access
+
+    conflict = {"CancellationReasons": [{"Code": "None"}, {"Code": "TransactionConflict"}, {"Code": "None"}]}
+    with inject("dynamodb", Fault("TransactWriteItems", "TransactionCanceledException", times=2,
+                                  extra=conflict)) as fault:
+        response = _configure_rich(scene, {"ci_access": {"projects": [{"id": "root/app", "default_namespace": "x"}]}})
+    assert fault.seen == 2
+    assert response.status == 204, response.text
+    assert list(ci_access().of_agent(scene.rich).values()) == [{"default_namespace": "x"}]
+    assert_invariants(aws)
+
+
+def test_an_item_past_400_kb_named_by_its_cancellation_reason_is_a_400_for_that_source(aws, api, scene):
+    """DynamoDB names the action whose item would pass 400 KB in the transaction's cancellation
+    reasons: the answer names its project, and nothing is written."""
+    before = snapshot(aws)
+    too_large = {"Code": "ValidationError", "Message": "Item size to update has exceeded the maximum allowed size"}
+    reasons = [{"Code": "None"}] * 3 + [too_large, {"Code": "None"}]  # the version, infra (2), app (2)
+    with inject("dynamodb", Fault("TransactWriteItems", "TransactionCanceledException", times=1,
+                                  extra={"CancellationReasons": reasons})):
+        response = _configure_rich(scene, {"ci_access": {"projects": [{"id": "root/infra"},
+                                                                      {"id": "root/app", "default_namespace": "x"}]}})
+    assert (response.status, response.json()) == (400, {
+        "message": "400 Bad request - ci_access: the authorizations of project root/app exceed the 400 KB one "
+                   "project or group can hold"})
+    assert_unchanged(before, snapshot(aws))
+
+
 def test_a_failed_agent_delete_keeps_the_agents_ci_access(aws, api, scene, world):
     """Regression: the delete used to remove the agent's ci_access authorisations (and revoked
     tokens) before the transaction that removes the agent; when that transaction failed, the
@@ -254,8 +290,8 @@ def test_a_fault_while_deleting_a_large_agent(aws, api, scene, large, operation,
         response = api.delete(f"{scene.base}/{large}")
     assert response.status == 204, response.text
     assert_invariants(aws)
-    left = [key for key in snapshot(aws)["AgentsTable"] if key[0] == f"AGENT#{large}" or
-            (key[0].startswith("CIACCESS#") and key[1] == f"AGENT#{large:012d}")]
+    left = [key for key, item in snapshot(aws)["AgentsTable"].items() if key[0] == f"AGENT#{large}" or
+            (key[0].startswith("CIACCESS#") and (key[1] == f"AGENT#{large:012d}" or f"a{large}" in item))]
     assert left == []
 
 

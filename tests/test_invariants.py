@@ -35,7 +35,7 @@ def test_every_kind_of_violation_is_reported():
         _agent(active_tokens=1, is_receptive=True) + _token(1, 1) + _token(1, 2) + _token(1, 3)
         + [{"pk": "PROJECT#7", "sk": "#STATS", "agent_count": 3}]
         + [{"pk": "AGENT#9", "sk": "RT#000000000001"}]
-        + [{"pk": "CIACCESS#project#5", "sk": "AGENT#000000000009", "agent_id": 9}]
+        + [{"pk": "CIACCESS#project#5", "sk": "ALL", "a9": {"p": 7, "c": "{}"}}]
         + [{"pk": "AGENTTOKEN#x", "sk": "AGENTTOKEN", "agent_id": 9, "token_id": 1}]
     )
     text = "\n".join(check_items(items).violations)
@@ -46,3 +46,40 @@ def test_every_kind_of_violation_is_reported():
     assert "left of a deleted agent" in text
     assert "ci_access of a deleted agent" in text
     assert "no such active token" in text
+
+
+def _authorisation(agent_id, project_id, kind, source_id, configuration="{}"):
+    """An agent's mirror of one ci_access authorisation (its entry goes in the source's ALL item)."""
+    return {"pk": f"AGENT#{agent_id}", "sk": f"CI#{kind}#{source_id}", "agent_id": agent_id,
+            "agent_project_id": project_id, "kind": kind, "source_id": source_id, "configuration": configuration}
+
+
+def test_ci_access_entries_and_their_mirrors_pass_and_an_empty_item_stays():
+    items = _agent() + _agent(agent_id=2, name="b") + [
+        {"pk": "PROJECT#7", "sk": "#STATS", "agent_count": 2},
+        _authorisation(1, 7, "group", 4, '{"default_namespace":"x"}'),
+        _authorisation(2, 7, "group", 4),
+        {"pk": "CIACCESS#group#4", "sk": "ALL", "a1": {"p": 7, "c": '{"default_namespace":"x"}'},
+         "a2": {"p": 7, "c": "{}"}},
+        {"pk": "CIACCESS#project#5", "sk": "ALL"},  # every entry removed: the item may stay
+    ]
+    report = check_items(items)
+    assert report.ok, report.violations
+
+
+def test_ci_access_entries_without_their_mirror_and_the_reverse_are_reported():
+    items = _agent() + _agent(agent_id=2, name="b") + [
+        {"pk": "PROJECT#7", "sk": "#STATS", "agent_count": 2},
+        _authorisation(1, 7, "group", 4),  # no entry in CIACCESS#group#4
+        _authorisation(2, 7, "project", 5, '{"a":1}'),
+        {"pk": "CIACCESS#project#5", "sk": "ALL", "a1": {"p": 7, "c": "{}"},  # no mirror
+         "a2": {"p": 7, "c": "{}"}},  # a different configuration than its mirror's
+        {"pk": "CIACCESS#project#6", "sk": "ALL", "a2": {"p": 8, "c": "{}"}},  # not the agent's project
+        {"pk": "CIACCESS#project#6", "sk": "AGENT#000000000002", "agent_id": 2},  # the layout of one item per agent
+    ]
+    text = "\n".join(check_items(items).violations)
+    assert "AGENT#1 CI#group#4: mirror without its entry in CIACCESS#group#4 ALL" in text
+    assert "CIACCESS#project#5 ALL: agent 1's entry has no mirror AGENT#1 CI#project#5" in text
+    assert "CIACCESS#project#5 ALL: agent 2's entry and its mirror disagree on the configuration" in text
+    assert "CIACCESS#project#6 ALL: agent 2's entry names project 8, not its project 7" in text
+    assert "CIACCESS#project#6 AGENT#000000000002: not a ci_access item" in text

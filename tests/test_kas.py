@@ -516,10 +516,93 @@ def test_deleting_the_agent_removes_its_authorisations(estate, api, aws):
                                               "groups": [{"id": "acme"}]}}).status == 204
     assert api.delete(f"/projects/{estate['config']['id']}/cluster_agents/{agent_id}").status == 204
     items = [from_item(i) for i in boto3.client("dynamodb").scan(TableName=aws.refs["AgentsTable"])["Items"]]
-    assert [i for i in items if i["pk"].startswith("CIACCESS#")] == []
+    # The CIACCESS# items of the project and the group stay, with no entry left in them.
+    assert [i for i in items if i["pk"].startswith("CIACCESS#") and set(i) != {"pk", "sk"}] == []
     assert check_items(items).ok, check_items(items).violations
     response = configure(agent_id, {"ci_access": {"groups": [{"id": "acme"}]}})
     assert (response.status, response.json()) == (404, {"message": "404 Not found"})
+
+
+def _entries(aws, kind: str, source_id: int) -> dict[int, dict]:
+    """The entries of a project's or group's CIACCESS# item: ``{agent id: {"p": ..., "c": ...}}``."""
+    import boto3
+    from cluster_agents.store.dynamo import from_item
+
+    item = from_item(boto3.client("dynamodb").get_item(
+        TableName=aws.refs["AgentsTable"], Key={"pk": {"S": f"CIACCESS#{kind}#{source_id}"}, "sk": {"S": "ALL"}},
+        ConsistentRead=True).get("Item")) or {}
+    return {int(name[1:]): entry for name, entry in item.items() if name[1:].isdigit()}
+
+
+def test_one_item_per_source_holds_every_agents_entry(estate, api, aws):
+    first, second = estate["agent"]["id"], create_agent(api, estate["config"]["id"], "second")["id"]
+    assert configure(first, {"ci_access": {"groups": [{"id": "acme", "default_namespace": "one"}]}}).status == 204
+    assert configure(second, {"ci_access": {"groups": [{"id": "acme"}],
+                                            "projects": [{"id": "acme/team/app"}]}}).status == 204
+    config_project = estate["config"]["id"]
+    assert _entries(aws, "group", estate["root"]["id"]) == {
+        first: {"p": config_project, "c": '{"default_namespace":"one"}'}, second: {"p": config_project, "c": "{}"}}
+    assert _entries(aws, "project", estate["app"]["id"]) == {second: {"p": config_project, "c": "{}"}}
+    assert configure(first, {}).status == 204  # the entry goes, the other agent's stays
+    assert _entries(aws, "group", estate["root"]["id"]) == {second: {"p": config_project, "c": "{}"}}
+
+
+def test_deleting_an_agent_removes_its_entries_from_every_item_even_past_one_transaction(estate, world, api, aws):
+    """60 projects and a group: more than the deleting transaction holds, so some entries go in
+    transactions of their own before it; another agent's entries in the same items stay."""
+    import boto3
+    from cluster_agents.ops.invariants import check_items
+
+    from bench.counter import RoundTrips
+    from tests.tables import scan_all
+
+    paths = []
+    for number in range(60):
+        world.project(f"svc{number}", namespace_id=estate["team"]["id"])
+        paths.append({"id": f"acme/team/svc{number}"})
+    config = {"ci_access": {"projects": paths, "groups": [{"id": "acme"}]}}
+    doomed, kept = estate["agent"]["id"], create_agent(api, estate["config"]["id"], "kept")["id"]
+    assert configure(doomed, config).status == 204
+    assert configure(kept, config).status == 204
+    items = list(scan_all(boto3.client("dynamodb"), aws.refs["AgentsTable"]))
+    with_entries = [i for i in items if i["pk"].startswith("CIACCESS#")]
+    assert len(with_entries) == 61 and all({f"a{doomed}", f"a{kept}"} <= set(i) for i in with_entries)
+
+    with RoundTrips().measure() as deleting:
+        assert api.delete(f"/projects/{estate['config']['id']}/cluster_agents/{doomed}").status == 204
+    transactions = [call.keys for call in deleting.calls if call.operation == "TransactWriteItems"]
+    assert len(transactions) == 2, transactions  # the entries that do not fit, then the agent with the rest
+
+    items = list(scan_all(boto3.client("dynamodb"), aws.refs["AgentsTable"]))
+    assert [i["pk"] for i in items if f"a{doomed}" in i or i["pk"] == f"AGENT#{doomed}"] == []
+    assert len([i for i in items if i["pk"].startswith("CIACCESS#") and set(i) == {"pk", "sk", f"a{kept}"}]) == 61
+    report = check_items(items)
+    assert report.ok, report.violations
+    assert len(_ci_access_of(kept)) == 61
+
+
+def test_a_source_holds_at_most_400_kb_of_authorisations(estate, api, aws):
+    """Every agent's entry for one project or group lives in one item: an entry that would take it
+    past DynamoDB's 400 KB is a 400 naming the group, and nothing of that change is written."""
+    import boto3
+    from cluster_agents.ops.invariants import check_items
+
+    from tests.tables import scan_all
+
+    first, second = estate["agent"]["id"], create_agent(api, estate["config"]["id"], "second")["id"]
+    large = "x" * 250_000
+    assert configure(first, {"ci_access": {"groups": [{"id": "acme/team", "default_namespace": large}]}}).status == 204
+    response = configure(second, {"ci_access": {"groups": [{"id": "acme/team", "default_namespace": large}]}})
+    assert (response.status, response.json()) == (400, {
+        "message": "400 Bad request - ci_access: the authorizations of group acme/team exceed the 400 KB one "
+                   "project or group can hold"})
+    assert _ci_access_of(second) == {}
+    assert set(_entries(aws, "group", estate["team"]["id"])) == {first}
+    report = check_items(scan_all(boto3.client("dynamodb"), aws.refs["AgentsTable"]))
+    assert report.ok, report.violations
+    small = configure(second, {"ci_access": {"groups": [{"id": "acme/team", "default_namespace": "small"}]}})
+    assert small.status == 204  # what fits still does
+    assert set(_entries(aws, "group", estate["team"]["id"])) == {first, second}
 
 
 def test_a_configuration_is_three_round_trips_and_the_agents_tokens_stay_out_of_it(estate, api):

@@ -281,3 +281,116 @@ def test_agent_deletes_racing_token_and_configuration_writes(local_api, project)
     stats = next(i for i in items if i["pk"] == f"PROJECT#{project['id']}" and i["sk"] == "#STATS")
     assert stats["agent_count"] == 0
     print(f"\ndeletes: {calls.total()} requests, {calls.retried} retried")
+
+
+# ---------------------------------------------------------------- ci_access
+def _kas_headers(local_api) -> dict[str, str]:
+    """A fresh request JWT of the agent server (valid for 30 s: retries of one request reuse it)."""
+    import base64
+
+    import jwt
+
+    now = int(time.time())
+    claims = {"iss": "gitlab-kas", "aud": "gitlab", "exp": now + 30, "iat": now, "nbf": now - 5}
+    return {"Gitlab-Kas-Api-Request": jwt.encode(claims, base64.b64decode(local_api.kas_secret), algorithm="HS256")}
+
+
+@pytest.fixture
+def hierarchy(local_api) -> dict:
+    """A group with a subgroup, the agents' project in the group and a job's project in the subgroup."""
+    base = local_api.base_url
+    suffix = uuid.uuid4().hex[:8]
+    group = _session().post(f"{base}/groups", json={"name": f"Ci {suffix}", "path": f"ci-{suffix}"}, timeout=60)
+    assert group.status_code == 201, group.text
+    team = _session().post(f"{base}/groups", json={"name": "Team", "path": "team", "parent_id": group.json()["id"]},
+                           timeout=60)
+    assert team.status_code == 201, team.text
+    made = {}
+    for name, namespace in (("kube", group.json()), ("app", team.json())):
+        response = _session().post(f"{base}/projects", json={"name": name, "namespace_id": namespace["id"]},
+                                   timeout=60)
+        assert response.status_code == 201, response.text
+        made[name] = response.json()
+    return {"group": group.json(), "team": team.json(), **made}
+
+
+def _ci_access_item(items: list[dict[str, Any]], kind: str, source_id: int) -> dict[str, Any]:
+    """The entries of a project's or group's ci_access item: ``{agent id: configuration}``."""
+    import json
+
+    item = next((i for i in items if i["pk"] == f"CIACCESS#{kind}#{source_id}" and i["sk"] == "ALL"), {})
+    return {int(name[1:]): json.loads(entry["c"]) for name, entry in item.items() if name[1:].isdigit()}
+
+
+def test_agents_configuring_the_same_group_at_once_all_end_up_in_its_item(local_api, hierarchy):
+    """Every agent's configuration adds its entry to the same CIACCESS# items (the group's and the
+    project's) at the same moment, three times over: none is lost, each ends with its last."""
+    url = f"{local_api.base_url}/internal/kubernetes/agent_configuration"
+    agents = [_agent(local_api, hierarchy["kube"], f"shared-{n}") for n in range(8)]
+    group, team, app = hierarchy["group"], hierarchy["team"], hierarchy["app"]
+    calls = Calls()
+
+    def configuration(agent: int, round_: int) -> dict:
+        return {"ci_access": {
+            "groups": [{"id": group["full_path"], "default_namespace": f"g{agent}-{round_}"},
+                       {"id": team["full_path"], "default_namespace": f"t{agent}-{round_}"}],
+            "projects": [{"id": app["path_with_namespace"], "default_namespace": f"p{agent}-{round_}"}]}}
+
+    def configure(agent: int) -> None:  # one agent's configurations in order; the agents race each other
+        for round_ in range(3):
+            status, body = calls.send("configure", "POST", url, headers=_kas_headers(local_api),
+                                      json={"agent_id": agent, "agent_config": configuration(agent, round_)})
+            assert status == 204, body
+
+    _run([lambda a=agent: configure(a) for agent in agents])
+
+    _no_server_errors(calls)
+    items = assert_invariants(local_api)
+    assert _ci_access_item(items, "group", group["id"]) == {
+        agent: {"default_namespace": f"g{agent}-2"} for agent in agents}
+    assert _ci_access_item(items, "group", team["id"]) == {
+        agent: {"default_namespace": f"t{agent}-2"} for agent in agents}
+    assert _ci_access_item(items, "project", app["id"]) == {
+        agent: {"default_namespace": f"p{agent}-2"} for agent in agents}
+    job = _session().post(f"{local_api.base_url}/admin/ci/jobs", json={"project_id": app["id"], "user_id": 1},
+                          timeout=60)
+    assert job.status_code == 201, job.text
+    allowed = requests.get(f"{local_api.base_url}/job/allowed_agents", headers={"JOB-TOKEN": job.json()["token"]},
+                           timeout=60)
+    assert allowed.status_code == 200, allowed.text
+    assert [(a["id"], a["configuration"]) for a in allowed.json()["allowed_agents"]] == [
+        (agent, {"default_namespace": f"p{agent}-2"}) for agent in sorted(agents)]  # the project's entries win
+    print(f"\nci_access: {calls.total()} requests, {calls.retried} retried")
+
+
+def test_agent_deletes_racing_configurations_of_the_same_group(local_api, hierarchy):
+    """Half the agents are deleted while every agent configures the same group and project: the
+    deleted ones leave no entry in any CIACCESS# item, the others keep theirs."""
+    base = f"{local_api.base_url}/projects/{hierarchy['kube']['id']}/cluster_agents"
+    url = f"{local_api.base_url}/internal/kubernetes/agent_configuration"
+    agents = [_agent(local_api, hierarchy["kube"], f"racing-{n}") for n in range(8)]
+    doomed, kept = agents[::2], agents[1::2]
+    group, app = hierarchy["group"], hierarchy["app"]
+    calls = Calls()
+    config = {"ci_access": {"groups": [{"id": group["full_path"]}], "projects": [{"id": app["path_with_namespace"]}]}}
+
+    tasks: list[Callable[[], Any]] = []
+    for agent in agents:
+        tasks += [lambda a=agent: calls.send(f"configure {a}", "POST", url, headers=_kas_headers(local_api),
+                                             json={"agent_id": a, "agent_config": config})] * 3
+    for agent in doomed:
+        tasks += [lambda a=agent: calls.send(f"delete {a}", "DELETE", f"{base}/{a}")] * 2
+    _run(tasks)
+
+    _no_server_errors(calls)
+    for agent in kept:
+        assert set(calls.statuses(f"configure {agent}")) == {204}, calls.answers[f"configure {agent}"]
+    for agent in doomed:
+        assert set(calls.statuses(f"configure {agent}")) <= {204, 404}, calls.answers[f"configure {agent}"]
+        assert calls.statuses(f"delete {agent}")[204] >= 1, calls.statuses(f"delete {agent}")
+    items = assert_invariants(local_api)
+    assert _ci_access_item(items, "group", group["id"]) == {agent: {} for agent in kept}
+    assert _ci_access_item(items, "project", app["id"]) == {agent: {} for agent in kept}
+    for agent in doomed:
+        assert not [i for i in items if i["pk"] == f"AGENT#{agent}" or f"a{agent}" in i]
+    print(f"\nci_access deletes: {calls.total()} requests, {calls.retried} retried")

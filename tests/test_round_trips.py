@@ -88,3 +88,66 @@ def test_job_create_allocates_the_job_and_pipeline_ids_in_one_write(agent, send)
     assert operations(first) == ["GetItem", "GetItem", "UpdateItem", "TransactWriteItems"]
     assert operations(given) == operations(first)
     assert first.dynamodb <= WRITE_LIMIT
+
+
+@pytest.mark.parametrize("depth", [0, 1, 3, 6])
+def test_allowed_agents_is_three_round_trips_at_any_group_depth(world, api, depth):
+    """The job; ONE BatchGetItem of both tables for the user, the memberships and every agent's
+    authorisation of the project and of each of its groups; the project's own agents."""
+    from tests.test_allowed_agents import agents_of, allowed, start_job
+    from tests.test_kas import configure, create_agent
+
+    parent, groups = None, []
+    for level in range(depth):
+        groups.append(world.group(f"level{level}", parent_id=parent))
+        parent = groups[-1]["id"]
+    app = world.project("app", namespace_id=parent)
+    home = world.project("kube", namespace_id=groups[0]["id"] if groups else None)
+    agents = [create_agent(api, home["id"], f"agent-{number}") for number in range(3)]
+    for agent in agents:
+        assert configure(agent["id"], {"ci_access": {
+            "projects": [{"id": app["path_with_namespace"], "default_namespace": "p"}],
+            "groups": [{"id": group["full_path"]} for group in groups]}}).status == 204
+    own = create_agent(api, app["id"], "own")
+    developer = world.user("developer")
+    world.member("project", app["id"], developer, 30)
+    token = start_job(api, app["id"], developer.id)["token"]
+    expected = {agent["id"]: {"default_namespace": "p"} for agent in agents} | {own["id"]: {}}
+    assert agents_of(allowed(token)) == expected  # warms up
+
+    with RoundTrips().measure() as warm:
+        assert agents_of(allowed(token)) == expected
+    times = f"x{1 + depth}" if depth else ""  # the project, and each of its groups
+    assert [(call.operation, call.table, call.keys) for call in warm.calls] == [
+        ("GetItem", "Directory", "JOB#"),
+        ("BatchGetItem", "Directory+Agents", f"USER#,MEMBERS#{times},CIACCESS#{times}"),
+        ("Query", "Agents", "PROJECT#"),
+    ]
+    assert warm.dynamodb == READ_LIMIT
+
+
+def test_agent_configuration_writes_each_source_once_in_one_transaction(world, api):
+    """The agent with its authorisations (one Query), the paths (one BatchGetItem), then one
+    transaction: the agent's version, and per source its CIACCESS# item and the agent's mirror."""
+    from tests.test_kas import configure, create_agent
+
+    root = world.group("acme")
+    team = world.group("team", parent_id=root["id"])
+    home = world.project("kube", namespace_id=root["id"])
+    world.project("app", namespace_id=team["id"])
+    warming = create_agent(api, home["id"], "warming")  # the container reads and caches the paths
+    assert configure(warming["id"], {"ci_access": {"projects": [{"id": "acme/team/app"}],
+                                                   "groups": [{"id": "acme"}, {"id": "acme/team"}]}}).status == 204
+    agent = create_agent(api, home["id"], "deployer")
+    assert configure(agent["id"], {"ci_access": {"groups": [{"id": "acme"}]}}).status == 204
+
+    with RoundTrips().measure() as calls:
+        response = configure(agent["id"], {"ci_access": {"projects": [{"id": "acme/team/app"}],
+                                                         "groups": [{"id": "acme/team"}]}})  # acme goes
+    assert response.status == 204
+    assert [(call.operation, call.table, call.keys) for call in calls.calls] == [
+        ("Query", "Agents", "AGENT#"),
+        ("BatchGetItem", "Directory", "PROJECTPATH#,NAMESPACE#"),
+        ("TransactWriteItems", "Agents", "7 actions: AGENT#x4,CIACCESS#x3"),  # the version, then 3 x 2
+    ]
+    assert calls.dynamodb <= WRITE_LIMIT

@@ -61,7 +61,7 @@ EXPECTED_PERMISSIONS: dict[str, dict[str, set[str]]] = {
     },
     "CiJobsFunction": {
         "DirectoryTable": {GET, BATCH_GET},
-        "AgentsTable": {QUERY},
+        "AgentsTable": {BATCH_GET, QUERY},
         "TokenDigestKey": {MAC},
     },
     "KasFunction": {

@@ -63,10 +63,14 @@ def handle_get_agentk_agent_info():
 
 @app.post("/api/v4/internal/kubernetes/agent_configuration", summary="Store an agent's configuration (ci_access)",
           tags=TAGS, description="For the agent server, after the Gitlab-Kas-Api-Request JWT: the agent's "
-                                 "config.yaml as JSON; its ci_access entries replace the agent's authorisations.",
+                                 "config.yaml as JSON; its ci_access entries replace the agent's authorisations. "
+                                 "Every agent's authorisation of one project or group is kept together, in at "
+                                 "most 400 KB: an entry that would not fit is a 400 naming that project or group.",
           security=docs.KAS_SECURITY, openapi_extensions=docs.body(AgentConfiguration),
           responses=docs.responses(204, docs.KAS, docs.BODY, e.InvalidParameters(["agent_id is missing"]),
-                                   e.InvalidParameters(["agent_config is invalid"]), e.AgentNotFound()))
+                                   e.InvalidParameters(["agent_config is invalid"]),
+                                   e.CiAccessTooLarge([("group", 7)], {("group", 7): "acme/team"}),
+                                   e.AgentNotFound()))
 def handle_post_agent_configuration():
     authenticate_kas_request()
     params = parse(AgentConfiguration)

@@ -139,6 +139,24 @@ class UrlConfigurationExists(BusinessRuleViolated):
         super().__init__("URL configuration already exists for this agent")
 
 
+class CiAccessTooLarge(BusinessRuleViolated):
+    """An agent's ci_access authorisation does not fit in what the store keeps for one project or
+    group (one DynamoDB item: 400 KB for every agent's authorisation of it together). ``sources``:
+    ``(kind, id)`` of the project or group (several when the store cannot tell which of them);
+    ``names``: how to call them (their paths), when known."""
+
+    def __init__(self, sources: list[tuple[str, int]], names: dict[tuple[str, int], str] | None = None) -> None:
+        self.sources, self.names = sources, names or {}
+        described = " or ".join(f"{kind} {self.names.get((kind, source_id), source_id)}"
+                                for kind, source_id in sources)
+        super().__init__(f"ci_access: the authorizations of {described} exceed the 400 KB one project "
+                         "or group can hold")
+
+    def naming(self, names: dict[tuple[str, int], str]) -> CiAccessTooLarge:
+        """The same error, calling its sources by ``names``."""
+        return CiAccessTooLarge(self.sources, names)
+
+
 class Conflict(ServiceError):
     """409: ``Username has already been taken``, ``Member already exists``."""
 

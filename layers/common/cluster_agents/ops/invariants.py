@@ -5,17 +5,23 @@
 - agent names are unique per project: every agent has exactly one name-index item and back;
 - every project's ``#STATS`` agent_count equals its number of agents;
 - every token digest item points at an active token, and every active token has one;
-- nothing belongs to a deleted agent (tokens, URL configuration, ci_access items).
+- nothing belongs to a deleted agent (tokens, URL configuration, ci_access entries);
+- every entry of a ``CIACCESS#<kind>#<id> / ALL`` item (``a<agent id>``) has its mirror
+  ``AGENT#<agent id> / CI#<kind>#<id>`` with the same configuration, and names the agent's
+  project, and every mirror has its entry (an ``ALL`` item with no entry left is fine).
 """
 
 from __future__ import annotations
 
+import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 TOKEN_LIMIT = 2
+CI_ACCESS_SK = "ALL"
+ENTRY = re.compile(r"a(\d+)")  # an agent's entry in a CIACCESS# item
 
 
 @dataclass
@@ -39,6 +45,7 @@ def check_items(items: Iterable[dict[str, Any]]) -> Report:
     stats: dict[int, int] = {}
     digests: list[dict] = []
     ci_access: list[dict] = []
+    mirrors: dict[tuple[int, str], dict] = {}  # (agent id, "<kind>#<id>") -> the mirror item
     for item in items:
         report.items_read += 1
         pk, sk = item["pk"], item["sk"]
@@ -49,6 +56,8 @@ def check_items(items: Iterable[dict[str, Any]]) -> Report:
                 agents[agent_id] = item
             elif sk.startswith("AT#"):
                 active[agent_id].append(int(sk[3:]))
+            elif sk.startswith("CI#"):
+                mirrors[(agent_id, sk[len("CI#"):])] = item
         elif pk.startswith("PROJECT#") and sk.startswith("AGENT#"):
             name_index[(int(pk.split("#", 1)[1]), sk[len("AGENT#"):])] = item
         elif pk.startswith("PROJECT#") and sk == "#STATS":
@@ -61,10 +70,42 @@ def check_items(items: Iterable[dict[str, Any]]) -> Report:
     report.violations.extend(_agent_violations(agents, active, partitions))
     report.violations.extend(_name_violations(agents, name_index, stats))
     report.violations.extend(_digest_violations(agents, active, digests))
-    for item in ci_access:
-        if item.get("agent_id") not in agents:
-            report.violations.append(f"{item['pk']} {item['sk']}: ci_access of a deleted agent {item.get('agent_id')}")
+    report.violations.extend(_ci_access_violations(agents, ci_access, mirrors))
     return report
+
+
+def _ci_access_violations(agents: dict[int, dict], ci_access: list[dict],
+                          mirrors: dict[tuple[int, str], dict]) -> Iterator[str]:
+    entries: set[tuple[int, str]] = set()
+    for item in ci_access:
+        pk, sk = item["pk"], item["sk"]
+        if sk != CI_ACCESS_SK:
+            yield f"{pk} {sk}: not a ci_access item (only {pk} {CI_ACCESS_SK} holds the authorisations)"
+            continue
+        source = pk[len("CIACCESS#"):]
+        for name, entry in sorted(item.items()):
+            match = ENTRY.fullmatch(name)
+            if not match:
+                continue
+            agent_id = int(match.group(1))
+            entries.add((agent_id, source))
+            if agent_id not in agents:
+                yield f"{pk} {sk}: ci_access of a deleted agent {agent_id}"
+                continue
+            if not isinstance(entry, dict):
+                yield f"{pk} {sk}: entry {name} is not a map"
+                continue
+            if entry.get("p") != agents[agent_id].get("project_id"):
+                yield f"{pk} {sk}: agent {agent_id}'s entry names project {entry.get('p')}, " \
+                      f"not its project {agents[agent_id].get('project_id')}"
+            mirror = mirrors.get((agent_id, source))
+            if mirror is None:
+                yield f"{pk} {sk}: agent {agent_id}'s entry has no mirror AGENT#{agent_id} CI#{source}"
+            elif entry.get("c") != mirror.get("configuration"):
+                yield f"{pk} {sk}: agent {agent_id}'s entry and its mirror disagree on the configuration"
+    for agent_id, source in sorted(set(mirrors) - entries):
+        if agent_id in agents:
+            yield f"AGENT#{agent_id} CI#{source}: mirror without its entry in CIACCESS#{source} {CI_ACCESS_SK}"
 
 
 def _agent_violations(agents: dict[int, dict], active: dict[int, list[int]],

@@ -9,7 +9,7 @@ from typing import Any
 from cluster_agents.domain import ci_access as rules
 from cluster_agents.domain.agents import Agent
 from cluster_agents.domain.models import Project
-from cluster_agents.errors import AgentNotFound, StoreBusy, Unauthenticated
+from cluster_agents.errors import AgentNotFound, CiAccessTooLarge, StoreBusy, Unauthenticated
 from cluster_agents.observability import count, identify, logger
 from cluster_agents.secrets import digest
 from cluster_agents.store.agent_tokens import agent_tokens
@@ -45,7 +45,9 @@ def agent_info(token: str | None) -> AgentInfo:
 def configure_agent(agent_id: int, agent_config: dict[str, Any]) -> None:
     """Replace the agent's ci_access authorisations with those of its configuration file: the
     listed projects and groups that exist under the agent's own top-level group (or, for an agent
-    of a personal project, the projects of that namespace). 404 when there is no such agent.
+    of a personal project, the projects of that namespace). 404 when there is no such agent; 400
+    (CiAccessTooLarge) when a project or group cannot hold the agent's authorisation besides the
+    other agents' (400 KB for all of them together).
 
     Three round trips: the agent with its current authorisations (one Query), the agent's project
     and every listed path (one BatchGetItem), then the conditional write."""
@@ -62,12 +64,18 @@ def configure_agent(agent_id: int, agent_config: dict[str, Any]) -> None:
     if agent_project is None:
         raise AgentNotFound()
     wanted: dict[Source, str] = {}
+    paths: dict[Source, str] = {}
     for path, project in found.projects.items():
         if rules.in_hierarchy(project, agent_project):
             wanted[("project", project.id)] = rules.canonical_json(project_entries[path])
+            paths[("project", project.id)] = project.path_with_namespace
     if agent_project.group_ids:
         root_group_id = agent_project.group_ids[-1]
         for path, group in found.groups.items():
             if group.self_and_ancestor_ids[-1] == root_group_id:
                 wanted[("group", group.id)] = rules.canonical_json(group_entries[path])
-    store.replace_for_agent(agent, wanted, read)
+                paths[("group", group.id)] = group.full_path
+    try:
+        store.replace_for_agent(agent, wanted, read)
+    except CiAccessTooLarge as too_large:
+        raise too_large.naming(paths) from None

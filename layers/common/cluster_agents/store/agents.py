@@ -16,8 +16,10 @@ Keys (AgentsTable, pk / sk) - the contract every adapter of this table follows:
   PROJECT#<project id> / #STATS     agent_count (X-Total without reading the agents)
   AGENTTOKEN#<digest> / AGENTTOKEN  token lookup -> agent_id, token_id, project_id (deleted on
                                     revocation and with the agent, in the same transaction)
-  CIACCESS#<project|group>#<id> / AGENT#<agent id:012d>  an agent's ci_access authorisation of
-                                    that project or group (agent_id, agent_project_id, configuration)
+  CIACCESS#<project|group>#<id> / ALL   every agent's ci_access authorisation of that project or
+                                    group, one top-level attribute each: a<agent id> = {p: the
+                                    agent's configuration project id, c: its configuration (JSON)}
+                                    (``store/ci_access.py``); an item left with no entry may stay
 
 Every limit is a condition in the write itself: the agent item's ``active_tokens < 2`` in the
 token-creating transaction, ``attribute_not_exists`` on the name index and on ``U``. Querying
@@ -41,6 +43,8 @@ ACTIVE_TOKEN_PREFIX = "AT#"
 REVOKED_TOKEN_PREFIX = "RT#"
 URL_CONFIGURATION_SK = "U"
 CI_ACCESS_MIRROR_PREFIX = "CI#"
+CI_ACCESS_SK = "ALL"
+CI_ACCESS_ENTRY_PREFIX = "a"  # an agent's entry in a CIACCESS# item: the attribute a<agent id>
 STATS_SK = "#STATS"
 NAME_INDEX_PREFIX = "AGENT#"
 AGENT_COUNTER = "agent"
@@ -73,9 +77,29 @@ def token_sk(prefix: str, token_id: int) -> str:
     return f"{prefix}{token_id:012d}"
 
 
-def ci_access_key(mirror_sk: str, agent_id: int) -> tuple[str, str]:
-    """The ``CIACCESS#`` item that a ``CI#<kind>#<id>`` mirror in the agent's partition stands for."""
-    return f"CIACCESS#{mirror_sk[len(CI_ACCESS_MIRROR_PREFIX):]}", f"AGENT#{agent_id:012d}"
+def ci_access_key(kind: str, source_id: int) -> tuple[str, str]:
+    """The item holding every agent's authorisation of one project or group."""
+    return f"CIACCESS#{kind}#{source_id}", CI_ACCESS_SK
+
+
+def ci_access_entry(agent_id: int) -> str:
+    """The attribute of a ``CIACCESS#`` item that holds one agent's authorisation."""
+    return f"{CI_ACCESS_ENTRY_PREFIX}{agent_id}"
+
+
+def ci_access_key_of_mirror(mirror_sk: str) -> tuple[str, str]:
+    """The ``CIACCESS#`` item that a ``CI#<kind>#<id>`` mirror in the agent's partition has its entry in."""
+    return f"CIACCESS#{mirror_sk[len(CI_ACCESS_MIRROR_PREFIX):]}", CI_ACCESS_SK
+
+
+def ci_access_entry_removal(table: str, agent_id: int, mirror_key: tuple[str, str]) -> list[dict]:
+    """Transaction actions removing one authorisation: its entry in the ``CIACCESS#`` item (the
+    item stays, even when left empty), then its mirror."""
+    return [
+        dynamo.update_action(table, *ci_access_key_of_mirror(mirror_key[1]), "REMOVE #entry",
+                             names={"#entry": ci_access_entry(agent_id)}),
+        dynamo.delete_action(table, *mirror_key),
+    ]
 
 
 def agent_from_item(item: dict[str, Any]) -> Agent:
@@ -196,12 +220,12 @@ class AgentRepository:
            its name index, one from ``#STATS``, its active tokens with their lookup items (so they
            stop authenticating at that instant), its URL configuration, and as much of the rest
            as fits in one transaction: its ``ci_access`` authorisations (mirror and ``CIACCESS#``
-           item together), then its revoked tokens. A failed transaction (throttled, conflicting)
+           entry together), then its revoked tokens. A failed transaction (throttled, conflicting)
            thus writes nothing at all for any ordinary agent.
         2. What does not fit (an agent with hundreds of revoked tokens or authorisations) goes
            first, before that transaction, while the agent still exists, so nothing ever points at
-           a missing agent: revoked tokens before authorisations, a ``CIACCESS#`` item before its
-           mirror.
+           a missing agent: revoked tokens (BatchWriteItem) before authorisations (transactions of
+           50, each entry removed from its ``CIACCESS#`` item together with its mirror).
 
         No read follows: nothing can be slipped into the partition after it was read. Every writer
         into ``AGENT#<id>`` either moves the agent's ``version`` on in the same transaction, on
@@ -211,14 +235,21 @@ class AgentRepository:
         this transaction deletes, on condition that it still exists (``last_used_at``)."""
         agent_id = deletion.agent.id
         for _ in range(_DELETE_ATTEMPTS):
-            actions, overflow = self._removal(deletion), []
-            for unit in self._dependents(deletion):
+            actions = self._removal(deletion)
+            authorizations, revoked = self._dependents(deletion)
+            overflowing_authorizations, overflowing_revoked = [], []
+            for unit in authorizations:
                 if len(actions) + len(unit) <= _TRANSACTION_ACTIONS:
-                    actions.extend(dynamo.delete_action(self.table, pk, sk) for pk, sk in unit)
+                    actions.extend(unit)
                 else:
-                    overflow.append(unit)
-            overflow.sort(key=lambda unit: not unit[0][1].startswith(REVOKED_TOKEN_PREFIX))  # invisible ones first
-            self._delete_keys([key for unit in overflow for key in unit])
+                    overflowing_authorizations.append(unit)
+            for pk, sk in revoked:
+                if len(actions) < _TRANSACTION_ACTIONS:
+                    actions.append(dynamo.delete_action(self.table, pk, sk))
+                else:
+                    overflowing_revoked.append((pk, sk))
+            self._delete_keys(overflowing_revoked)  # invisible ones first
+            self._remove_authorizations(overflowing_authorizations)
             try:
                 dynamo.transact(actions)
             except dynamo.TransactionCancelled as cancelled:
@@ -233,16 +264,22 @@ class AgentRepository:
         else:
             raise StoreBusy()
 
-    @staticmethod
-    def _dependents(deletion: AgentDeletion) -> list[list[tuple[str, str]]]:
-        """What ``_removal`` leaves out, in units that go together: each ci_access authorisation
-        (its ``CIACCESS#`` item, then its mirror), then each revoked token."""
+    def _dependents(self, deletion: AgentDeletion) -> tuple[list[list[dict]], list[tuple[str, str]]]:
+        """What ``_removal`` leaves out: each ci_access authorisation as the actions that go
+        together (its entry in the ``CIACCESS#`` item, then its mirror), and the revoked tokens' keys."""
         in_transaction = (AGENT_SK, URL_CONFIGURATION_SK)
         rest = [key for key in deletion.keys
                 if key[1] not in in_transaction and not key[1].startswith(ACTIVE_TOKEN_PREFIX)]
         mirrors = [key for key in rest if key[1].startswith(CI_ACCESS_MIRROR_PREFIX)]
-        return ([[ci_access_key(sk, deletion.agent.id), (pk, sk)] for pk, sk in mirrors]
-                + [[key] for key in rest if not key[1].startswith(CI_ACCESS_MIRROR_PREFIX)])
+        return ([ci_access_entry_removal(self.table, deletion.agent.id, mirror) for mirror in mirrors],
+                [key for key in rest if not key[1].startswith(CI_ACCESS_MIRROR_PREFIX)])
+
+    def _remove_authorizations(self, units: list[list[dict]]) -> None:
+        """Authorisations that do not fit in the deleting transaction, in transactions of their own
+        (BatchWriteItem cannot remove an attribute): each entry goes with its mirror."""
+        per_transaction = _TRANSACTION_ACTIONS // 2
+        for start in range(0, len(units), per_transaction):
+            dynamo.transact([action for unit in units[start:start + per_transaction] for action in unit])
 
     def _removal(self, deletion: AgentDeletion) -> list[dict]:
         agent = deletion.agent

@@ -1,54 +1,80 @@
 """Agents' ci_access authorisations in the agents table (key layout: ``store/agents.py``).
 
-  CIACCESS#<project|group>#<id> / AGENT#<agent id:012d>   what the job side reads: every agent
-        authorising that project or group (agent_id, agent_project_id, kind, source_id, configuration)
-  AGENT#<agent id> / CI#<project|group>#<id>             the same entry, found again from the agent
-        (to replace its configuration, and by the agent's cascade deletion)
+  CIACCESS#<project|group>#<id> / ALL              what the job side reads: every agent authorising
+        that project or group, one top-level attribute each, ``a<agent id>`` = {p: the agent's
+        configuration project id, c: the configuration}
+  AGENT#<agent id> / CI#<project|group>#<id>       the same entry, found again from the agent
+        (agent_id, agent_project_id, kind, source_id, configuration: to replace its configuration,
+        and for the agent's cascade deletion)
 
 ``configuration`` is a JSON string (GitLab's jsonb: any JSON the agent's config.yaml holds, keys
 in jsonb order), so it comes back byte for byte.
 
+One item per source is what lets ``/job/allowed_agents`` read the authorisations of a project and
+all its groups in the BatchGetItem that reads the user and the memberships: three round trips at
+any depth. An entry is a top-level attribute, not a key of a nested map, because ``SET #a = :v``
+creates the item when it is not there yet (a nested path would fail on a missing item); an agent
+that stops authorising the source REMOVEs its attribute, and an item left with no entry stays.
+Its limit is DynamoDB's 400 KB per item: about 20 bytes plus the configuration per agent, so
+thousands of agents with GitLab's usual small ``ci_access`` entries, fewer with large ones. A
+replacement that would take an item past it fails as CiAccessTooLarge (a 400 naming the source),
+and no entry is cut short or dropped: that transaction writes nothing. (A replacement of more than
+49 changes takes several transactions; what the earlier ones wrote stays, as when the store is
+busy half-way, each of them consistent on its own.) There is no earlier layout to migrate:
+nothing was deployed with the former one item per agent and source.
+
 Replacing an agent's authorisations writes only what changed, in transactions of at most 100
-actions. Each one also moves the agent item's ``version`` on by one, on condition that it is
-still the version the change was computed from: a concurrent replacement, a token or URL
-configuration change, or the agent's deletion makes the next transaction fail, and the whole
-replacement starts again from a fresh read. So the stored set is always one configuration's,
-never a mix of two, and nothing is written for an agent that is gone (its deletion, conditioned
-on the version it read, sees every entry written before it).
+actions: per change, the source's ``ALL`` item (SET or REMOVE the agent's attribute) and the
+mirror (Put or Delete). Each transaction also moves the agent item's ``version`` on by one, on
+condition that it is still the version the change was computed from: a concurrent replacement, a
+token or URL configuration change, or the agent's deletion makes the next transaction fail, and
+the whole replacement starts again from a fresh read. So the stored set is always one
+configuration's, never a mix of two, and nothing is written for an agent that is gone (its
+deletion, conditioned on the version it read, sees every entry written before it). Another
+agent's replacement writing the same ``ALL`` item at the same moment cancels the transaction with
+a TransactionConflict: that too is retried, after a short random pause and a fresh read.
 
 That read is one Query of the agent's partition: the agent item ``A`` and its ``CI#`` mirrors
 sort next to each other (only its active tokens, ``AT#``, lie between them), so the agent and its
 current authorisations come back together, and the agent server's configuration request reads
 the agent once.
 
-The job side trusts a ``CIACCESS#`` item to stand for a live agent: the agent's deletion removes
-them before or with the agent item (``AgentRepository.delete_agent``), and no replacement writes
-one after it (the version condition), so none outlives its agent. The item carries the agent's
-configuration project (an agent never moves), so reading it is all the job side needs."""
+The job side trusts an entry of a ``CIACCESS#`` item to stand for a live agent: the agent's
+deletion removes them before or with the agent item (``AgentRepository.delete_agent``), and no
+replacement writes one after it (the version condition), so none outlives its agent. The entry
+carries the agent's configuration project (an agent never moves), so reading it is all the job
+side needs."""
 
 from __future__ import annotations
 
 import functools
 import json
+import random
+import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from cluster_agents.domain.agents import Agent
 from cluster_agents.domain.ci_access import SourceKind
-from cluster_agents.errors import AgentNotFound, StoreBusy
+from cluster_agents.errors import AgentNotFound, CiAccessTooLarge, StoreBusy
 from cluster_agents.settings import get_settings
 from cluster_agents.store import dynamo
 from cluster_agents.store.agents import (
     ACTIVE_TOKEN_PREFIX,
     AGENT_SK,
+    CI_ACCESS_ENTRY_PREFIX,
     CI_ACCESS_MIRROR_PREFIX,
     agent_from_item,
     agent_pk,
+    ci_access_entry,
+    ci_access_key,
 )
 
 MAX_ACTIONS = 100  # DynamoDB's limit per transaction
 CHANGES_PER_TRANSACTION = (MAX_ACTIONS - 1) // 2  # two items per change, plus the agent's version
 MAX_ATTEMPTS = 5
+CONFLICT_PAUSE = 0.02  # seconds: the longest first pause after a TransactionConflict, doubled each time
 
 Source = tuple[SourceKind, int]
 
@@ -71,22 +97,8 @@ class StoredAuthorization:
     configuration: dict[str, Any]
 
 
-def ci_access_pk(kind: SourceKind, source_id: int) -> str:
-    return f"CIACCESS#{kind}#{source_id}"
-
-
-def ci_access_sk(agent_id: int) -> str:
-    return f"AGENT#{agent_id:012d}"
-
-
 def mirror_sk(kind: SourceKind, source_id: int) -> str:
     return f"{CI_ACCESS_MIRROR_PREFIX}{kind}#{source_id}"
-
-
-def ci_access_key_of_mirror(agent_id: int, mirror: str) -> tuple[str, str]:
-    """The CIACCESS key an agent's ``CI#<kind>#<id>`` mirror item stands for (for cascade deletion)."""
-    kind, source_id = mirror[len(CI_ACCESS_MIRROR_PREFIX):].split("#", 1)
-    return f"CIACCESS#{kind}#{source_id}", ci_access_sk(agent_id)
 
 
 def _prefix_end(prefix: str) -> str:
@@ -102,6 +114,20 @@ def _authorization(item: dict[str, Any]) -> StoredAuthorization:
     )
 
 
+def entries_of(item: dict[str, Any]) -> dict[int, dict[str, Any]]:
+    """The entries of a ``CIACCESS#`` item: ``{agent id: {"p": project id, "c": configuration}}``."""
+    prefix = CI_ACCESS_ENTRY_PREFIX
+    return {int(name[len(prefix):]): value for name, value in item.items()
+            if name.startswith(prefix) and name[len(prefix):].isdigit()}
+
+
+def _authorizations_of(source: Source, item: dict[str, Any] | None) -> list[StoredAuthorization]:
+    kind, source_id = source
+    entries = entries_of(item) if item else {}
+    return [StoredAuthorization(agent_id, entry["p"], kind, source_id, json.loads(entry["c"]))
+            for agent_id, entry in sorted(entries.items())]
+
+
 class CiAccessRepository:
     """Reads for ``/job/allowed_agents`` and the replacement of an agent's authorisations."""
 
@@ -109,10 +135,15 @@ class CiAccessRepository:
         self.table = table
 
     # ------------------------------------------------------------ the job side
-    def authorizing(self, kind: SourceKind, source_id: int) -> list[StoredAuthorization]:
-        """Every agent's authorisation of this project or group, by agent id."""
-        items = dynamo.query_all(self.table, ci_access_pk(kind, source_id), sk_prefix="AGENT#")
-        return [_authorization(item) for item in items]
+    def authorizing(self, sources: Sequence[Source]) -> dynamo.Read[list[StoredAuthorization]]:
+        """Every agent's authorisation of these projects and groups, source by source in the
+        order given, each by agent id: a read for ``dynamo.read_together`` (one key per source)."""
+        keys = {source: ci_access_key(*source) for source in dict.fromkeys(sources)}
+
+        def answer(found: dict[tuple[str, str], dict]) -> list[StoredAuthorization]:
+            return [entry for source, key in keys.items() for entry in _authorizations_of(source, found.get(key))]
+
+        return dynamo.Read(self.table, tuple(keys.values()), answer)
 
     def agent_ids_of_project(self, project_id: int) -> list[int]:
         """The agents whose configuration project is ``project_id`` (from the name index)."""
@@ -121,7 +152,7 @@ class CiAccessRepository:
 
     # ------------------------------------------------------------ the agent side
     def of_agent(self, agent_id: int) -> dict[Source, dict[str, Any]]:
-        """The agent's current authorisations, ``{(kind, id): configuration}``."""
+        """The agent's current authorisations, ``{(kind, id): configuration}`` (from its mirrors)."""
         return {(auth.kind, auth.source_id): auth.configuration for auth in self._mirror(agent_id)}
 
     def _mirror(self, agent_id: int) -> list[StoredAuthorization]:
@@ -166,28 +197,39 @@ class CiAccessRepository:
 
         ``read`` is what ``read_agent`` found, when the caller has just read it; the agent is read
         again for every further attempt. Returns how many entries were written or deleted;
-        AgentNotFound when the agent is gone, StoreBusy when it kept changing under us."""
-        for _ in range(MAX_ATTEMPTS):
+        AgentNotFound when the agent is gone, StoreBusy when it kept changing under us (or other
+        agents kept writing the same sources), CiAccessTooLarge when a source's item would pass
+        DynamoDB's 400 KB."""
+        for attempt in range(MAX_ATTEMPTS):
             found, read = read or self.read_agent(agent.id), None
             if found is None:
                 raise AgentNotFound()
             current = found.current
-            changes = [self._put_actions(agent, source, configuration)
+            changes = [(source, self._put_actions(agent, source, configuration))
                        for source, configuration in sorted(wanted.items()) if current.get(source) != configuration]
-            changes += [self._delete_actions(agent.id, source) for source in sorted(current) if source not in wanted]
+            changes += [(source, self._delete_actions(agent.id, source))
+                        for source in sorted(current) if source not in wanted]
             if not changes:
                 return 0
             version = found.version
             try:
                 for start in range(0, len(changes), CHANGES_PER_TRANSACTION):
                     chunk = changes[start:start + CHANGES_PER_TRANSACTION]
-                    dynamo.transact([self._bump_version(agent.id, version),
-                                     *(action for pair in chunk for action in pair)])
+                    try:
+                        dynamo.transact([self._bump_version(agent.id, version),
+                                         *(action for _, pair in chunk for action in pair)])
+                    except dynamo.ItemTooLarge as too_large:
+                        raise CiAccessTooLarge(_too_large_sources(chunk, too_large.index)) from None
                     version = (version or 0) + 1
             except dynamo.TransactionCancelled as cancelled:
                 if cancelled.failed(0):
                     continue  # the agent changed (or went): read again and recompute
                 raise
+            except dynamo.TransactionConflicted:
+                if attempt + 1 == MAX_ATTEMPTS:
+                    raise
+                time.sleep(random.uniform(0, CONFLICT_PAUSE * 2 ** attempt))  # noqa: S311 - jitter, not a secret
+                continue  # another agent wrote one of the same items: read again and retry
             return len(changes)
         raise StoreBusy()
 
@@ -204,17 +246,28 @@ class CiAccessRepository:
         fields = {"agent_id": agent.id, "agent_project_id": agent.project_id, "kind": kind,
                   "source_id": source_id, "configuration": configuration}
         return (
-            dynamo.put_action(self.table, {"pk": ci_access_pk(kind, source_id), "sk": ci_access_sk(agent.id),
-                                           **fields}),
+            dynamo.update_action(self.table, *ci_access_key(kind, source_id), "SET #entry = :entry",
+                                 names={"#entry": ci_access_entry(agent.id)},
+                                 values={":entry": {"p": agent.project_id, "c": configuration}}),
             dynamo.put_action(self.table, {"pk": agent_pk(agent.id), "sk": mirror_sk(kind, source_id), **fields}),
         )
 
     def _delete_actions(self, agent_id: int, source: Source) -> tuple[dict, dict]:
         kind, source_id = source
         return (
-            dynamo.delete_action(self.table, ci_access_pk(kind, source_id), ci_access_sk(agent_id)),
+            dynamo.update_action(self.table, *ci_access_key(kind, source_id), "REMOVE #entry",
+                                 names={"#entry": ci_access_entry(agent_id)}),
             dynamo.delete_action(self.table, agent_pk(agent_id), mirror_sk(kind, source_id)),
         )
+
+
+def _too_large_sources(chunk: list[tuple[Source, tuple[dict, dict]]], index: int | None) -> list[Source]:
+    """The source whose item a transaction of ``chunk`` would have taken past 400 KB: the one of
+    the action DynamoDB names (after the agent's version, two actions per change), else every
+    source the chunk writes an entry to (a removal only makes an item smaller)."""
+    if index is not None and index >= 1:
+        return [chunk[(index - 1) // 2][0]]
+    return [source for source, (entry, _) in chunk if entry["Update"]["UpdateExpression"].startswith("SET")]
 
 
 @functools.cache

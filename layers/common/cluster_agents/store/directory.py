@@ -115,9 +115,6 @@ def _job(item: dict[str, Any]) -> Job:
     )
 
 
-BATCH_GET_LIMIT = 100
-
-
 def _project_key(project_id: int) -> tuple[str, str]:
     return f"PROJECT#{project_id}", "PROJECT"
 
@@ -294,12 +291,8 @@ class DirectoryRepository:
 
     # ------------------------------------------------------------ many at once (the ci_access routes)
     def _batch_get(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
-        """BatchGetItem, 100 keys a request (DynamoDB's limit): one round trip up to 100 keys."""
-        found: dict[tuple[str, str], dict[str, Any]] = {}
-        unique = list(dict.fromkeys(keys))
-        for start in range(0, len(unique), BATCH_GET_LIMIT):
-            found.update(dynamo.batch_get({self.table: unique[start:start + BATCH_GET_LIMIT]})[self.table])
-        return found
+        """BatchGetItem: one round trip up to 100 keys (DynamoDB's limit per request)."""
+        return dynamo.batch_get({self.table: list(keys)})[self.table]
 
     def get_projects(self, project_ids: Iterable[int]) -> dict[int, Project]:
         """The projects that exist among ``project_ids``: none read for those already cached,
@@ -309,13 +302,14 @@ class DirectoryRepository:
             self._projects[item["id"]] = _project(item)
         return {pid: self._projects[pid] for pid in wanted if pid in self._projects}
 
-    def get_user_and_memberships(self, user_id: int,
-                                 sources: Iterable[tuple[str, int]]) -> tuple[User | None, list[Membership]]:
-        """The user and their memberships of the given (kind, id) sources, in one BatchGetItem."""
+    def get_user_and_memberships_reading(self, user_id: int, sources: Iterable[tuple[str, int]],
+                                         read: dynamo.Read[T]) -> tuple[User | None, list[Membership], T]:
+        """The user, their memberships of the given (kind, id) sources, and another repository's
+        ``read`` (of any table), all in one BatchGetItem (up to 100 keys in all)."""
         user_key = (f"USER#{user_id}", "USER")
         user_read = dynamo.Read(self.table, (user_key,), lambda found: _user(found[user_key]) if found else None)
-        user, memberships = dynamo.read_together(user_read, self._memberships_read(user_id, sources))
-        return user, memberships
+        user, memberships, answer = dynamo.read_together(user_read, self._memberships_read(user_id, sources), read)
+        return user, memberships, answer
 
     def resolve_configured_paths(self, agent_project_id: int, project_paths: Iterable[str],
                                  group_paths: Iterable[str]) -> ConfiguredPaths:

@@ -13,6 +13,7 @@ from cluster_agents.aws import THROTTLING_CODES, busy_on_transient_errors, clien
 from cluster_agents.errors import StoreBusy
 
 COUNTER_PK = "COUNTER"
+BATCH_GET_LIMIT = 100  # keys per BatchGetItem request (DynamoDB's limit)
 T = TypeVar("T")
 
 
@@ -75,21 +76,55 @@ class TransactionCancelled(Exception):
         return self.reasons[index] == "ConditionalCheckFailed"
 
 
+class TransactionConflicted(StoreBusy):
+    """A transaction cancelled only because another one was writing one of its items at the same
+    moment (``TransactionConflict``): nothing was written. A StoreBusy (503) to whoever does not
+    catch it; a caller that can recompute its writes may read again and retry."""
+
+
+class ItemTooLarge(Exception):
+    """A write would take an item past DynamoDB's 400 KB item size; nothing was written.
+
+    ``index``: the position of the offending action in the transaction when DynamoDB names it
+    (a cancellation reason), None when it does not (a plain ValidationException)."""
+
+    def __init__(self, index: int | None) -> None:
+        super().__init__(index)
+        self.index = index
+
+
+def _is_item_size_error(message: str | None) -> bool:
+    # "Item size has exceeded the maximum allowed size" (a put) or "Item size to update has
+    # exceeded the maximum allowed size" (an update)
+    return bool(message) and "Item size" in message and "exceeded the maximum allowed size" in message
+
+
 @contextlib.contextmanager
 def translated() -> Iterator[None]:
-    """Turn throttling, conflicts and timeouts into StoreBusy (a retryable 429/503), and a
-    transaction whose condition failed into TransactionCancelled (for the caller to name)."""
+    """Turn throttling, conflicts and timeouts into StoreBusy (a retryable 429/503; a transaction
+    cancelled by conflicts alone into its TransactionConflicted), a transaction whose condition
+    failed into TransactionCancelled (for the caller to name), and a write past the item size
+    limit into ItemTooLarge."""
     from botocore.exceptions import ClientError
 
     try:
         with busy_on_transient_errors():
             yield
     except ClientError as error:
-        if error.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+        code, message = error.response.get("Error", {}).get("Code"), error.response.get("Error", {}).get("Message")
+        if code == "ValidationException" and _is_item_size_error(message):
+            raise ItemTooLarge(None) from error
+        if code != "TransactionCanceledException":
             raise
-        reasons = [r.get("Code") if r.get("Code") != "None" else None
-                   for r in error.response.get("CancellationReasons", [])]
+        cancellations = error.response.get("CancellationReasons", [])
+        reasons = [r.get("Code") if r.get("Code") != "None" else None for r in cancellations]
+        too_large = [index for index, r in enumerate(cancellations)
+                     if r.get("Code") == "ValidationError" and _is_item_size_error(r.get("Message"))]
+        if too_large:
+            raise ItemTooLarge(too_large[0]) from error
         if "ConditionalCheckFailed" not in reasons:  # conflicts, throttling, capacity: try again
+            if "TransactionConflict" in reasons and set(reasons) <= {None, "TransactionConflict"}:
+                raise TransactionConflicted() from error
             raise StoreBusy(throttled=any(r in THROTTLING_CODES or r == "ThrottlingError" for r in reasons)) \
                 from error
         raise TransactionCancelled(reasons) from error
@@ -102,23 +137,26 @@ def get(table: str, pk: str, sk: str, consistent: bool = True) -> dict[str, Any]
 
 
 def batch_get(requests: dict[str, Sequence[tuple[str, str]]]) -> dict[str, dict[tuple[str, str], dict]]:
-    """Read many keys across tables in one round trip (more only for DynamoDB's unprocessed keys).
+    """Read many keys across tables in one round trip up to 100 keys (more only past that, or for
+    DynamoDB's unprocessed keys).
 
     Returns ``{table: {(pk, sk): item}}`` for the items that exist."""
     found: dict[str, dict[tuple[str, str], dict]] = {table: {} for table in requests}
-    pending = {
-        table: {"Keys": [key(pk, sk) for pk, sk in dict.fromkeys(keys)], "ConsistentRead": True}
-        for table, keys in requests.items()
-        if keys
-    }
-    while pending:
+    waiting = [(table, k) for table, keys in requests.items() for k in dict.fromkeys(keys)]
+    while waiting:
+        request: dict[str, dict[str, Any]] = {}
+        for table, (pk, sk) in waiting[:BATCH_GET_LIMIT]:
+            request.setdefault(table, {"Keys": [], "ConsistentRead": True})["Keys"].append(key(pk, sk))
+        waiting = waiting[BATCH_GET_LIMIT:]
         with translated():
-            response = ddb().batch_get_item(RequestItems=pending)
+            response = ddb().batch_get_item(RequestItems=request)
         for table, items in response.get("Responses", {}).items():
             for raw in items:
                 item = from_item(raw)
                 found[table][(item["pk"], item["sk"])] = item
-        pending = response.get("UnprocessedKeys") or {}
+        unprocessed = [(table, (k["pk"]["S"], k["sk"]["S"]))
+                       for table, left in (response.get("UnprocessedKeys") or {}).items() for k in left["Keys"]]
+        waiting = unprocessed + waiting
     return found
 
 
