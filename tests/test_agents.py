@@ -614,6 +614,22 @@ def test_conflicting_deletion_is_a_retryable_503_and_the_agent_stays_whole(api, 
     assert check_items(scan(agents_table())).ok
 
 
+def test_a_deletion_that_collides_once_is_retried_and_leaves_nothing(api, scene):
+    from cluster_agents.ops.invariants import check_items
+
+    agent = create(api, scene.pid, "collided")
+    api.post(f"{scene.path}/{agent['id']}/tokens", json_body={"name": "t"})
+    fault = Fault("TransactWriteItems", "TransactionCanceledException", times=1,
+                  extra={"CancellationReasons": [{"Code": "TransactionConflict"}]})
+    with inject("dynamodb", fault):
+        response = api.delete(f"{scene.path}/{agent['id']}")
+    assert (response.status, fault.seen) == (204, 1)
+    assert api.get(f"{scene.path}/{agent['id']}").status == 404
+    items = scan(agents_table())
+    assert not [item for item in items if item["pk"] == f"AGENT#{agent['id']}"]
+    assert check_items(items).ok
+
+
 # ---------------------------------------------------------------- sample events
 def test_sample_events_drive_the_function(aws):
     """events/agents/*.json, in a sensible order, against root's project root/sample."""

@@ -43,7 +43,7 @@ def _of_project(items: list[dict[str, Any]], project_id: int, agent_ids: set[int
     """The items of one project's agents (what the invariant checker should see of it)."""
     partitions = {f"AGENT#{agent_id}" for agent_id in agent_ids}
     return [i for i in items if i["pk"] == f"PROJECT#{project_id}" or i["pk"] in partitions
-            or (i["pk"].startswith(("AGENTTOKEN#", "CIACCESS#")) and i.get("agent_id") in agent_ids)]
+            or (i["pk"].startswith("AGENTTOKEN#") and i.get("agent_id") in agent_ids)]
 
 
 def _session() -> requests.Session:

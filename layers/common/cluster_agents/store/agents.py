@@ -234,7 +234,7 @@ class AgentRepository:
         that makes this transaction fail and the partition be read again - or updates an item that
         this transaction deletes, on condition that it still exists (``last_used_at``)."""
         agent_id = deletion.agent.id
-        for _ in range(_DELETE_ATTEMPTS):
+        for attempt in range(_DELETE_ATTEMPTS):
             actions = self._removal(deletion)
             authorizations, revoked = self._dependents(deletion)
             overflowing_authorizations, overflowing_revoked = [], []
@@ -252,15 +252,18 @@ class AgentRepository:
             self._remove_authorizations(overflowing_authorizations)
             try:
                 dynamo.transact(actions)
+                break
+            except dynamo.TransactionConflicted:  # another agent wrote a shared CIACCESS# item
+                if attempt + 1 == _DELETE_ATTEMPTS:
+                    raise
+                dynamo.pause_after_conflict(attempt)
             except dynamo.TransactionCancelled as cancelled:
                 if not cancelled.failed(0):
                     raise StoreBusy() from None
-                again = self.prepare_deletion(agent_id)
-                if again is None:  # deleted by a concurrent request: the outcome asked for
-                    break
-                deletion = again
-                continue
-            break
+            again = self.prepare_deletion(agent_id)
+            if again is None:  # deleted by a concurrent request: the outcome asked for
+                break
+            deletion = again
         else:
             raise StoreBusy()
 

@@ -49,8 +49,6 @@ from __future__ import annotations
 
 import functools
 import json
-import random
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -74,7 +72,6 @@ from cluster_agents.store.agents import (
 MAX_ACTIONS = 100  # DynamoDB's limit per transaction
 CHANGES_PER_TRANSACTION = (MAX_ACTIONS - 1) // 2  # two items per change, plus the agent's version
 MAX_ATTEMPTS = 5
-CONFLICT_PAUSE = 0.02  # seconds: the longest first pause after a TransactionConflict, doubled each time
 
 Source = tuple[SourceKind, int]
 
@@ -228,7 +225,7 @@ class CiAccessRepository:
             except dynamo.TransactionConflicted:
                 if attempt + 1 == MAX_ATTEMPTS:
                     raise
-                time.sleep(random.uniform(0, CONFLICT_PAUSE * 2 ** attempt))  # noqa: S311 - jitter, not a secret
+                dynamo.pause_after_conflict(attempt)
                 continue  # another agent wrote one of the same items: read again and retry
             return len(changes)
         raise StoreBusy()

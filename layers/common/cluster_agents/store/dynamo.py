@@ -4,6 +4,8 @@ atomic counters and transactions whose cancellation reasons callers can read."""
 from __future__ import annotations
 
 import contextlib
+import random
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -13,6 +15,7 @@ from cluster_agents.aws import THROTTLING_CODES, busy_on_transient_errors, clien
 from cluster_agents.errors import StoreBusy
 
 COUNTER_PK = "COUNTER"
+CONFLICT_PAUSE = 0.02  # seconds: the longest first pause after a TransactionConflict, doubled each time
 BATCH_GET_LIMIT = 100  # keys per BatchGetItem request (DynamoDB's limit)
 T = TypeVar("T")
 
@@ -80,6 +83,12 @@ class TransactionConflicted(StoreBusy):
     """A transaction cancelled only because another one was writing one of its items at the same
     moment (``TransactionConflict``): nothing was written. A StoreBusy (503) to whoever does not
     catch it; a caller that can recompute its writes may read again and retry."""
+
+
+def pause_after_conflict(attempt: int) -> None:
+    """A random pause (full jitter, doubling with ``attempt``) before retrying a transaction that
+    collided with another, so the two do not collide again."""
+    time.sleep(random.uniform(0, CONFLICT_PAUSE * 2 ** attempt))  # noqa: S311 - jitter, not a secret
 
 
 class ItemTooLarge(Exception):
