@@ -23,11 +23,10 @@ def percentile(samples: list[float], fraction: float) -> float:
     return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)]
 
 
-@dataclass
-class RouteLatency:
-    scenario: Scenario
-    samples: list[float] = field(default_factory=list)  # seconds
-    error: str | None = None
+class Timings:
+    """Median and p95 of ``samples`` (seconds)."""
+
+    samples: list[float]
 
     @property
     def median(self) -> float:
@@ -38,7 +37,14 @@ class RouteLatency:
         return percentile(self.samples, 0.95)
 
 
-class Floor:
+@dataclass
+class RouteLatency(Timings):
+    scenario: Scenario
+    samples: list[float] = field(default_factory=list)  # seconds
+    error: str | None = None
+
+
+class Floor(Timings):
     """Raw GetItem timings against the same storage."""
 
     def __init__(self, ddb: Any, table: str) -> None:
@@ -51,14 +57,6 @@ class Floor:
             started = time.perf_counter()
             self._ddb.get_item(TableName=self._table, Key=self._key, ConsistentRead=True)
             self.samples.append(time.perf_counter() - started)
-
-    @property
-    def median(self) -> float:
-        return statistics.median(self.samples)
-
-    @property
-    def p95(self) -> float:
-        return percentile(self.samples, 0.95)
 
 
 def measure_latency(http: Http, world: World, scenarios: list[Scenario], floor: Floor, requests: int,
