@@ -154,10 +154,14 @@ def run(args: argparse.Namespace, say) -> object:
     functions_list = cfn.functions(template)
     overrides = {"ROOT_TOKEN": ROOT_TOKEN, "KAS_SECRET": KAS_SECRET}
 
-    with MotoServer() as store:
-        container = Container().use(store.endpoint)
+    def fresh_world(endpoint: str) -> tuple[Container, InProcess, World]:
+        """The functions in process against ``endpoint``, and a world to drive them with."""
+        container = Container().use(endpoint)
         client = InProcess(functions_list)
-        world = World(client, routes, run_id, container)
+        return container, client, World(client, routes, run_id, container)
+
+    with MotoServer() as store:
+        container, client, world = fresh_world(store.endpoint)
         overrides["AWS_ENDPOINT_URL"] = store.endpoint
         measurable = the_plan.runnable
         if "roundtrips" not in args.skip:
@@ -182,9 +186,7 @@ def run(args: argparse.Namespace, say) -> object:
     if "memory" not in args.skip:
         say("memory of a worker over a mixed load (fresh moto server and local API)")
         with MotoServer() as store:
-            container = Container().use(store.endpoint)
-            client = InProcess(functions_list)
-            world = World(client, routes, run_id, container)
+            container, client, world = fresh_world(store.endpoint)
             overrides["AWS_ENDPOINT_URL"] = store.endpoint
             with LocalApi(port=0, workers=1, seed=True, env_overrides=overrides) as api:
                 http = Http("127.0.0.1", api.port)
@@ -201,9 +203,7 @@ def run(args: argparse.Namespace, say) -> object:
     if "scaling" not in args.skip:
         say("scaling (second moto server, bulk-seeded)")
         with MotoServer() as big:
-            container = Container().use(big.endpoint)
-            client = InProcess(functions_list)
-            world = World(client, routes, run_id, container)
+            container, client, world = fresh_world(big.endpoint)
             report.scales = scaling.measure(world, client, report.options["sizes"], progress=say)
             report.seeded_notes += sorted(world.notes.seeded)
         report.seeded_notes.insert(0, (
