@@ -28,7 +28,6 @@ token-creating transaction, ``attribute_not_exists`` on the name index and on ``
 from __future__ import annotations
 
 import functools
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -308,13 +307,13 @@ class AgentRepository:
         for start in range(0, len(unique), _BATCH_WRITE_SIZE):
             pending = {self.table: [{"DeleteRequest": {"Key": dynamo.key(pk, sk)}}
                                     for pk, sk in unique[start:start + _BATCH_WRITE_SIZE]]}
-            for attempt in range(8):
+            for attempt in range(dynamo.UNPROCESSED_RETRIES):
                 with dynamo.translated():
                     response = dynamo.ddb().batch_write_item(RequestItems=pending)
                 pending = response.get("UnprocessedItems") or {}
                 if not pending:
                     break
-                time.sleep(min(0.05 * 2 ** attempt, 1.0))
+                dynamo.pause_before_unprocessed(attempt)
             else:
                 raise StoreBusy(throttled=True)
 

@@ -17,6 +17,7 @@ from cluster_agents.errors import StoreBusy
 COUNTER_PK = "COUNTER"
 CONFLICT_PAUSE = 0.02  # seconds: the longest first pause after a TransactionConflict, doubled each time
 BATCH_GET_LIMIT = 100  # keys per BatchGetItem request (DynamoDB's limit)
+UNPROCESSED_RETRIES = 8  # batch requests again for what DynamoDB left unprocessed (throttled), then 429
 T = TypeVar("T")
 
 
@@ -91,6 +92,12 @@ def pause_after_conflict(attempt: int) -> None:
     time.sleep(random.uniform(0, CONFLICT_PAUSE * 2 ** attempt))  # noqa: S311 - jitter, not a secret
 
 
+def pause_before_unprocessed(attempt: int) -> None:
+    """Back off before asking again for what a batch request left unprocessed (DynamoDB does
+    that when it throttles): 50 ms, doubling, at most 1 s."""
+    time.sleep(min(0.05 * 2 ** attempt, 1.0))
+
+
 class ItemTooLarge(Exception):
     """A write would take an item past DynamoDB's 400 KB item size; nothing was written.
 
@@ -152,6 +159,7 @@ def batch_get(requests: dict[str, Sequence[tuple[str, str]]]) -> dict[str, dict[
     Returns ``{table: {(pk, sk): item}}`` for the items that exist."""
     found: dict[str, dict[tuple[str, str], dict]] = {table: {} for table in requests}
     waiting = [(table, k) for table, keys in requests.items() for k in dict.fromkeys(keys)]
+    retries = 0
     while waiting:
         request: dict[str, dict[str, Any]] = {}
         for table, (pk, sk) in waiting[:BATCH_GET_LIMIT]:
@@ -165,6 +173,11 @@ def batch_get(requests: dict[str, Sequence[tuple[str, str]]]) -> dict[str, dict[
                 found[table][(item["pk"], item["sk"])] = item
         unprocessed = [(table, (k["pk"]["S"], k["sk"]["S"]))
                        for table, left in (response.get("UnprocessedKeys") or {}).items() for k in left["Keys"]]
+        if unprocessed:
+            if retries == UNPROCESSED_RETRIES:
+                raise StoreBusy(throttled=True)
+            pause_before_unprocessed(retries)
+            retries += 1
         waiting = unprocessed + waiting
     return found
 
