@@ -15,6 +15,7 @@ never fails the agent's request, and it writes nothing either."""
 from __future__ import annotations
 
 import base64
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -212,7 +213,8 @@ def test_a_passing_conflict_on_agent_configuration_is_retried(aws, api, scene):
         response = _configure_rich(scene, {"ci_access": {"projects": [{"id": "root/app", "default_namespace": "x"}]}})
     assert fault.seen == 2
     assert response.status == 204, response.text
-    assert list(ci_access().of_agent(scene.rich).values()) == [{"default_namespace": "x"}]
+    stored = ci_access().read_agent(scene.rich).current.values()
+    assert [json.loads(configuration) for configuration in stored] == [{"default_namespace": "x"}]
     assert_invariants(aws)
 
 

@@ -361,9 +361,12 @@ def test_a_throttled_usage_write_does_not_fail_the_agent(agent, monkeypatch):
 
 # ---------------------------------------------------------------- agent configuration
 def _ci_access_of(agent_id: int) -> dict:
+    """The agent's stored authorisations, ``{(kind, id): configuration}`` (from its mirrors)."""
     from cluster_agents.store.ci_access import ci_access
 
-    return ci_access().of_agent(agent_id)
+    read = ci_access().read_agent(agent_id)
+    assert read is not None, f"agent {agent_id} is gone"
+    return {source: json.loads(configuration) for source, configuration in read.current.items()}
 
 
 @pytest.fixture

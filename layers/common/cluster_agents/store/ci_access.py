@@ -104,13 +104,6 @@ def _prefix_end(prefix: str) -> str:
     return prefix[:-1] + chr(ord(prefix[-1]) + 1)
 
 
-def _authorization(item: dict[str, Any]) -> StoredAuthorization:
-    return StoredAuthorization(
-        agent_id=item["agent_id"], agent_project_id=item["agent_project_id"], kind=item["kind"],
-        source_id=item["source_id"], configuration=json.loads(item["configuration"]),
-    )
-
-
 def entries_of(item: dict[str, Any]) -> dict[int, dict[str, Any]]:
     """The entries of a ``CIACCESS#`` item: ``{agent id: {"p": project id, "c": configuration}}``."""
     prefix = CI_ACCESS_ENTRY_PREFIX
@@ -148,14 +141,6 @@ class CiAccessRepository:
         return sorted(int(item["id"]) for item in items)
 
     # ------------------------------------------------------------ the agent side
-    def of_agent(self, agent_id: int) -> dict[Source, dict[str, Any]]:
-        """The agent's current authorisations, ``{(kind, id): configuration}`` (from its mirrors)."""
-        return {(auth.kind, auth.source_id): auth.configuration for auth in self._mirror(agent_id)}
-
-    def _mirror(self, agent_id: int) -> list[StoredAuthorization]:
-        items = dynamo.query_all(self.table, agent_pk(agent_id), sk_prefix=CI_ACCESS_MIRROR_PREFIX)
-        return [_authorization(item) for item in items]
-
     def read_agent(self, agent_id: int) -> AgentAuthorizations | None:
         """The agent and its current authorisations in one Query (more only past 1 MB): the sort
         keys from ``A`` through ``CI#...``, less the active tokens between them. None: no agent."""

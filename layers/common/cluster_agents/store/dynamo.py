@@ -204,16 +204,7 @@ def read_together(*reads: Read[Any]) -> list[Any]:
 
 def next_id(table: str, entity: str) -> int:
     """The next integer id of ``entity`` from an atomic counter item."""
-    with translated():
-        response = ddb().update_item(
-            TableName=table,
-            Key=key(COUNTER_PK, entity),
-            UpdateExpression="ADD #v :one",
-            ExpressionAttributeNames={"#v": "value"},
-            ExpressionAttributeValues={":one": {"N": "1"}},
-            ReturnValues="UPDATED_NEW",
-        )
-    return int(response["Attributes"]["value"]["N"])
+    return next_ids(table, entity, ("value",))["value"]
 
 
 def next_ids(table: str, entity: str, attributes: Sequence[str]) -> dict[str, int]:
