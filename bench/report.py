@@ -16,6 +16,7 @@ from bench.scenarios import Plan, Scenario, show
 LATENCY_LIMIT = 1.5
 IMPORT_LIMIT = 2.0
 MEMORY_LIMIT = 0.05
+FIXED_COST_ROUTE = ("GET", "/api/v4/docs")  # no AWS call: what the local stack itself costs a request
 
 # What each kind of key is read or written for (the legend of the call sequences).
 ROLES = {
@@ -98,8 +99,7 @@ def _count_of(run: Run, item: Scenario) -> RouteCount | None:
 
 
 def _fixed(run: Run) -> RouteLatency | None:
-    return next((lat for lat in run.latencies if lat.scenario.key == ("GET", "/api/v4/version") and lat.samples),
-                None)
+    return next((lat for lat in run.latencies if lat.scenario.key == FIXED_COST_ROUTE and lat.samples), None)
 
 
 def verdicts(run: Run) -> list[Verdict]:
@@ -261,7 +261,7 @@ def _latency(run: Run) -> list[str]:
         f"(p95 {_ms(floor.p95)} ms, {len(floor.samples)} samples). Target: median ≤ 1.5x floor.",
     ]
     if fixed:
-        lines += ["", f"Fixed cost of the local stack: `GET /version` (no AWS call) has a median of "
+        lines += ["", f"Fixed cost of the local stack: `GET /docs` (no AWS call) has a median of "
                       f"**{_ms(fixed.median)} ms** (p95 {_ms(fixed.p95)}): HTTP, the gateway, the pipe to the worker, "
                       "Powertools' resolver and the JSON event."]
     costs = run.costs
@@ -280,7 +280,7 @@ def _latency(run: Run) -> list[str]:
                       "**priced** columns use these costs for each of the route's own calls instead of a GetItem.",
                   "", "| table | GetItem | BatchGetItem (2 keys) | Query | UpdateItem | TransactWriteItems, 1 action | "
                       "TransactWriteItems, 3 actions |", "|---|---|---|---|---|---|---|", *rows]
-    lines += ["", "**Net of the local stack** subtracts `GET /version`'s median (the emulator's HTTP, gateway and "
+    lines += ["", "**Net of the local stack** subtracts `GET /docs`'s median (the emulator's HTTP, gateway and "
                   "pipe, which API Gateway and Lambda replace with their own) before dividing by the floor.",
               "", "| route | DynamoDB trips | median ms | p95 ms | floor ms | median / floor | p95 / floor | "
                   "net of the local stack / floor | priced calls ms | median / priced | "
@@ -458,7 +458,7 @@ def _why(run: Run) -> list[str]:
             f"- Latency: {len(slow)} routes over {LATENCY_LIMIT}x the floor, by "
             f"{_x(min(r for _, r in slow))} to {_x(max(r for _, r in slow))}"
             + (f" (worst: {_route(max(slow, key=lambda pair: pair[1])[0].scenario)})" if slow else "") + ". "
-            + (f"The local stack's own cost is small ({_ms(fixed.median)} ms for `GET /version`). " if fixed else "")
+            + (f"The local stack's own cost is small ({_ms(fixed.median)} ms for `GET /docs`). " if fixed else "")
             + ("Priced with what each of their calls costs on this moto (see the table above: a transaction costs "
                "several GetItems here), the same medians are "
                f"{_x(min(priced))} to {_x(max(priced))} of their calls' raw cost. "

@@ -274,10 +274,16 @@ def _encoded(project: dict) -> str:
 
 
 # ---------------------------------------------------------------- §5 the world
+@scenario("GET", "/metadata", group="world")
+def _get_metadata(w: World) -> Iterator[Request]:
+    while True:
+        yield Request("GET", "/metadata", w.maintainer.auth)
+
+
 @scenario("GET", "/version", group="world")
 def _get_version(w: World) -> Iterator[Request]:
     while True:
-        yield Request("GET", "/version")
+        yield Request("GET", "/version", w.maintainer.auth)
 
 
 @scenario("GET", "/user", group="world")
@@ -307,6 +313,19 @@ def _create_pat(w: World) -> Iterator[Request]:
     while True:
         yield Request("POST", f"/users/{owner.id}/personal_access_tokens", w.root_auth,
                       {"name": "bench", "scopes": ["api"]}, expect=201)
+
+
+@scenario("POST", "/user/personal_access_tokens", group="world")
+def _create_own_pat(w: World) -> Iterator[Request]:
+    while True:
+        yield Request("POST", "/user/personal_access_tokens", w.maintainer.auth,
+                      {"name": "kubectl", "scopes": ["k8s_proxy"]}, expect=201)
+
+
+@scenario("GET", "/personal_access_tokens/self", group="world")
+def _get_own_pat(w: World) -> Iterator[Request]:
+    while True:
+        yield Request("GET", "/personal_access_tokens/self", w.maintainer.auth)
 
 
 @scenario("DELETE", "/personal_access_tokens/{}", needs=(("POST", "/users/{}/personal_access_tokens"),),

@@ -96,7 +96,7 @@ PAGE_PARAMETERS = [
      "description": "Items per page (above 100: 100)"},
 ]
 BODY_MEDIA_TYPES = ("application/json", "application/x-www-form-urlencoded")
-NEVER_RETURNED = ("422",)  # Powertools' validation error: parameters are validated by web.params (400)
+POWERTOOLS_VALIDATION_ERROR = "#/components/schemas/HTTPValidationError"  # its 422: web.params answers 400
 UNUSED_SCHEMAS = ("HTTPValidationError", "ValidationError", "ResponseValidationError")
 
 
@@ -169,8 +169,10 @@ def _shared_example(value: Any, examples: dict[str, Any]) -> dict[str, str]:
 def _operation(operation: dict[str, Any], schemas: dict[str, Any], examples: dict[str, Any]) -> dict[str, Any]:
     operation = copy.deepcopy(operation)
     responses = operation["responses"]
-    for status in NEVER_RETURNED:
-        responses.pop(status, None)
+    for status, response in list(responses.items()):
+        schemas_named = [media.get("schema", {}).get("$ref") for media in response.get("content", {}).values()]
+        if POWERTOOLS_VALIDATION_ERROR in schemas_named:
+            del responses[status]  # Powertools' own, never returned: parameters are validated by web.params
     for response in responses.values():
         if response.get("content") == {}:
             del response["content"]
@@ -209,7 +211,7 @@ def build_document(functions: list[cfn.Function] | None = None) -> dict[str, Any
         for name, definition in schema.get("components", {}).get("schemas", {}).items():
             if name not in UNUSED_SCHEMAS:
                 components.setdefault(name, definition)
-    order = ("get", "put", "post", "delete")
+    order = ("get", "head", "put", "post", "delete")
     return {
         "openapi": OPENAPI_VERSION,
         "info": {"title": TITLE, "version": _project_version(), "description": DESCRIPTION},

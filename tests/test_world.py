@@ -6,13 +6,6 @@ from tests.client import ApiClient
 from tests.conftest import ROOT_TOKEN
 
 
-def test_version_needs_no_authentication(aws):
-    response = ApiClient().get("/version")
-    assert response.status == 200
-    assert set(response.json()) >= {"version", "revision"}
-    assert response.headers["Content-Type"] == "application/json"
-
-
 def test_root_token_works_in_each_credential_form(api):
     for auth in ("private-token", "bearer"):
         response = ApiClient(ROOT_TOKEN).get("/user", auth=auth)

@@ -23,7 +23,8 @@ def gl(local_api):
 
 def test_version_and_the_three_credential_forms(local_api):
     base = local_api.base_url
-    assert requests.get(f"{base}/version", timeout=10).status_code == 200
+    assert requests.get(f"{base}/version", timeout=10).status_code == 401
+    assert requests.get(f"{base}/version", headers={"PRIVATE-TOKEN": E2E_ROOT_TOKEN}, timeout=10).status_code == 200
     for kwargs in (
         {"headers": {"PRIVATE-TOKEN": E2E_ROOT_TOKEN}},
         {"headers": {"Authorization": f"Bearer {E2E_ROOT_TOKEN}"}},
@@ -32,6 +33,26 @@ def test_version_and_the_three_credential_forms(local_api):
         response = requests.get(f"{base}/user", timeout=10, **kwargs)
         assert response.status_code == 200, kwargs
         assert response.json()["username"] == "root"
+
+
+def test_python_gitlab_reads_the_version_authenticated(gl, local_api):
+    """``gl.version()`` sends its token to GET /version, which needs one (SPEC §5)."""
+    version, revision = gl.version()
+    assert tuple(int(part) for part in version.split(".")) >= (17, 11, 0)
+    assert revision not in ("", "unknown")
+    response = requests.head(f"{local_api.base_url}/metadata", headers={"PRIVATE-TOKEN": E2E_ROOT_TOKEN}, timeout=10)
+    assert (response.status_code, response.content) == (200, b"")
+    assert requests.head(f"{local_api.base_url}/metadata", timeout=10).status_code == 401
+
+
+def test_a_user_creates_a_k8s_proxy_token_for_themselves(gl, local_api):
+    made = gl.http_post("/user/personal_access_tokens", post_data={"name": "kubectl", "scopes": ["k8s_proxy"]})
+    response = requests.get(f"{local_api.base_url}/personal_access_tokens/self", timeout=10,
+                            headers={"PRIVATE-TOKEN": made["token"]})
+    assert response.status_code == 200
+    assert response.json() == {key: value for key, value in made.items() if key != "token"}
+    refused = requests.get(f"{local_api.base_url}/user", timeout=10, headers={"PRIVATE-TOKEN": made["token"]})
+    assert (refused.status_code, refused.json()["scope"]) == (403, "read_user api read_api")
 
 
 def test_python_gitlab_builds_a_world(gl, local_api):

@@ -1,5 +1,5 @@
-"""The GitLab world around the agents (SPEC §5, §6.2): version, users, personal access tokens,
-groups, projects, members, and CI jobs (admin create, runner-style finish)."""
+"""The GitLab world around the agents (SPEC §5, §6.2, §7.4): metadata, users, personal access
+tokens, groups, projects, members, and CI jobs (admin create, runner-style finish)."""
 
 from __future__ import annotations
 
@@ -10,16 +10,17 @@ from aws_lambda_powertools.event_handler import Response
 from cluster_agents import errors as e
 from cluster_agents.domain.access import VALID_ACCESS_LEVELS
 from cluster_agents.domain.naming import path_from_name, valid_path, valid_username
+from cluster_agents.domain.personal_access_tokens import SELF_SERVICE_SCOPES
 from cluster_agents.errors import InvalidParameters, RequestRejected, ValidationFailed
 from cluster_agents.services import world
 from cluster_agents.settings import get_settings
 from cluster_agents.web import entities
 from cluster_agents.web import openapi as docs
 from cluster_agents.web.app import create_app, entrypoint, no_content, respond
-from cluster_agents.web.auth import current_user, job_token
+from cluster_agents.web.auth import ANY_SCOPE, METADATA, USERS, current_user, job_token
 from cluster_agents.web.pagination import headers as page_headers
 from cluster_agents.web.pagination import requested_page
-from cluster_agents.web.params import Params, integer, parse
+from cluster_agents.web.params import Params, comma_separated, integer, parse
 from cluster_agents.web.request import current
 from pydantic import Field
 
@@ -39,9 +40,16 @@ class NewUser(Params):
 
 class NewPersonalAccessToken(Params):
     name: str
-    scopes: list[Literal[TOKEN_SCOPES]]  # type: ignore[valid-type]
+    scopes: comma_separated(TOKEN_SCOPES)  # type: ignore[valid-type]
     expires_at: date | None = None
     description: str | None = None
+
+
+class NewOwnPersonalAccessToken(Params):
+    name: str | None  # required; null or blank: 422 Name can't be blank
+    scopes: comma_separated(SELF_SERVICE_SCOPES)  # type: ignore[valid-type]
+    description: str | None = None
+    expires_at: date | None = None  # null or absent: tomorrow
 
 
 class NewGroup(Params):
@@ -134,36 +142,65 @@ def _access_level(value: int) -> int:
     return value
 
 
-# ---------------------------------------------------------------- version and users
-@app.get("/api/v4/version", summary="The GitLab version this API answers as", tags=["version"],
-         description="No authentication.", responses=docs.responses(200))
-def handle_get_version():
+# ---------------------------------------------------------------- metadata and users
+def _metadata_docs(method: str, summary: str) -> dict:
+    return {"summary": summary, "tags": ["metadata"], "security": docs.USER_SECURITY,
+            "description": "Any personal access token with api, read_api, read_user or ai_features.",
+            "responses": docs.responses(200, docs.user(METADATA, method),
+                                        success_description="OK (HEAD: empty body)" if method == "HEAD" else "")}
+
+
+def _metadata() -> Response:
+    current_user(METADATA)
+    if current().method == "HEAD":
+        return Response(status_code=200, body="")
     settings = get_settings()
-    return respond({"version": settings.version, "revision": settings.revision, "kas": {"enabled": True}})
+    return respond(entities.metadata(settings.version, settings.revision, settings.kas_external_url or None,
+                                     settings.kas_external_k8s_proxy_url or None))
+
+
+@app.get("/api/v4/metadata", **_metadata_docs("GET", "This instance's version and agent server (KAS)"))
+def handle_get_metadata():
+    return _metadata()
+
+
+@app.head("/api/v4/metadata", **_metadata_docs("HEAD", "Whether the metadata can be read"))
+def handle_head_metadata():
+    return _metadata()
+
+
+@app.get("/api/v4/version", **_metadata_docs("GET", "The metadata (deprecated alias of /metadata)"))
+def handle_get_version():
+    return _metadata()
+
+
+@app.head("/api/v4/version", **_metadata_docs("HEAD", "Whether the metadata can be read (deprecated alias)"))
+def handle_head_version():
+    return _metadata()
 
 
 @app.get("/api/v4/user", summary="The current user", tags=USER_TAGS, security=docs.USER_SECURITY,
-         responses=docs.responses(200, docs.USER))
+         responses=docs.responses(200, docs.user(USERS, "GET")))
 def handle_get_current_user():
-    caller = current_user().user
+    caller = current_user(USERS).user
     return respond(entities.user_details(caller, show_private=True))
 
 
 @app.get("/api/v4/users/<user_id>", summary="Get a user", tags=USER_TAGS, security=docs.USER_SECURITY,
-         responses=docs.responses(200, docs.USER, INVALID_USER_ID, e.UserNotFound()))
+         responses=docs.responses(200, docs.user(USERS, "GET"), INVALID_USER_ID, e.UserNotFound()))
 def handle_get_user(user_id: str):
-    caller = current_user().user
+    caller = current_user(USERS).user
     user = world.get_user(integer("user_id", user_id))
     return respond(entities.user_details(user, show_private=caller.is_admin or caller.id == user.id))
 
 
 @app.post("/api/v4/users", summary="Create a user", tags=USER_TAGS, description=ADMIN_ONLY,
           security=docs.USER_SECURITY, openapi_extensions=docs.body(NewUser),
-          responses=docs.responses(201, docs.USER, e.InvalidParameters(["email is missing"]),
+          responses=docs.responses(201, docs.user(USERS, "POST"), e.InvalidParameters(["email is missing"]),
                                    e.ValidationFailed(["Email is invalid"]), docs.FORBIDDEN,
                                    e.Conflict("Username has already been taken")))
 def handle_create_user():
-    caller = current_user().user
+    caller = current_user(USERS).user
     params = parse(NewUser)
     if not valid_username(params.username):
         raise ValidationFailed(["Username can contain only letters, digits, '_', '-' and '.'. "
@@ -177,17 +214,45 @@ def handle_create_user():
 @app.post("/api/v4/users/<user_id>/personal_access_tokens", summary="Create a personal access token",
           tags=TOKEN_TAGS, description=ADMIN_ONLY + " The only response that carries the token.",
           security=docs.USER_SECURITY, openapi_extensions=docs.body(NewPersonalAccessToken),
-          responses=docs.responses(201, docs.USER, INVALID_USER_ID, e.InvalidParameters(["name is missing"]),
+          responses=docs.responses(201, docs.user(USERS, "POST"), INVALID_USER_ID,
+                                   e.InvalidParameters(["name is missing"]),
                                    e.InvalidParameters(["scopes does not have a valid value"]), docs.FORBIDDEN,
                                    e.UserNotFound(), e.ValidationFailed(["Expiration date must be in the future"])))
 def handle_create_personal_access_token(user_id: str):
-    caller = current_user().user
+    caller = current_user(USERS).user
     owner_id = integer("user_id", user_id)
     params = parse(NewPersonalAccessToken)
     token, secret = world.create_personal_access_token(
         caller, owner_id, params.name, params.scopes, params.expires_at, params.description
     )
     return respond(entities.personal_access_token(token, secret), 201)
+
+
+@app.post("/api/v4/user/personal_access_tokens", summary="Create a personal access token for yourself",
+          tags=TOKEN_TAGS, description="Only the k8s_proxy scope; expires tomorrow unless expires_at says "
+                                       "otherwise (at most a year ahead). The only response that carries the token.",
+          security=docs.USER_SECURITY, openapi_extensions=docs.body(NewOwnPersonalAccessToken),
+          responses=docs.responses(201, docs.user(USERS, "POST"), e.InvalidParameters(["name is missing"]),
+                                   e.InvalidParameters(["scopes does not have a valid value"]),
+                                   e.InvalidParameters(["expires_at is invalid"]),
+                                   e.Unprocessable(["Name can't be blank", "Scopes can't be blank"]),
+                                   e.Unprocessable(["Expiration date must be before 2027-01-01"])))
+def handle_create_own_personal_access_token():
+    caller = current_user(USERS).user
+    params = parse(NewOwnPersonalAccessToken)
+    token, secret = world.create_own_personal_access_token(caller, params.name, params.scopes, params.expires_at,
+                                                           params.description)
+    return respond(entities.personal_access_token(token, secret), 201)
+
+
+@app.get("/api/v4/personal_access_tokens/self", summary="The personal access token of the request",
+         tags=TOKEN_TAGS, description="Any personal access token, whatever its scopes (k8s_proxy too).",
+         security=docs.USER_SECURITY, responses=docs.responses(200, docs.user(ANY_SCOPE, "GET")))
+def handle_get_own_personal_access_token():
+    token = current_user(ANY_SCOPE).token
+    if token is None:  # never: a personal access token is what authenticates a user here
+        raise e.Unauthenticated()
+    return respond(entities.personal_access_token(token))
 
 
 @app.delete("/api/v4/personal_access_tokens/<token_id>", summary="Revoke a personal access token",

@@ -22,7 +22,13 @@ class TokenRevoked(ServiceError):
 
 
 class InsufficientScope(ServiceError):
-    """A read_api token on a write."""
+    """A token with none of the scopes the route accepts for its method. ``scope`` is what the
+    body names: every scope the route registers, space-separated (``api`` for a read_api token
+    on a write, SPEC §1.1)."""
+
+    def __init__(self, scope: str = "api") -> None:
+        super().__init__(scope)
+        self.scope = scope
 
 
 class KasAuthenticationInvalid(ServiceError):
@@ -115,6 +121,15 @@ class RequestRejected(ServiceError):
 
 class ValidationFailed(ServiceError):
     """Model validation: full messages such as ``Name can't be blank``, reported all at once."""
+
+    def __init__(self, messages: list[str]) -> None:
+        super().__init__("; ".join(messages))
+        self.messages = messages
+
+
+class Unprocessable(ServiceError):
+    """422 with the model's messages as one sentence (``Name can't be blank and Scopes can't be
+    blank``), as GitLab's ``render_api_error!(errors.full_messages.to_sentence, 422)``."""
 
     def __init__(self, messages: list[str]) -> None:
         super().__init__("; ".join(messages))

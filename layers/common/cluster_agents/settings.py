@@ -20,6 +20,10 @@ class Settings(BaseModel):
     kas_secret: str = ""
     kas_secret_arn: str = ""
     receptive_agents_enabled: bool = True
+    # The agent server's URLs as clients reach it (GET /metadata's kas.externalUrl and
+    # kas.externalK8sProxyUrl; empty: null).
+    kas_external_url: str = ""
+    kas_external_k8s_proxy_url: str = ""
     version: str = "17.11.0"
     revision: str = "cluster-agents-api"
 

@@ -25,9 +25,18 @@ class PersonalAccessToken:
     name: str
     scopes: tuple[str, ...]
     created_at: str
-    expires_at: str | None = None  # a date, YYYY-MM-DD; valid through that day (UTC)
+    expires_at: str | None = None  # a date, YYYY-MM-DD; expired from that day's 00:00 UTC on
     revoked: bool = False
     description: str | None = None
+    last_used_at: str | None = None
+
+    def expired(self, today: str) -> bool:
+        """Whether the token has expired by ``today`` (YYYY-MM-DD, UTC): GitLab compares
+        ``expires_at <= now``, so a token expiring on D no longer works on D (SPEC §1.1)."""
+        return self.expires_at is not None and self.expires_at <= today
+
+    def active(self, today: str) -> bool:
+        return not self.revoked and not self.expired(today)
 
 
 @dataclass(frozen=True)

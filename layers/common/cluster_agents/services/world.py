@@ -18,12 +18,14 @@ from cluster_agents.domain.models import (
     User,
 )
 from cluster_agents.domain.naming import environment_slug, guess_tier
+from cluster_agents.domain.personal_access_tokens import default_expiry, validation_messages
 from cluster_agents.errors import (
     Forbidden,
     GroupNotFound,
     MemberNotFound,
     NotFound,
     ProjectNotFound,
+    Unprocessable,
     UserNotFound,
     ValidationFailed,
 )
@@ -67,6 +69,25 @@ def create_personal_access_token(
     owner = get_user(user_id)
     if expires_at and expires_at < clock.today():
         raise ValidationFailed(["Expiration date must be in the future"])
+    return _issue_personal_access_token(owner, name, scopes, expires_at, description)
+
+
+def create_own_personal_access_token(
+    caller: User, name: str | None, scopes: list[str], expires_at: date | None, description: str | None
+) -> tuple[PersonalAccessToken, str]:
+    """A new token of the caller for themselves (SPEC §7.4; the route allows only ``k8s_proxy``),
+    expiring tomorrow unless told otherwise; 422 with the model's messages when invalid."""
+    today = clock.today()
+    expiry = expires_at or default_expiry(today)
+    messages = validation_messages(name, scopes, expiry, today)
+    if messages:
+        raise Unprocessable(messages)
+    return _issue_personal_access_token(caller, name or "", scopes, expiry, description)
+
+
+def _issue_personal_access_token(owner: User, name: str, scopes: list[str], expires_at: date | None,
+                                 description: str | None) -> tuple[PersonalAccessToken, str]:
+    """Store a new token of ``owner``; returns it with its secret, which is never shown again."""
     repo = directory()
     secret = random_token(PAT_PREFIX, 20)
     token = PersonalAccessToken(

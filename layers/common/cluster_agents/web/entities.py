@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from cluster_agents import clock
 from cluster_agents.domain.models import Group, Job, Membership, Namespace, PersonalAccessToken, Project, User
 from cluster_agents.web.request import current
 
@@ -34,21 +35,38 @@ def user_details(user: User, *, show_private: bool) -> dict[str, Any]:
 
 
 def personal_access_token(token: PersonalAccessToken, secret: str | None = None) -> dict[str, Any]:
+    """GitLab's PersonalAccessToken entity (``PersonalAccessTokenWithToken`` with ``secret``)."""
     body: dict[str, Any] = {
         "id": token.id,
         "name": token.name,
-        "description": token.description,
         "revoked": token.revoked,
         "created_at": token.created_at,
+        "description": token.description,
         "scopes": list(token.scopes),
         "user_id": token.user_id,
-        "last_used_at": None,
-        "active": not token.revoked,
+        "last_used_at": token.last_used_at,
+        "active": token.active(clock.today().isoformat()),
         "expires_at": token.expires_at,
     }
     if secret is not None:
         body["token"] = secret
     return body
+
+
+def metadata(version: str, revision: str, kas_external_url: str | None,
+             kas_external_k8s_proxy_url: str | None) -> dict[str, Any]:
+    """``GET /metadata`` (GitLab's Metadata entity): every key always present."""
+    return {
+        "version": version,
+        "revision": revision,
+        "kas": {
+            "enabled": True,
+            "externalUrl": kas_external_url,
+            "externalK8sProxyUrl": kas_external_k8s_proxy_url,
+            "version": version,
+        },
+        "enterprise": False,
+    }
 
 
 def namespace(ns: Namespace) -> dict[str, Any]:

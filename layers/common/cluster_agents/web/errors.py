@@ -12,6 +12,13 @@ def ruby_list(messages: list[str]) -> str:
     return "[" + ", ".join(json.dumps(message, ensure_ascii=False) for message in messages) + "]"
 
 
+def to_sentence(messages: list[str]) -> str:
+    """Rails' ``Array#to_sentence``: ``A``, ``A and B``, ``A, B, and C``."""
+    if len(messages) <= 2:
+        return " and ".join(messages)
+    return ", ".join(messages[:-1]) + ", and " + messages[-1]
+
+
 def status_and_body(error: e.ServiceError) -> tuple[int, dict, dict[str, str]]:
     """(status, body, extra headers) for an expected failure."""
     match error:
@@ -29,11 +36,11 @@ def status_and_body(error: e.ServiceError) -> tuple[int, dict, dict[str, str]]:
             }, {}
         case e.KasAuthenticationInvalid():
             return 401, {"message": "KAS JWT authentication invalid"}, {}
-        case e.InsufficientScope():
+        case e.InsufficientScope(scope=scope):
             return 403, {
                 "error": "insufficient_scope",
                 "error_description": "The request requires higher privileges than provided by the access token.",
-                "scope": "api",
+                "scope": scope,
             }, {}
         case e.Forbidden(reason=reason):
             return 403, {"message": f"403 Forbidden - {reason}" if reason else "403 Forbidden"}, {}
@@ -47,6 +54,8 @@ def status_and_body(error: e.ServiceError) -> tuple[int, dict, dict[str, str]]:
             return 400, {"error": text}, {}
         case e.ValidationFailed(messages=messages):
             return 400, {"message": f"400 Bad request - {ruby_list(messages)}"}, {}
+        case e.Unprocessable(messages=messages):
+            return 422, {"message": to_sentence(messages)}, {}
         case e.BusinessRuleViolated(reason=reason):
             return 400, {"message": f"400 Bad request - {reason}"}, {}
         case e.Conflict(message=message):

@@ -12,10 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from http import HTTPStatus
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cluster_agents import errors as e
 from cluster_agents.web.errors import UNEXPECTED, status_and_body
+
+if TYPE_CHECKING:
+    from cluster_agents.web.auth import RouteScopes
 
 ERROR_SCHEMA = {"$ref": "#/components/schemas/GitLabError"}
 REQUEST_BODY_EXTENSION = "x-request-body-model"
@@ -29,8 +32,11 @@ BODY = (
 )
 #: DynamoDB, KMS or Secrets Manager throttled or failed for a moment: nothing was written, retry.
 BUSY = (e.StoreBusy(throttled=True), e.StoreBusy())
-#: Authentication by a personal access token (SPEC 1.1), on every route that takes one.
-USER = (*BODY, e.Unauthenticated(), e.TokenExpired(), e.TokenRevoked(), e.InsufficientScope(), *BUSY)
+#: Authentication by a personal access token (SPEC 1.1), on every route that takes one: a token
+#: without api or read_api, or a read_api token on a write, is refused (routes that register
+#: other scopes describe their refusals with ``user``).
+USER = (*BODY, e.Unauthenticated(), e.TokenExpired(), e.TokenRevoked(), e.InsufficientScope("api read_api"),
+        e.InsufficientScope("api"), *BUSY)
 #: A CI job's token, or else a user's (who then has no job: 404 Job Not Found).
 JOB = (*USER, e.JobNotFound())
 #: The agent server's request JWT.
@@ -57,6 +63,11 @@ PAGINATION_HEADERS = {
     "X-Prev-Page": "The previous page, empty when this is the first",
     "Link": 'rel="prev", rel="next" (when they exist), rel="first" and rel="last" URLs',
 }
+
+
+def user(scopes: RouteScopes, method: str) -> tuple[e.ServiceError, ...]:
+    """``USER`` for a route that registers ``scopes`` (``web.auth``): its own insufficient_scope answers."""
+    return (*(failure for failure in USER if not isinstance(failure, e.InsufficientScope)), *scopes.refusals(method))
 
 
 def _flatten(failures: Iterable[e.ServiceError | Iterable[e.ServiceError]]) -> list[e.ServiceError]:

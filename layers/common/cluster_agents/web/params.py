@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
+from pydantic_core import PydanticCustomError
 
 from cluster_agents.errors import InvalidParameters
 from cluster_agents.web.request import current
@@ -66,3 +67,40 @@ def _path_id(value: Any) -> Any:
 # A path id declared in a Params model (pass it with ``parse(Model, extra={...})``), so that its
 # ``<name> is invalid`` joins the body parameters' messages in declaration order, as Grape does.
 PathId = Annotated[int, BeforeValidator(_path_id)]
+
+
+def _ruby_split(text: str) -> list[str]:
+    """``text.split(',').map(&:strip)`` as Ruby does it (trailing empty fields dropped)."""
+    parts = text.split(",")
+    while parts and parts[-1] == "":
+        parts.pop()
+    return [part.strip() for part in parts]
+
+
+def _not_a_value() -> PydanticCustomError:
+    return PydanticCustomError("grape_values", "not one of the allowed values", {"grape": "values"})
+
+
+def comma_separated(values: tuple[str, ...]) -> Any:
+    """Grape's ``type: Array[String], coerce_with: CommaSeparatedToArray.coerce, values: values``:
+    a list or a comma-separated string, every item one of ``values`` (else ``<name> does not
+    have a valid value``, also for ``null``); anything else (a number, an object) ``<name> is invalid``."""
+
+    def coerce(value: Any) -> Any:
+        if value is None:
+            raise _not_a_value()
+        if isinstance(value, str):
+            items = _ruby_split(value)
+        elif isinstance(value, list):
+            items = []
+            for item in value:
+                if item is not None and not isinstance(item, str):
+                    raise _not_a_value()
+                items += _ruby_split(item or "")
+        else:
+            return value  # not a list: the list type refuses it
+        if any(item not in values for item in items):
+            raise _not_a_value()
+        return items
+
+    return Annotated[list[str], BeforeValidator(coerce)]
