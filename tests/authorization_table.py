@@ -33,6 +33,7 @@ class Outcome:
     status: int
     body: dict | None  # None: a success, whose body is the resource (only its JSON type is checked)
     label: str  # the cell in docs/authorization.md
+    empty: bool = False  # a success without a body (HEAD)
 
     @property
     def success(self) -> bool:
@@ -40,6 +41,7 @@ class Outcome:
 
 
 OK = Outcome(200, None, "200")
+HEAD_OK = Outcome(200, None, "200 empty", empty=True)
 HTML_PAGE = Outcome(200, None, "200 HTML")
 CREATED = Outcome(201, None, "201")
 NO_CONTENT = Outcome(204, None, "204")
@@ -52,9 +54,17 @@ REVOKED = Outcome(401, {"error": "invalid_token",
                   "401 revoked")
 KAS_INVALID = Outcome(401, {"message": "KAS JWT authentication invalid"}, "401 KAS")
 FORBIDDEN = Outcome(403, {"message": "403 Forbidden"}, "403")
-SCOPE = Outcome(403, {"error": "insufficient_scope",
-                      "error_description": "The request requires higher privileges than provided by the access token.",
-                      "scope": "api"}, "403 scope")
+SCOPE_DESCRIPTION = "The request requires higher privileges than provided by the access token."
+SCOPE = Outcome(403, {"error": "insufficient_scope", "error_description": SCOPE_DESCRIPTION, "scope": "api"},
+                "403 scope")
+# The scopes a route registers (GitLab's allow_access_with_scope, then API::API's api and read_api),
+# named by the 403 a token with none of them gets (SPEC §7.4).
+API_SCOPES = "api read_api"
+USERS_SCOPES = "read_user api read_api"  # lib/api/users.rb
+METADATA_SCOPES = "read_user ai_features api read_api"  # lib/api/metadata.rb
+NO_SCOPE = {scopes: Outcome(403, {"error": "insufficient_scope", "error_description": SCOPE_DESCRIPTION,
+                                  "scope": scopes}, f"403 {scopes}")
+            for scopes in (API_SCOPES, USERS_SCOPES, METADATA_SCOPES)}
 JOB_NOT_RUNNING = Outcome(403, {"message": "403 Forbidden - Job is not running"}, "403 not running")
 PROJECT_NOT_FOUND = Outcome(404, {"message": "404 Project Not Found"}, "404 project")
 GROUP_NOT_FOUND = Outcome(404, {"message": "404 Group Not Found"}, "404 group")
@@ -63,9 +73,9 @@ RECORD_NOT_FOUND = Outcome(404, {"message": "404 Not found"}, "404 record")
 NOT_FOUND = Outcome(404, {"message": "404 Not Found"}, "404 Not Found")
 JOB_NOT_FOUND = Outcome(404, {"message": "404 Job Not Found"}, "404 job")
 
-LEGEND = [OK, HTML_PAGE, CREATED, NO_CONTENT, UNAUTHORIZED, EXPIRED, REVOKED, KAS_INVALID, FORBIDDEN, SCOPE,
-          JOB_NOT_RUNNING, PROJECT_NOT_FOUND, GROUP_NOT_FOUND, AGENTS_NOT_FOUND, RECORD_NOT_FOUND, NOT_FOUND,
-          JOB_NOT_FOUND]
+LEGEND = [OK, HEAD_OK, HTML_PAGE, CREATED, NO_CONTENT, UNAUTHORIZED, EXPIRED, REVOKED, KAS_INVALID, FORBIDDEN, SCOPE,
+          *NO_SCOPE.values(), JOB_NOT_RUNNING, PROJECT_NOT_FOUND, GROUP_NOT_FOUND, AGENTS_NOT_FOUND,
+          RECORD_NOT_FOUND, NOT_FOUND, JOB_NOT_FOUND]
 
 # ---------------------------------------------------------------- roles
 GUEST, PLANNER, REPORTER, DEVELOPER, MAINTAINER, OWNER = 10, 15, 20, 30, 40, 50
@@ -124,6 +134,7 @@ class Caller:
     failure: Outcome | None = None  # refused at authentication, whatever the route
     level: int = ANYONE
     read_only: bool = False  # a read_api token
+    only_scope: str | None = None  # a token with this one scope (neither api nor read_api)
     sees_private: bool = True  # False: a non-member of the private project and group
     public_target: bool = False  # acts on the public project and group
 
@@ -134,6 +145,8 @@ USER_CALLERS = [
     Caller("revoked_pat", "revoked PAT", failure=REVOKED),
     Caller("expired_pat", "expired PAT", failure=EXPIRED),
     Caller("read_api", "read_api PAT (Maintainer)", level=MAINTAINER, read_only=True),
+    Caller("read_user", "read_user PAT", only_scope="read_user"),
+    Caller("k8s_proxy", "k8s_proxy PAT", only_scope="k8s_proxy"),
     Caller("job_token", "job token", failure=UNAUTHORIZED),
     Caller("nonmember_private", "non-member, private", sees_private=False),
     Caller("nonmember_public", "non-member, public", public_target=True),
@@ -160,6 +173,8 @@ class UserRoute:
     hidden: Outcome | None = None  # the target is not visible (default: 404 Project/Group Not Found)
     note: str = ""  # a variant of the route (e.g. "no such agent")
     public: bool = False  # no credentials needed at all
+    registers: str = API_SCOPES  # the scopes the route registers (a token needs one of them)
+    any_scope: bool = False  # any personal access token, whatever its scopes
 
     @property
     def name(self) -> str:
@@ -170,8 +185,12 @@ class UserRoute:
             return self.success
         if caller.failure:
             return caller.failure
-        if caller.read_only and self.method not in READS:
-            return SCOPE
+        if not self.any_scope:
+            if caller.read_only and self.method not in READS:
+                return SCOPE
+            # read_user and ai_features count only on GET and HEAD; k8s_proxy nowhere but below
+            if caller.only_scope and not (caller.only_scope in self.registers.split() and self.method in READS):
+                return NO_SCOPE[self.registers]
         if self.target != "none" and not caller.sees_private:
             return self.hidden or (GROUP_NOT_FOUND if self.target == "group" else PROJECT_NOT_FOUND)
         return self.success if caller.level >= self.minimum else self.denied
@@ -305,20 +324,28 @@ USER_ROUTES: list[UserRoute] = [
               lambda s, t: Request("DELETE", f"{_configurations(t, s.shared_agent(t.project))}/{s.missing}"),
               MAINTAINER, NOT_FOUND, note="no such configuration"),
     # ------------------------------------------------------------ the world (SPEC §5, §6.2)
-    UserRoute("GET", "/api/v4/version", lambda s, t: Request("GET", "/version"), ANYONE, OK, public=True),
+    *(UserRoute(method, f"/api/v4/{path}", lambda s, t, m=method, p=path: Request(m, f"/{p}"), ANYONE,
+                OK if method == "GET" else HEAD_OK, target="none", registers=METADATA_SCOPES)
+      for path in ("metadata", "version") for method in READS),
     UserRoute("GET", "/api/v4/openapi.json", lambda s, t: Request("GET", "/openapi.json"), ANYONE, OK, public=True),
     UserRoute("GET", "/api/v4/docs", lambda s, t: Request("GET", "/docs"), ANYONE, HTML_PAGE, public=True),
-    UserRoute("GET", "/api/v4/user", lambda s, t: Request("GET", "/user"), ANYONE, OK, target="none"),
+    UserRoute("GET", "/api/v4/user", lambda s, t: Request("GET", "/user"), ANYONE, OK, target="none",
+              registers=USERS_SCOPES),
     UserRoute("GET", "/api/v4/users/{user_id}", lambda s, t: Request("GET", f"/users/{s.job_user()}"), ANYONE, OK,
-              target="none"),
+              target="none", registers=USERS_SCOPES),
     UserRoute("POST", "/api/v4/users",
               lambda s, t: Request("POST", "/users", json={"username": (name := s.unique("user")), "name": name,
                                                             "email": f"{name}@example.com"}),
-              ADMIN, CREATED, target="none"),
+              ADMIN, CREATED, target="none", registers=USERS_SCOPES),
     UserRoute("POST", "/api/v4/users/{user_id}/personal_access_tokens",
               lambda s, t: Request("POST", f"/users/{s.job_user()}/personal_access_tokens",
                                    json={"name": "t", "scopes": ["read_api"]}),
-              ADMIN, CREATED, target="none"),
+              ADMIN, CREATED, target="none", registers=USERS_SCOPES),
+    UserRoute("POST", "/api/v4/user/personal_access_tokens",
+              lambda s, t: Request("POST", "/user/personal_access_tokens", json={"name": "t", "scopes": ["k8s_proxy"]}),
+              ANYONE, CREATED, target="none", registers=USERS_SCOPES),
+    UserRoute("GET", "/api/v4/personal_access_tokens/self", lambda s, t: Request("GET", "/personal_access_tokens/self"),
+              ANYONE, OK, target="none", any_scope=True),
     UserRoute("DELETE", "/api/v4/personal_access_tokens/{token_id}",
               lambda s, t: Request("DELETE", f"/personal_access_tokens/{s.fresh_victim_pat()}"),
               ADMIN, NO_CONTENT, NOT_FOUND, target="none", note="another user's token"),
@@ -480,7 +507,7 @@ def render() -> str:
     """docs/authorization.md, generated from this table."""
     legend = ["| cell | status | body |", "|---|---|---|"]
     for outcome in LEGEND:
-        body = "the resource" if outcome.body is None and outcome.status != 204 else (
+        body = "the resource" if outcome.body is None and outcome.status != 204 and not outcome.empty else (
             "empty" if outcome.body is None else "`" + _compact(outcome.body) + "`")
         body = "an HTML page" if outcome is HTML_PAGE else body
         legend.append(f"| {outcome.label} | {outcome.status} | {body} |")
@@ -502,6 +529,10 @@ def render() -> str:
         "the private project (or group); \"non-member, public\" acts on a public project (or group).",
         "The read_api token belongs to a Maintainer; the revoked and expired tokens too (their role",
         "never matters). \"job token\" is a running job's token sent as `JOB-TOKEN` to a user route.",
+        "A token needs a scope its route registers (SPEC §1.1, §7.4): `api`, `read_api` on GET and HEAD, and",
+        "`read_user` (GET/HEAD) on the users routes and the metadata, `ai_features` (GET/HEAD) on the metadata;",
+        "`/personal_access_tokens/self` takes any token. A token with none of them gets 403 naming every",
+        "scope the route registers, except a read_api token on a write (`\"scope\":\"api\"`).",
         "",
         "## Cells",
         "",
