@@ -151,3 +151,27 @@ def test_agent_configuration_writes_each_source_once_in_one_transaction(world, a
         ("TransactWriteItems", "Agents", "7 actions: AGENT#x4,CIACCESS#x3"),  # the version, then 3 x 2
     ]
     assert calls.dynamodb <= WRITE_LIMIT
+
+
+def test_metadata_and_own_token_routes(world, send):
+    """The token's item is all a read needs; a token of one's own is an id and one transaction
+    (the token and its id pointer). No KMS call once warm."""
+    from tests.client import ApiClient
+
+    person = world.user("counted-user")
+    send("GET", "/metadata")  # warm: clients, the digest key
+
+    reads = {path: send("GET", path, measure=True) for path in ("/metadata", "/version")}
+    with RoundTrips().measure() as head:
+        assert ApiClient(person.token).request("HEAD", "/metadata").status == 200
+    with RoundTrips().measure() as own:
+        assert ApiClient(person.token).get("/personal_access_tokens/self").status == 200
+    create = send("POST", "/user/personal_access_tokens", {"name": "kubectl", "scopes": ["k8s_proxy"]}, 201,
+                  measure=True)
+
+    for calls in (*reads.values(), head, own):
+        assert [(call.operation, call.table, call.keys) for call in calls.calls] == [("GetItem", "Directory", "PAT#")]
+        assert calls.dynamodb <= READ_LIMIT
+    assert operations(create) == ["GetItem", "UpdateItem", "TransactWriteItems"]
+    assert create.dynamodb <= WRITE_LIMIT
+    assert create.kms == 0 and all(calls.kms == 0 for calls in (*reads.values(), head, own))
