@@ -381,6 +381,19 @@ def test_function_environment_resolves_parameters_and_takes_overrides():
     assert overridden["RECEPTIVE_AGENTS_ENABLED"] == "false" and overridden["DIRECTORY_TABLE"] == "d"
 
 
+def test_kas_urls_are_parameters_fed_to_the_functions_and_to_make_serve():
+    """``KAS_EXTERNAL_URL=wss://... make serve`` is the local form of the parameters (GET /metadata)."""
+    env = TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]
+    for parameter, variable in (("KasExternalUrl", "KAS_EXTERNAL_URL"),
+                                ("KasExternalK8sProxyUrl", "KAS_EXTERNAL_K8S_PROXY_URL")):
+        assert TEMPLATE["Parameters"][parameter]["Default"] == ""
+        assert env[variable] == {"Ref": parameter}
+    resources = LocalResources(refs={"DirectoryTable": "d", "AgentsTable": "a", "TokenDigestKey": "k1",
+                                     "DataKey": "k2"})
+    local = resources.function_environment(TEMPLATE, overrides={"KAS_EXTERNAL_URL": "wss://kas.example.com"})
+    assert (local["KAS_EXTERNAL_URL"], local["KAS_EXTERNAL_K8S_PROXY_URL"]) == ("wss://kas.example.com", "")
+
+
 @pytest.mark.parametrize("table", sorted(TABLES))
 def test_a_restored_table_can_replace_a_table_by_parameter(table):
     parameter = TEMPLATE["Parameters"][f"{table}Override"]
@@ -400,7 +413,8 @@ def test_a_restored_table_can_replace_a_table_by_parameter(table):
 def test_operator_parameters_exist():
     parameters = TEMPLATE["Parameters"]
     assert {"StageName", "LogRetentionDays", "ExternalUrl", "ReceptiveAgentsEnabled", "ThrottlingRateLimit",
-            "ThrottlingBurstLimit", "DirectoryTableOverride", "AgentsTableOverride"} <= set(parameters)
+            "ThrottlingBurstLimit", "DirectoryTableOverride", "AgentsTableOverride", "KasExternalUrl",
+            "KasExternalK8sProxyUrl"} <= set(parameters)
     assert all("Description" in parameter for parameter in parameters.values())
 
 
