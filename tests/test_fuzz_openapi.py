@@ -95,10 +95,13 @@ def _content_type(response: Any) -> str:
 
 
 def check(operation: Any, case: Any, response: Any) -> None:
-    """No 5xx; JSON unless 204 (or the HTML page); a 4xx in GitLab's error shape."""
+    """No 5xx; JSON unless 204 (or the HTML page, or HEAD: never a body); a 4xx in GitLab's error shape."""
     reproduce = (f"{case.as_curl_command()}\n  headers={case.headers!r} query={case.query!r} body={case.body!r}"
                  f"\n  answer: {response.status_code} {dict(response.headers)} {response.text[:200]!r}")
     assert response.status_code < 500, f"{response.status_code} {response.text[:300]}\n{reproduce}"
+    if operation.method.upper() == "HEAD":
+        assert response.text == "", reproduce
+        return
     if response.status_code == 204 or (operation.method.upper(), operation.path) in HTML:
         return
     assert _content_type(response) == "application/json", reproduce

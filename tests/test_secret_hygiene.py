@@ -163,6 +163,12 @@ def run(aws, api, world, logs):
     spare = ok(creating["PAT"], 201)
     found.add("spare PAT", spare["token"])
     ok(api.delete(f"/personal_access_tokens/{spare['id']}"), 204)  # revoked: its token still a secret
+    creating["own PAT"] = dev.client.post("/user/personal_access_tokens",
+                                          json_body={"name": "kubectl", "scopes": ["k8s_proxy"]})
+    own = ok(creating["own PAT"], 201)
+    found.add("own k8s_proxy PAT", own["token"])
+    keep(ApiClient(own["token"]).get("/personal_access_tokens/self"))
+    keep(ApiClient(own["token"]).get("/metadata"))  # refused: not a scope the metadata accepts
 
     base = f"/projects/{project['id']}/cluster_agents"
     mtls_agent = ok(dev.client.post(base, json_body={"name": "mtls"}), 201)
@@ -272,7 +278,8 @@ def test_no_later_response_carries_a_secret(run):
 
 def test_only_the_creating_response_carries_a_secret_once(run):
     found, creating, live, job, spare = run[0], run[2], run[4], run[5], run[6]
-    for name, token in (("agent token", live["token"]), ("job", job["token"]), ("PAT", spare["token"])):
+    for name, token in (("agent token", live["token"]), ("job", job["token"]), ("PAT", spare["token"]),
+                        ("own PAT", creating["own PAT"].json()["token"])):
         assert creating[name].text.count(token) == 1, name
     for name in ("mTLS configuration", "JWT configuration"):
         body = creating[name].json()
