@@ -45,7 +45,7 @@ TAGS = [
     ("groups", "Groups (SPEC 5)"),
     ("projects", "Projects (SPEC 5)"),
     ("members", "Project and group members (SPEC 5)"),
-    ("version", "The GitLab version the API answers as"),
+    ("metadata", "The GitLab version and agent server (KAS) this API answers as (SPEC 5)"),
     ("docs", "This description"),
 ]
 
