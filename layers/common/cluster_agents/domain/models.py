@@ -28,6 +28,7 @@ class PersonalAccessToken:
     expires_at: str | None = None  # a date, YYYY-MM-DD; valid through that day (UTC)
     revoked: bool = False
     description: str | None = None
+    last_used_at: str | None = None  # recorded at most once a minute (``DirectoryRepository.record_pat_use``)
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,8 @@ Keys (DirectoryTable, pk / sk):
   USERNAME#<name> / USERNAME       uniqueness of usernames (lower case), -> user_id
   EMAIL#<email> / EMAIL            uniqueness of e-mail addresses, -> user_id
   NAMESPACE#<full path> / NAMESPACE  uniqueness of user and group paths, -> kind, id
-  PAT#<digest> / PAT               a personal access token, with a snapshot of its user
+  PAT#<digest> / PAT               a personal access token, with a snapshot of its user;
+                                   last_used_at, written at most once a minute (``record_pat_use``)
   PATID#<id> / PATID               token id -> digest (for revocation by id)
   GROUP#<id> / GROUP               a group, with its ancestors
   PROJECT#<id> / PROJECT           a project, with its namespace and groups
@@ -24,8 +25,10 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
+from cluster_agents import clock
 from cluster_agents.domain.models import (
     Environment,
     Group,
@@ -44,6 +47,7 @@ from cluster_agents.store.dynamo import TransactionCancelled
 T = TypeVar("T")
 JOB_COUNTER = "job"
 PIPELINE_COUNTER_ATTRIBUTE = "pipeline"  # of the job counter item
+PAT_USE_INTERVAL = timedelta(seconds=60)  # how stale a stored last_used_at of a PAT may get
 
 
 def _members_pk(source_kind: str, source_id: int) -> str:
@@ -101,7 +105,7 @@ def _pat(item: dict[str, Any]) -> PersonalAccessToken:
     return PersonalAccessToken(
         id=item["id"], user_id=item["user_id"], name=item["name"], scopes=tuple(item["scopes"]),
         created_at=item["created_at"], expires_at=item.get("expires_at"), revoked=bool(item.get("revoked")),
-        description=item.get("description"),
+        description=item.get("description"), last_used_at=item.get("last_used_at"),
     )
 
 
@@ -198,6 +202,40 @@ class DirectoryRepository:
         if not item:
             return None
         return _pat(item), _user(item["user"])
+
+    def pat_reading(self, digest: str) -> dynamo.Read[tuple[PersonalAccessToken, User] | None]:
+        """``get_pat_by_digest`` as a read for ``dynamo.read_together``."""
+        key = (f"PAT#{digest}", "PAT")
+        return dynamo.Read(self.table, (key,),
+                           lambda found: (_pat(found[key]), _user(found[key]["user"])) if key in found else None)
+
+    def record_pat_use(self, digest: str, pat: PersonalAccessToken, now: datetime | None = None) -> bool:
+        """Record that the token was used ``now``, at most once a minute: nothing when the stored
+        ``last_used_at`` (as read, in ``pat``) is that recent, else one UpdateItem conditioned on the
+        token still existing and its value still being older (so concurrent uses write once, the
+        value never goes backwards). Returns whether it was written."""
+        now = now or clock.now()
+        threshold = clock.iso(now - PAT_USE_INTERVAL)
+        if pat.last_used_at is not None and pat.last_used_at >= threshold:
+            return False
+        from botocore.exceptions import ClientError
+
+        try:
+            with dynamo.translated():
+                dynamo.ddb().update_item(
+                    TableName=self.table, Key=dynamo.key(f"PAT#{digest}", "PAT"),
+                    UpdateExpression="SET #used = :now",
+                    ConditionExpression="attribute_exists(pk) AND (attribute_not_exists(#used) OR "
+                                        "attribute_type(#used, :null) OR #used < :threshold)",
+                    ExpressionAttributeNames={"#used": "last_used_at"},
+                    ExpressionAttributeValues={":now": {"S": clock.iso(now)}, ":threshold": {"S": threshold},
+                                               ":null": {"S": "NULL"}},
+                )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise
+            return False  # another request recorded a use within the window, or the token is gone
+        return True
 
     def get_pat(self, token_id: int) -> tuple[PersonalAccessToken, str] | None:
         pointer = dynamo.get(self.table, f"PATID#{token_id}", "PATID")
