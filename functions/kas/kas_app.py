@@ -16,7 +16,7 @@ from cluster_agents.web.app import create_app, entrypoint, no_content, respond
 from cluster_agents.web.kas_auth import agent_token, authenticate_kas_request
 from cluster_agents.web.params import Params, parse
 from cluster_agents.web.request import current
-from pydantic import field_validator
+from pydantic import Field, field_validator
 
 app = create_app()
 TAGS = ["agent server (internal)"]
@@ -47,11 +47,18 @@ class AgentConfiguration(Params):
         return value
 
 
+def _documented_as_string(schema: dict[str, Any]) -> None:
+    schema.pop("default", None)
+    schema["type"] = "string"
+
+
 class AuthorizeProxyUser(Params):
     agent_id: int
     access_type: Literal["session_cookie", "personal_access_token"]
     access_key: str
-    # csrf_token: required and not blank for a session cookie, ignored otherwise (see _proxy_params)
+    # Checked apart, as Grape's ``given``: required and not blank for a session cookie, else ignored.
+    csrf_token: Any = Field(None, description="Required, not blank, when access_type is session_cookie",
+                            json_schema_extra=_documented_as_string)
 
     @field_validator("agent_id", mode="before")
     @classmethod
