@@ -84,9 +84,8 @@ def _proxy_params() -> AuthorizeProxyUser:
             messages.append("csrf_token is invalid")
         elif raw["csrf_token"] is None or not str(raw["csrf_token"]).strip():
             messages.append("csrf_token is empty")
-    if messages:
+    if messages or params is None:
         raise e.InvalidParameters(messages)
-    assert params is not None
     return params
 
 

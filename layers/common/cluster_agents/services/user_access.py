@@ -63,9 +63,8 @@ def authorize_proxy_user(agent_id: int, access_type: str, access_key: str) -> Pr
     if agent is None:
         raise AgentNotFound()
     refusal = rules.refusal(granted)
-    if refusal:
-        raise UserAccessRefused(refusal)
-    assert granted is not None
+    if refusal or granted is None:
+        raise UserAccessRefused(refusal or rules.NO_USER_ACCESS)
     mode = rules.mode(granted)
     if mode is None:
         raise Forbidden()
