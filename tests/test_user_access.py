@@ -441,3 +441,29 @@ def test_the_personal_access_token_reads_its_last_use(world, estate):
     assert directory().get_pat_by_digest(digest(alice.token))[0].last_used_at is None
     authorize(proxy_request(estate["agent"]["id"], alice.token))
     assert directory().get_pat_by_digest(digest(alice.token))[0].last_used_at is not None
+
+
+# ---------------------------------------------------------------- the rules alone (no AWS)
+def test_the_rules_without_a_store():
+    from cluster_agents.domain import user_access as rules
+    from cluster_agents.domain.models import Membership, User
+
+    grants = rules.UserAccess('{"access_as":{"user":{}}}', projects=(rules.ProjectGrant(9, (3, 1)),
+                                                                       rules.ProjectGrant(4, (), owner_id=7)),
+                              groups=(rules.GroupGrant(3, (1,)),))
+    assert rules.refusal(grants) is None and rules.mode(grants) == "user"
+    assert rules.membership_sources(grants) == [("project", 9), ("group", 3), ("group", 1), ("project", 4)]
+    alice = User(7, "alice", "Alice", "a@example.com", False, "2020-01-01T00:00:00.000Z")
+
+    def member(kind: str, source: int, level: int, expires: str | None = None) -> Membership:
+        return Membership(kind, source, 7, level, "2020-01-01T00:00:00.000Z", expires)
+
+    found = rules.authorized(alice, grants, [member("group", 1, 30), member("project", 9, 40)], "2026-01-01")
+    assert [(a.kind, a.id, int(a.level)) for a in found] == [("project", 4, 50), ("project", 9, 40), ("group", 3, 30)]
+    found = rules.authorized(alice, grants, [member("group", 1, 30, expires="2025-12-31")], "2026-01-01")
+    assert [(a.kind, a.id) for a in found] == [("project", 4)]
+    assert rules.config_paths({"user_access": {"projects": [{"id": "A/B"}, {"id": "a/b"}, {"id": 1}, "x"]}},
+                              "projects") == ["a/b"]
+    assert rules.stored_config({"user_access": {"projects": []}}) == "{}"
+    assert rules.stored_config({"user_access": {"access_as": {"b": 1, "aa": 2, "c": [{"yy": 1, "x": 2}]}}}) == \
+        '{"access_as":{"b":1,"c":[{"x":2,"yy":1}],"aa":2}}'  # jsonb key order
