@@ -89,6 +89,7 @@ AGENT = "/projects/{}/cluster_agents/{}"
 TOKENS = "/projects/{}/cluster_agents/{}/tokens"
 URL_CONFIGURATIONS = "/projects/{}/cluster_agents/{}/url_configurations"
 KAS_CONFIGURATION = "/internal/kubernetes/agent_configuration"
+KAS_AUTHORIZE_PROXY_USER = "/internal/kubernetes/authorize_proxy_user"
 
 
 @dataclass
@@ -572,6 +573,25 @@ def _agent_configuration(w: World) -> Iterator[Request]:
     while True:
         yield Request("POST", KAS_CONFIGURATION, w.kas_headers(), {"agent_id": agent_id, "agent_config": next(configs)},
                       expect=204)
+
+
+@scenario("POST", KAS_AUTHORIZE_PROXY_USER, needs=(("POST", KAS_CONFIGURATION),), group="kas")
+def _authorize_proxy_user(w: World) -> Iterator[Request]:
+    """A Developer of the bench group with a k8s_proxy token, through an agent whose user_access
+    names a project and the group (``access_as: user``: every grant with its roles)."""
+    project = w.project(w.bench_group["id"], name="proxied")
+    agent_id = w.agent(project["id"], "proxy")
+    config = {"user_access": {"access_as": {"user": {}}, "projects": [{"id": project["path_with_namespace"]}],
+                              "groups": [{"id": w.bench_group["full_path"]}]}}
+    w.send("POST", KAS_CONFIGURATION, auth={}, headers=w.kas_headers(),
+           json_body={"agent_id": agent_id, "agent_config": config}, expect=204)
+    person = w.user("proxied")
+    w.member("group", w.bench_group["id"], person.id, DEVELOPER)
+    token = w.send("POST", f"/users/{person.id}/personal_access_tokens",
+                   json_body={"name": "bench", "scopes": ["k8s_proxy"]}, expect=201).json()["token"]
+    body = {"agent_id": agent_id, "access_type": "personal_access_token", "access_key": token}
+    while True:
+        yield Request("POST", KAS_AUTHORIZE_PROXY_USER, w.kas_headers(), body, expect=201)
 
 
 class Driver:

@@ -111,6 +111,7 @@ class Scene(Protocol):
     def job_project(self) -> dict: ...
     def job_user(self) -> int: ...
     def kas_agent(self) -> int: ...
+    def proxy_request(self) -> dict: ...
 
 
 @dataclass(frozen=True)
@@ -457,6 +458,7 @@ class KasRoute:
     needs_agent_token: bool
     success: Outcome
     note: str = ""
+    body: Callable[[Scene], Any] | None = None  # the JSON body (default: the agent configuration's)
 
     @property
     def name(self) -> str:
@@ -475,6 +477,9 @@ KAS_ROUTES = [
     KasRoute("GET", "/api/v4/internal/kubernetes/agent_info", True, OK),
     KasRoute("GET", "/api/v4/internal/agents/agentk/agent_info", True, OK),
     KasRoute("POST", "/api/v4/internal/kubernetes/agent_configuration", False, NO_CONTENT),
+    KasRoute("POST", "/api/v4/internal/kubernetes/authorize_proxy_user", False, CREATED,
+             note="a k8s_proxy PAT of a user the agent's user_access authorises",
+             body=lambda scene: scene.proxy_request()),
 ]
 
 
@@ -551,7 +556,8 @@ def render() -> str:
         f"## Agent server routes (KAS) - {len(KAS_ROUTES)} x {len(KAS_CALLERS)}",
         "",
         "The agent server's HS256 JWT (`Gitlab-Kas-Api-Request`) is checked first, then - for agent",
-        "info - the agent token (`Authorization: Bearer`, or `Gitlab-Agentk-Api-Request`) (SPEC §7).",
+        "info - the agent token (`Authorization: Bearer`, or `Gitlab-Agentk-Api-Request`) (SPEC §7);",
+        "`authorize_proxy_user` then checks the user's personal access token it is given (SPEC §7.4).",
         "",
         *_table(KAS_ROUTES, KAS_CALLERS),
         "",

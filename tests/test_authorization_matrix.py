@@ -189,6 +189,17 @@ class MatrixScene:
         self._ok(self.root.delete(f"/projects/{project['id']}/cluster_agents/{doomed}"), 204)
         self.kas = SimpleNamespace(agent=agent, active=active["token"], revoked=revoked["token"],
                                    orphan=orphan["token"])
+        # authorize_proxy_user: an agent whose user_access names the project, and a Developer's k8s_proxy PAT
+        proxy = self._new_agent(project, "proxy")
+        config = {"user_access": {"access_as": {"agent": {}}, "projects": [{"id": project["path_with_namespace"]}]}}
+        self._ok(ApiClient().post("/internal/kubernetes/agent_configuration", json_body={
+            "agent_id": proxy, "agent_config": config}, headers={"Gitlab-Kas-Api-Request": kas_jwt()}), 204)
+        user = self.world.user("proxied", scopes=["k8s_proxy"])
+        self.world.member("project", project["id"], user, table.DEVELOPER)
+        self.proxy = {"agent_id": proxy, "access_type": "personal_access_token", "access_key": user.token}
+
+    def proxy_request(self) -> dict:
+        return self.proxy
 
     # ------------------------------------------------------------ where a caller acts
     def target(self, caller: table.Caller, fresh: bool) -> table.Target:
@@ -372,6 +383,7 @@ KAS_CELLS = [(route, caller) for route in table.KAS_ROUTES for caller in table.K
 def test_kas_route(scene, route: table.KasRoute, caller: table.KasCaller):
     path = route.path.removeprefix("/api/v4")
     body = {"agent_id": scene.kas_agent(), "agent_config": {}} if route.method == "POST" else None
+    body = route.body(scene) if route.body else body
     request = table.Request(route.method, path, json=body)
     assert_cell(_send(request, _kas_headers(scene, caller)), route.expected(caller), f"{route.name} as {caller.title}")
 

@@ -86,3 +86,25 @@ def test_routes_are_matched_whatever_their_parameter_names():
     assert [s.name for s in scripted.runnable] == ["GET /version", "GET /new.json (generic scenario: GET as root)"]
     assert scripted.unscripted == [("POST", "/api/v4/nowhere")]
     assert ("GET", "/api/v4/projects/{}/cluster_agents") in [item.key for item, _ in scripted.waiting]
+
+
+def test_the_authorize_proxy_user_scenario_meets_its_targets(root_token, counter, monkeypatch):
+    """POST /internal/kubernetes/authorize_proxy_user: warm, two reads (three with the token's
+    last_used_at, at most once a minute), no KMS."""
+    from bench.stack import KAS_SECRET
+    from tests.conftest import reset_caches
+
+    monkeypatch.setenv("KAS_SECRET", KAS_SECRET)  # the bench signs with its own
+    reset_caches()
+    client = InProcess()
+    world = World(client, template_routes(), "proxy", root_token=root_token)
+    item = next(s for s in SCENARIOS if s.key == route_key("POST", "/internal/kubernetes/authorize_proxy_user"))
+    requests = item.make(world)
+    client.send(next(requests))
+
+    for _ in range(3):
+        request = next(requests)
+        with counter.measure() as warm:
+            response = client.send(request)
+        assert response.status == request.expect == 201, response.body
+        assert warm.dynamodb <= 3 and warm.kms == 0, warm.sequence()

@@ -134,6 +134,12 @@ WRITE_PATHS = [
     WritePath("agent_configuration", "TransactWriteItems",
               lambda api, s: ApiClient().post("/internal/kubernetes/agent_configuration", headers=kas_headers(),
                                               json_body={"agent_id": s.rich, "agent_config": {}}), 204),
+    WritePath("agent_configuration (user_access)", "TransactWriteItems",
+              lambda api, s: ApiClient().post("/internal/kubernetes/agent_configuration", headers=kas_headers(),
+                                              json_body={"agent_id": s.rich, "agent_config": {
+                                                  "ci_access": {"projects": [{"id": "root/app"}]},
+                                                  "user_access": {"access_as": {"agent": {}},
+                                                                  "projects": [{"id": "root/app"}]}}}), 204),
     # A single write goes as the conditional PutItem/UpdateItem/DeleteItem it is, not as a transaction.
     WritePath("job create", "PutItem",
               lambda api, s: api.post("/admin/ci/jobs", json_body={"project_id": s.project["id"],
@@ -371,4 +377,20 @@ def test_a_failed_last_used_write_never_fails_the_agent(aws, api, scene, make_fa
         assert ApiClient().get("/internal/kubernetes/agent_info",
                                headers=kas_headers(scene.active["token"])).status == 200
     assert api.get(token_path).json()["last_used_at"] is not None
+    assert_invariants(aws)
+
+
+@pytest.mark.parametrize(("make_fault", "persistent"), LAST_USED_FAULTS)
+def test_a_failed_personal_access_token_use_write_never_fails_authorize_proxy_user(aws, api, world, scene,
+                                                                                   make_fault, persistent):
+    proxied = world.user("proxied", scopes=["k8s_proxy"])
+    body = {"agent_id": scene.rich, "access_type": "personal_access_token", "access_key": proxied.token}
+    refused = {"message": "`user_access` keyword is not found in agent config file."}
+    before = snapshot(aws)
+    with inject("dynamodb", make_fault("UpdateItem")) as fault:
+        response = ApiClient().post("/internal/kubernetes/authorize_proxy_user", headers=kas_headers(), json_body=body)
+    assert fault.seen >= 1
+    assert (response.status, response.json()) == (403, refused)
+    if persistent:  # it outlasted the retries: nothing written
+        assert_unchanged(before, snapshot(aws))
     assert_invariants(aws)

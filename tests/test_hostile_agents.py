@@ -262,6 +262,60 @@ def test_ci_access_shaped_configurations(estate, projects, groups, as_text):
     assert_gitlab(ApiClient(estate.job["token"]).get("/job/allowed_agents", auth="job-token"))
 
 
+PROXY = "/internal/kubernetes/authorize_proxy_user"
+USER_ACCESS_ENTRY = st.one_of(JSON_VALUES, st.fixed_dictionaries({"id": st.one_of(
+    st.sampled_from(["root/hostile", "ROOT/Hostile", "root", "root/nope"]), TEXT, JSON_SCALARS)}))
+
+
+def _k8s_proxy_token(world) -> str:
+    return world.user(scopes=["k8s_proxy"]).token
+
+
+@HYPOTHESIS
+@given(projects=st.one_of(JSON_VALUES, st.lists(USER_ACCESS_ENTRY, max_size=6)),
+       groups=st.one_of(JSON_VALUES, st.lists(USER_ACCESS_ENTRY, max_size=6)),
+       access_as=st.one_of(JSON_VALUES, st.dictionaries(st.sampled_from(["agent", "user", "ci_job"]), JSON_VALUES,
+                                                         max_size=2)),
+       section=st.sampled_from(["full", "not an object", "without access_as"]))
+def test_user_access_shaped_configurations(estate, world, projects, groups, access_as, section):
+    """Whatever user_access holds, the configuration is stored (204) and authorising through it
+    answers 201 or one of GitLab's 403s (root, the administrator, is authorised wherever it counts)."""
+    user_access: Any = {"projects": projects, "groups": groups, "access_as": access_as}
+    if section == "not an object":
+        user_access = [user_access]
+    elif section == "without access_as":
+        del user_access["access_as"]
+    config = {"agent_id": estate.agent["id"], "agent_config": {"user_access": user_access}}
+    response = ApiClient().post(CONFIGURATION, headers={"Gitlab-Kas-Api-Request": kas_jwt()}, json_body=config)
+    assert_gitlab(response, user_access)
+    assert response.status == 204, response.text
+    if not hasattr(estate, "proxy_token"):
+        estate.proxy_token = world.root.post("/users/1/personal_access_tokens", json_body={
+            "name": "k8s", "scopes": ["k8s_proxy"]}).json()["token"]
+    response = ApiClient().post(PROXY, headers={"Gitlab-Kas-Api-Request": kas_jwt()}, json_body={
+        "agent_id": estate.agent["id"], "access_type": "personal_access_token", "access_key": estate.proxy_token})
+    body = assert_gitlab(response, user_access)
+    assert response.status in (201, 403), response.text
+    if response.status == 201:
+        assert body["agent"]["id"] == estate.agent["id"] and body["user"]["id"] == 1
+
+
+@HYPOTHESIS
+@given(agent_id=st.one_of(JSON_VALUES, st.just("SELF")), access_type=st.one_of(
+    JSON_VALUES, st.sampled_from(["personal_access_token", "session_cookie", "PERSONAL_ACCESS_TOKEN"])),
+       access_key=st.one_of(ANY_FIELD, st.just("VALID")), csrf_token=st.one_of(ANY_FIELD, st.just("ABSENT")))
+def test_authorize_proxy_user_payloads(estate, world, agent_id, access_type, access_key, csrf_token):
+    if not hasattr(estate, "proxy_token"):
+        estate.proxy_token = _k8s_proxy_token(world)
+    body = {"agent_id": estate.agent["id"] if agent_id == "SELF" else agent_id, "access_type": access_type,
+            "access_key": estate.proxy_token if access_key == "VALID" else access_key, "csrf_token": csrf_token}
+    if csrf_token == "ABSENT":
+        del body["csrf_token"]
+    response = ApiClient().post(PROXY, headers={"Gitlab-Kas-Api-Request": kas_jwt()}, json_body=body)
+    assert_gitlab(response, body)
+    assert response.status in (400, 401, 403, 404), response.text
+
+
 JWT_CLAIM = st.one_of(JSON_SCALARS, st.lists(JSON_SCALARS, max_size=3))
 
 
@@ -342,6 +396,7 @@ POST_ROUTES = {
     "token": lambda e: e.tokens,
     "url configuration": lambda e: e.configurations,
     "agent configuration": lambda e: "/internal/kubernetes/agent_configuration",
+    "authorize proxy user": lambda e: "/internal/kubernetes/authorize_proxy_user",
 }
 MALFORMED = ["{", "[1, 2", "}", "\x00\x01", "null", "[]", '"string"', "12", "true", '{"name": ' * 5000,
              "[" * 100_000, '{"a":' * 10_000 + "1" + "}" * 10_000, "\ufeff{\"name\": \"x\"}", "{'name': 'x'}",
@@ -351,7 +406,7 @@ MALFORMED = ["{", "[1, 2", "}", "\x00\x01", "null", "[]", '"string"', "12", "tru
 
 def _post_raw(estate, route: str, body: str | bytes, content_type: str = "application/json") -> ApiResponse:
     headers = {"Content-Type": content_type}
-    if route == "agent configuration":
+    if route in ("agent configuration", "authorize proxy user"):
         headers["Gitlab-Kas-Api-Request"] = kas_jwt()
         return ApiClient().post(POST_ROUTES[route](estate), raw_body=body, headers=headers)
     return ApiClient(estate.root_token).post(POST_ROUTES[route](estate), raw_body=body, headers=headers)
@@ -405,6 +460,12 @@ def test_huge_bodies_are_413(hostile, route):
     ("agent configuration", {"agent_id": [1], "agent_config": {}}, "agent_id is invalid"),
     ("agent configuration", {"agent_id": "1.5", "agent_config": {}}, "agent_id is invalid"),
     ("agent configuration", {"agent_id": 1, "agent_config": 5}, "agent_config is invalid"),
+    ("authorize proxy user", {"agent_id": [1], "access_type": "personal_access_token", "access_key": "k"},
+     "agent_id is invalid"),
+    ("authorize proxy user", {"agent_id": 1, "access_type": 1, "access_key": {"k": 1}},
+     "access_type does not have a valid value, access_key is invalid"),
+    ("authorize proxy user", {"agent_id": 1, "access_type": "session_cookie", "access_key": "k", "csrf_token": []},
+     "csrf_token is invalid"),
 ])
 def test_wrong_types_are_invalid_parameters(hostile, route, fields, error):
     response = _post_raw(hostile, route, json.dumps(fields))

@@ -6,7 +6,8 @@ pool of 32 threads. Whatever the interleaving:
 - an agent never has more than one URL configuration, and ``is_receptive`` says whether it has one;
 - agent names stay unique per project, and every counter equals what it counts;
 - nothing is left of a deleted agent (tokens, their lookup items, its URL configuration);
-- no request is answered 5xx other than a retryable 503 (retried here, as GitLab's clients do).
+- no request is answered 5xx other than a retryable 503 (retried here, as GitLab's clients do);
+- ``authorize_proxy_user`` answers from one whole user_access configuration, never a mix of two.
 
 After each race the whole agents table is scanned from the local API's own moto endpoint and run
 through ``ops.invariants.check_items`` - the same checker ``make check`` runs against a deployment."""
@@ -394,3 +395,70 @@ def test_agent_deletes_racing_configurations_of_the_same_group(local_api, hierar
     for agent in doomed:
         assert not [i for i in items if i["pk"] == f"AGENT#{agent}" or f"a{agent}" in i]
     print(f"\nci_access deletes: {calls.total()} requests, {calls.retried} retried")
+
+
+# ---------------------------------------------------------------- user_access
+def test_authorizations_racing_user_access_replacements_see_one_configuration_or_the_other(local_api, hierarchy):
+    """Writers replace one agent's configuration over and over (four configurations, two of them
+    authorising the same user through different grants) while authorize_proxy_user asks about that
+    user: every answer is exactly one configuration's, never a mix of two."""
+    base = local_api.base_url
+    url = f"{base}/internal/kubernetes/agent_configuration"
+    agent = _agent(local_api, hierarchy["kube"], "proxy")
+    group, team, app, kube = hierarchy["group"], hierarchy["team"], hierarchy["app"], hierarchy["kube"]
+    name = f"proxied-{uuid.uuid4().hex[:8]}"
+    user = _session().post(f"{base}/users", json={"username": name, "name": name, "email": f"{name}@example.com"},
+                           timeout=60).json()
+    token = _session().post(f"{base}/users/{user['id']}/personal_access_tokens",
+                            json={"name": "k", "scopes": ["k8s_proxy"]}, timeout=60).json()["token"]
+    for kind, source in (("groups", team), ("projects", kube)):
+        made = _session().post(f"{base}/{kind}/{source['id']}/members",
+                               json={"user_id": user["id"], "access_level": 30}, timeout=60)
+        assert made.status_code == 201, made.text
+    developer = ["guest", "planner", "reporter", "developer"]
+    configurations = [  # (configuration, the answer it gives)
+        ({"ci_access": {"groups": [{"id": group["full_path"]}]},
+          "user_access": {"access_as": {"user": {}}, "projects": [{"id": app["path_with_namespace"]},
+                                                                  {"id": kube["path_with_namespace"]}]}},
+         (201, {"user": {"projects": [{"id": pid, "roles": developer} for pid in sorted((app["id"], kube["id"]))],
+                         "groups": []}})),
+        ({"user_access": {"access_as": {"user": {}}, "groups": [{"id": team["full_path"]}]}},
+         (201, {"user": {"projects": [], "groups": [{"id": team["id"], "roles": developer}]}})),
+        ({"ci_access": {"projects": [{"id": app["path_with_namespace"]}]}},
+         (403, {"message": "`user_access` keyword is not found in agent config file."})),
+        ({"user_access": {"access_as": {"agent": {}}, "groups": [{"id": group["full_path"]}],
+                          "projects": [{"id": app["path_with_namespace"]}]}},
+         (201, {"agent": {}})),
+    ]
+    expected = [answer for _, answer in configurations]
+    calls = Calls()
+
+    def write(offset: int) -> None:
+        for round_ in range(8):
+            config = configurations[(offset + round_) % len(configurations)][0]
+            status, body = calls.send("configure", "POST", url, headers=_kas_headers(local_api),
+                                      json={"agent_id": agent, "agent_config": config})
+            assert status == 204, body
+
+    seen: list[tuple[int, Any]] = []
+
+    def read() -> None:
+        status, body = calls.send("authorize", "POST", f"{base}/internal/kubernetes/authorize_proxy_user",
+                                  headers=_kas_headers(local_api),
+                                  json={"agent_id": agent, "access_type": "personal_access_token", "access_key": token})
+        if status == 201:
+            assert body["agent"] == {"id": agent, "config_project": {"id": kube["id"]}}, body
+            assert body["user"] == {"id": user["id"], "username": name}, body
+            answer = (status, body["access_as"])
+        else:
+            answer = (status, body)
+        seen.append(answer)
+        assert answer in expected, answer
+
+    _run([lambda n=n: write(n) for n in range(4)] + [read] * 200)
+
+    _no_server_errors(calls)
+    assert len({repr(answer) for answer in seen}) >= 2, Counter(repr(answer) for answer in seen)
+    assert_invariants(local_api)
+    print(f"\nuser_access: {calls.total()} requests, {calls.retried} retried, "
+          f"{len({repr(a) for a in seen})} distinct answers")

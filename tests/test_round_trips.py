@@ -175,3 +175,59 @@ def test_metadata_and_own_token_routes(world, send):
     assert operations(create) == ["GetItem", "UpdateItem", "TransactWriteItems"]
     assert create.dynamodb <= WRITE_LIMIT
     assert create.kms == 0 and all(calls.kms == 0 for calls in (*reads.values(), head, own))
+
+
+def test_authorize_proxy_user_is_two_reads_and_at_most_one_write(world, api):
+    """ONE BatchGetItem of both tables for the token, the agent and its user_access; ONE for the
+    user's memberships of every stored project and group (with its groups or ancestors); the
+    token's last_used_at at most once a minute."""
+    from tests.test_kas import configure, create_agent
+    from tests.test_user_access import authorize, proxy_request
+
+    root = world.group("acme")
+    team = world.group("team", parent_id=root["id"])
+    home = world.project("kube", namespace_id=root["id"])
+    app = world.project("app", namespace_id=team["id"])
+    agent = create_agent(api, home["id"], "proxy")
+    assert configure(agent["id"], {"user_access": {"access_as": {"user": {}}, "projects": [{"id": "acme/team/app"}],
+                                                   "groups": [{"id": "acme/team"}]}}).status == 204
+    alice = world.user("alice", scopes=["k8s_proxy"])
+    world.member("project", app["id"], alice, 30)
+
+    with RoundTrips().measure() as first:
+        assert authorize(proxy_request(agent["id"], alice.token)).status == 201
+    with RoundTrips().measure() as warm:
+        assert authorize(proxy_request(agent["id"], alice.token)).status == 201
+    reads = [
+        ("BatchGetItem", "Directory+Agents", "PAT#,AGENT#x2"),
+        ("BatchGetItem", "Directory", "MEMBERS#x3"),  # app, team, acme (team's own and its ancestor's)
+    ]
+    assert [(call.operation, call.table, call.keys) for call in warm.calls] == reads
+    assert [(call.operation, call.table, call.keys) for call in first.calls] == [
+        reads[0], ("UpdateItem", "Directory", "PAT#"), reads[1]]
+    assert warm.dynamodb <= READ_LIMIT and first.dynamodb <= READ_LIMIT and first.kms == warm.kms == 0
+
+
+def test_agent_configuration_replaces_ci_access_and_user_access_in_one_transaction(world, api):
+    from tests.test_kas import configure, create_agent
+
+    root = world.group("acme")
+    home = world.project("kube", namespace_id=root["id"])
+    world.project("app", namespace_id=root["id"])
+    warming = create_agent(api, home["id"], "warming")
+    config = {"ci_access": {"groups": [{"id": "acme"}]},
+              "user_access": {"access_as": {"agent": {}}, "projects": [{"id": "acme/app"}]}}
+    assert configure(warming["id"], config).status == 204
+    agent = create_agent(api, home["id"], "deployer")
+
+    with RoundTrips().measure() as calls:
+        assert configure(agent["id"], config).status == 204
+    assert [(call.operation, call.table, call.keys) for call in calls.calls] == [
+        ("Query", "Agents", "AGENT#"),
+        ("BatchGetItem", "Directory", "PROJECTPATH#,NAMESPACE#"),
+        ("TransactWriteItems", "Agents", "4 actions: AGENT#x3,CIACCESS#"),  # version, ci_access pair, user_access
+    ]
+    with RoundTrips().measure() as unchanged:
+        assert configure(agent["id"], config).status == 204
+    assert [call.operation for call in unchanged.calls] == ["Query", "BatchGetItem"]
+    assert calls.dynamodb <= WRITE_LIMIT

@@ -65,8 +65,8 @@ EXPECTED_PERMISSIONS: dict[str, dict[str, set[str]]] = {
         "TokenDigestKey": {MAC},
     },
     "KasFunction": {
-        "DirectoryTable": {GET, BATCH_GET},
-        "AgentsTable": {GET, QUERY, PUT, UPDATE, DELETE},
+        "DirectoryTable": {GET, BATCH_GET, UPDATE},  # UpdateItem: a PAT's last_used_at (authorize_proxy_user)
+        "AgentsTable": {GET, BATCH_GET, QUERY, PUT, UPDATE, DELETE},
         "TokenDigestKey": {MAC},
         "KasSecret": {"secretsmanager:GetSecretValue"},
     },

@@ -1,19 +1,22 @@
 """The agent server's internal API (SPEC §7): agent info for an agent token (both paths KAS
-uses) and the agent's configuration. Every route needs the agent server's JWT first."""
+uses), the agent's configuration, and user access through an agent. Every route needs the agent
+server's JWT first."""
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Literal
 
 from cluster_agents import errors as e
 from cluster_agents.services import kas
+from cluster_agents.services import user_access as proxy
 from cluster_agents.web import kas_entities
 from cluster_agents.web import openapi as docs
 from cluster_agents.web.app import create_app, entrypoint, no_content, respond
 from cluster_agents.web.kas_auth import agent_token, authenticate_kas_request
 from cluster_agents.web.params import Params, parse
-from pydantic import field_validator
+from cluster_agents.web.request import current
+from pydantic import Field, field_validator
 
 app = create_app()
 TAGS = ["agent server (internal)"]
@@ -42,6 +45,48 @@ class AgentConfiguration(Params):
             except (ValueError, RecursionError):
                 raise ValueError("not JSON") from None
         return value
+
+
+def _documented_as_string(schema: dict[str, Any]) -> None:
+    schema.pop("default", None)
+    schema["type"] = "string"
+
+
+class AuthorizeProxyUser(Params):
+    agent_id: int
+    access_type: Literal["session_cookie", "personal_access_token"]
+    access_key: str
+    # Checked apart, as Grape's ``given``: required and not blank for a session cookie, else ignored.
+    csrf_token: Any = Field(None, description="Required, not blank, when access_type is session_cookie",
+                            json_schema_extra=_documented_as_string)
+
+    @field_validator("agent_id", mode="before")
+    @classmethod
+    def _integer(cls, value: Any) -> Any:
+        if isinstance(value, bool):
+            raise ValueError("not an integer")
+        return value
+
+
+def _proxy_params() -> AuthorizeProxyUser:
+    """The parameters, with Grape's messages: the declared ones' in declaration order, then
+    ``csrf_token``'s, which Grape requires (not blank) only when ``access_type`` is ``session_cookie``."""
+    messages: list[str] = []
+    try:
+        params = parse(AuthorizeProxyUser)
+    except e.InvalidParameters as invalid:
+        messages, params = list(invalid.messages), None
+    raw = current().params()
+    if raw.get("access_type") == proxy.SESSION_COOKIE:
+        if "csrf_token" not in raw:
+            messages.append("csrf_token is missing")
+        elif isinstance(raw["csrf_token"], dict | list | bool):
+            messages.append("csrf_token is invalid")
+        elif raw["csrf_token"] is None or not str(raw["csrf_token"]).strip():
+            messages.append("csrf_token is empty")
+    if messages or params is None:
+        raise e.InvalidParameters(messages)
+    return params
 
 
 def _agent_info():
@@ -76,6 +121,29 @@ def handle_post_agent_configuration():
     params = parse(AgentConfiguration)
     kas.configure_agent(params.agent_id, params.agent_config)
     return no_content()
+
+
+@app.post("/api/v4/internal/kubernetes/authorize_proxy_user", summary="Authorize a user through an agent",
+          tags=TAGS, description="For the agent server, after the Gitlab-Kas-Api-Request JWT: whether the user "
+                                 "behind a personal access token with the k8s_proxy scope may reach the cluster "
+                                 "through the agent (its user_access configuration), and as whom. Records the "
+                                 "token's use. A session cookie matches no session here (there are no web "
+                                 "sessions): 401.",
+          security=docs.KAS_SECURITY, openapi_extensions=docs.body(AuthorizeProxyUser),
+          responses=docs.responses(
+              201, docs.KAS, docs.BODY,
+              e.InvalidParameters(["agent_id is missing", "access_type is missing", "access_key is missing"]),
+              e.InvalidParameters(["agent_id is invalid"]),
+              e.InvalidParameters(["access_type does not have a valid value"]),
+              e.InvalidParameters(["csrf_token is missing"]), e.InvalidParameters(["csrf_token is empty"]),
+              e.UserNotIdentified(), e.InvalidSession(), e.TokenExpired(), e.TokenRevoked(), e.Unauthenticated(),
+              e.ProxyScopeMissing(), e.AgentNotFound(),
+              *(e.UserAccessRefused(message) for message in proxy.REFUSALS), e.Forbidden()))
+def handle_post_authorize_proxy_user():
+    authenticate_kas_request()
+    params = _proxy_params()
+    found = proxy.authorize_proxy_user(params.agent_id, params.access_type, params.access_key)
+    return respond(kas_entities.proxy_authorization(found), 201)
 
 
 lambda_handler = entrypoint(app)

@@ -35,11 +35,28 @@ class KasAuthenticationInvalid(ServiceError):
     """The Gitlab-Kas-Api-Request JWT is missing, forged or expired."""
 
 
+class ProxyScopeMissing(InsufficientScope):
+    """``authorize_proxy_user`` with a PAT that lacks ``k8s_proxy`` (whatever else it has)."""
+
+
+class InvalidSession(ServiceError):
+    """``authorize_proxy_user`` with a session cookie: there are no web sessions here."""
+
+
 # ---------------------------------------------------------------- authorization
 class Forbidden(ServiceError):
     def __init__(self, reason: str = "") -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+class UserAccessRefused(ServiceError):
+    """``authorize_proxy_user``: the agent's user_access does not let the user through; GitLab's
+    message is the whole body (``{"message": "`access_as` is not found ..."}``)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
 
 
 # ---------------------------------------------------------------- not found
@@ -152,6 +169,13 @@ class TokenLimitReached(BusinessRuleViolated):
 class UrlConfigurationExists(BusinessRuleViolated):
     def __init__(self) -> None:
         super().__init__("URL configuration already exists for this agent")
+
+
+class UserNotIdentified(BusinessRuleViolated):
+    """``authorize_proxy_user``: no personal access token has the given value."""
+
+    def __init__(self) -> None:
+        super().__init__("Unable to get user from request data")
 
 
 class CiAccessTooLarge(BusinessRuleViolated):

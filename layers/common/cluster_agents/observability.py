@@ -8,7 +8,8 @@ body, no query string is logged.
 Metrics (CloudWatch, namespace POWERTOOLS_METRICS_NAMESPACE, dimension ``service``), as counters:
 ``AgentTokensCreated``, ``AgentTokensRevoked``, ``PersonalAccessTokensCreated``,
 ``PersonalAccessTokensRevoked``, ``AgentsCreated``, ``AgentsDeleted``, ``UrlConfigurationsCreated``,
-``UrlConfigurationsDeleted``, ``AgentTokenUseRecorded``, and the failures of ``FAILURE_METRICS``."""
+``UrlConfigurationsDeleted``, ``AgentTokenUseRecorded``, ``PersonalAccessTokenUseRecorded``, and the
+failures of ``FAILURE_METRICS``."""
 
 from __future__ import annotations
 

@@ -8,11 +8,14 @@
 - nothing belongs to a deleted agent (tokens, URL configuration, ci_access entries);
 - every entry of a ``CIACCESS#<kind>#<id> / ALL`` item (``a<agent id>``) has its mirror
   ``AGENT#<agent id> / CI#<kind>#<id>`` with the same configuration, and names the agent's
-  project, and every mirror has its entry (an ``ALL`` item with no entry left is fine).
+  project, and every mirror has its entry (an ``ALL`` item with no entry left is fine);
+- an agent's user_access item ``AGENT#<agent id> / CA`` names its agent, holds a configuration
+  (``{}`` or ``{"access_as": ...}``) and authorises at least one project or group, each once.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
@@ -21,6 +24,7 @@ from typing import Any
 
 TOKEN_LIMIT = 2
 CI_ACCESS_SK = "ALL"
+USER_ACCESS_SK = "CA"
 ENTRY = re.compile(r"a(\d+)")  # an agent's entry in a CIACCESS# item
 
 
@@ -46,6 +50,7 @@ def check_items(items: Iterable[dict[str, Any]]) -> Report:
     digests: list[dict] = []
     ci_access: list[dict] = []
     mirrors: dict[tuple[int, str], dict] = {}  # (agent id, "<kind>#<id>") -> the mirror item
+    user_access: dict[int, dict] = {}  # agent id -> its user_access item
     for item in items:
         report.items_read += 1
         pk, sk = item["pk"], item["sk"]
@@ -58,6 +63,8 @@ def check_items(items: Iterable[dict[str, Any]]) -> Report:
                 active[agent_id].append(int(sk[3:]))
             elif sk.startswith("CI#"):
                 mirrors[(agent_id, sk[len("CI#"):])] = item
+            elif sk == USER_ACCESS_SK:
+                user_access[agent_id] = item
         elif pk.startswith("PROJECT#") and sk.startswith("AGENT#"):
             name_index[(int(pk.split("#", 1)[1]), sk[len("AGENT#"):])] = item
         elif pk.startswith("PROJECT#") and sk == "#STATS":
@@ -71,7 +78,29 @@ def check_items(items: Iterable[dict[str, Any]]) -> Report:
     report.violations.extend(_name_violations(agents, name_index, stats))
     report.violations.extend(_digest_violations(agents, active, digests))
     report.violations.extend(_ci_access_violations(agents, ci_access, mirrors))
+    report.violations.extend(_user_access_violations(user_access))
     return report
+
+
+def _user_access_violations(user_access: dict[int, dict]) -> Iterator[str]:
+    """(An item of a deleted agent is already reported as left in its partition.)"""
+    for agent_id, item in sorted(user_access.items()):
+        where = f"AGENT#{agent_id} {USER_ACCESS_SK}"
+        if item.get("agent_id") != agent_id:
+            yield f"{where}: names agent {item.get('agent_id')}"
+        try:
+            config = json.loads(item.get("config", ""))
+        except (TypeError, ValueError):
+            config = None
+        if not isinstance(config, dict) or set(config) - {"access_as"}:
+            yield f"{where}: configuration {item.get('config')!r} is not {{}} or {{\"access_as\": ...}}"
+        projects, groups = item.get("projects") or [], item.get("groups") or []
+        if not projects and not groups:
+            yield f"{where}: authorises no project and no group (the item should be gone)"
+        for kind, grants in (("project", projects), ("group", groups)):
+            ids = [grant.get("id") if isinstance(grant, dict) else None for grant in grants]
+            if len(set(ids)) != len(ids) or None in ids:
+                yield f"{where}: a {kind} listed twice, or without an id"
 
 
 def _ci_access_violations(agents: dict[int, dict], ci_access: list[dict],

@@ -1,5 +1,5 @@
 """The agent server's internal API (SPEC §7): agent token -> agent info, and an agent's
-configuration (its ci_access authorisations)."""
+configuration (its ci_access authorisations and its user_access state)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from cluster_agents.domain import ci_access as rules
+from cluster_agents.domain import user_access as user_rules
 from cluster_agents.domain.agents import Agent
-from cluster_agents.domain.models import Project
+from cluster_agents.domain.models import Group, Project
+from cluster_agents.domain.user_access import GroupGrant, ProjectGrant, UserAccess
 from cluster_agents.errors import AgentNotFound, CiAccessTooLarge, StoreBusy, Unauthenticated
 from cluster_agents.observability import count, identify, logger
 from cluster_agents.secrets import digest
@@ -43,14 +45,16 @@ def agent_info(token: str | None) -> AgentInfo:
 
 
 def configure_agent(agent_id: int, agent_config: dict[str, Any]) -> None:
-    """Replace the agent's ci_access authorisations with those of its configuration file: the
-    listed projects and groups that exist under the agent's own top-level group (or, for an agent
-    of a personal project, the projects of that namespace). 404 when there is no such agent; 400
-    (CiAccessTooLarge) when a project or group cannot hold the agent's authorisation besides the
-    other agents' (400 KB for all of them together).
+    """Replace the agent's ci_access authorisations and its user_access state with those of its
+    configuration file: the listed projects and groups that exist under the agent's own top-level
+    group (or, for an agent of a personal project, the projects of that namespace). 404 when there
+    is no such agent; 400 (CiAccessTooLarge) when a project or group cannot hold the agent's
+    authorisation besides the other agents' (400 KB for all of them together).
 
-    Three round trips: the agent with its current authorisations (one Query), the agent's project
-    and every listed path (one BatchGetItem), then the conditional write."""
+    Three round trips (four while the container has not read the listed projects and groups yet):
+    the agent with its current authorisations and user_access (one Query), the agent's project and
+    every listed path of both sections (one BatchGetItem), then one conditional transaction for
+    both (more only past 49 ci_access changes)."""
     identify(agent_id=agent_id)
     store = ci_access()
     read = store.read_agent(agent_id)
@@ -59,23 +63,42 @@ def configure_agent(agent_id: int, agent_config: dict[str, Any]) -> None:
     agent = read.agent
     project_entries = rules.config_entries(agent_config, "projects")
     group_entries = rules.config_entries(agent_config, "groups")
-    found = directory().resolve_configured_paths(agent.project_id, project_entries, group_entries)
+    user_projects = user_rules.config_paths(agent_config, "projects")
+    user_groups = user_rules.config_paths(agent_config, "groups")
+    found = directory().resolve_configured_paths(agent.project_id, [*project_entries, *user_projects],
+                                                 [*group_entries, *user_groups])
     agent_project = found.agent_project
     if agent_project is None:
         raise AgentNotFound()
+    projects = {path: project for path, project in found.projects.items() if rules.in_hierarchy(project, agent_project)}
+    groups = {path: group for path, group in found.groups.items()
+              if agent_project.group_ids and group.self_and_ancestor_ids[-1] == agent_project.group_ids[-1]}
     wanted: dict[Source, str] = {}
     paths: dict[Source, str] = {}
-    for path, project in found.projects.items():
-        if rules.in_hierarchy(project, agent_project):
-            wanted[("project", project.id)] = rules.canonical_json(project_entries[path])
-            paths[("project", project.id)] = project.path_with_namespace
-    if agent_project.group_ids:
-        root_group_id = agent_project.group_ids[-1]
-        for path, group in found.groups.items():
-            if group.self_and_ancestor_ids[-1] == root_group_id:
-                wanted[("group", group.id)] = rules.canonical_json(group_entries[path])
-                paths[("group", group.id)] = group.full_path
+    for path in project_entries.keys() & projects.keys():
+        project = projects[path]
+        wanted[("project", project.id)] = rules.canonical_json(project_entries[path])
+        paths[("project", project.id)] = project.path_with_namespace
+    for path in group_entries.keys() & groups.keys():
+        group = groups[path]
+        wanted[("group", group.id)] = rules.canonical_json(group_entries[path])
+        paths[("group", group.id)] = group.full_path
+    user_access = _user_access(agent_config, [projects[p] for p in user_projects if p in projects],
+                               [groups[p] for p in user_groups if p in groups])
     try:
-        store.replace_for_agent(agent, wanted, read)
+        store.replace_for_agent(agent, wanted, read, user_access)
     except CiAccessTooLarge as too_large:
         raise too_large.naming(paths) from None
+
+
+def _user_access(agent_config: dict[str, Any], projects: list[Project], groups: list[Group]) -> UserAccess | None:
+    """The user_access state to store: None when it authorises no project and no group."""
+    if not projects and not groups:
+        return None
+    return UserAccess(
+        config=user_rules.stored_config(agent_config),
+        projects=tuple(sorted({p.id: ProjectGrant(p.id, p.group_ids, p.personal_owner_id) for p in projects}.values(),
+                              key=lambda grant: grant.id)),
+        groups=tuple(sorted({g.id: GroupGrant(g.id, g.ancestor_ids) for g in groups}.values(),
+                            key=lambda grant: grant.id)),
+    )

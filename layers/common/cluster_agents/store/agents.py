@@ -10,6 +10,10 @@ Keys (AgentsTable, pk / sk) - the contract every adapter of this table follows:
   AGENT#<id> / RT#<token id:012d>   a revoked token, kept (no token_digest); never read when listing
                                     active ones
   AGENT#<id> / U                    its URL configuration (one per agent: a fixed key)
+  AGENT#<id> / CA                   its user_access state: configuration and the projects and groups
+                                    it authorises (``store/user_access.py``); absent when none. "CA"
+                                    sorts after "AT#..." and before "CI#...": read with the ci_access
+                                    mirrors, never with the active tokens
   AGENT#<id> / CI#<project|group>#<id>   mirror of one ci_access authorisation (found again on delete)
   PROJECT#<project id> / AGENT#<name>    the name index: names unique per project, agents listed
                                     in name order (a copy of the agent's fields)
@@ -41,6 +45,7 @@ AGENT_SK = "A"
 ACTIVE_TOKEN_PREFIX = "AT#"
 REVOKED_TOKEN_PREFIX = "RT#"
 URL_CONFIGURATION_SK = "U"
+USER_ACCESS_SK = "CA"
 CI_ACCESS_MIRROR_PREFIX = "CI#"
 CI_ACCESS_SK = "ALL"
 CI_ACCESS_ENTRY_PREFIX = "a"  # an agent's entry in a CIACCESS# item: the attribute a<agent id>
@@ -217,7 +222,8 @@ class AgentRepository:
         1. One transaction removes the agent (on the ``version`` read: any concurrent token,
            URL configuration or ci_access change makes it fail, and the partition is read again),
            its name index, one from ``#STATS``, its active tokens with their lookup items (so they
-           stop authenticating at that instant), its URL configuration, and as much of the rest
+           stop authenticating at that instant), its URL configuration, its user_access state
+           (so no user is authorised through it any more), and as much of the rest
            as fits in one transaction: its ``ci_access`` authorisations (mirror and ``CIACCESS#``
            entry together), then its revoked tokens. A failed transaction (throttled, conflicting)
            thus writes nothing at all for any ordinary agent.
@@ -229,7 +235,7 @@ class AgentRepository:
         No read follows: nothing can be slipped into the partition after it was read. Every writer
         into ``AGENT#<id>`` either moves the agent's ``version`` on in the same transaction, on
         condition that the agent exists (token create and revoke, URL configuration create and
-        delete, ``ci_access`` replacement) - so it fails once the agent is deleted, and before
+        delete, ``ci_access`` and ``user_access`` replacement) - so it fails once the agent is deleted, and before
         that makes this transaction fail and the partition be read again - or updates an item that
         this transaction deletes, on condition that it still exists (``last_used_at``)."""
         agent_id = deletion.agent.id
@@ -269,7 +275,7 @@ class AgentRepository:
     def _dependents(self, deletion: AgentDeletion) -> tuple[list[list[dict]], list[tuple[str, str]]]:
         """What ``_removal`` leaves out: each ci_access authorisation as the actions that go
         together (its entry in the ``CIACCESS#`` item, then its mirror), and the revoked tokens' keys."""
-        in_transaction = (AGENT_SK, URL_CONFIGURATION_SK)
+        in_transaction = (AGENT_SK, URL_CONFIGURATION_SK, USER_ACCESS_SK)
         rest = [key for key in deletion.keys
                 if key[1] not in in_transaction and not key[1].startswith(ACTIVE_TOKEN_PREFIX)]
         mirrors = [key for key in rest if key[1].startswith(CI_ACCESS_MIRROR_PREFIX)]
@@ -296,7 +302,7 @@ class AgentRepository:
                                  names={"#count": "agent_count"}, values={":minus_one": -1}),
         ]
         for pk, sk in deletion.keys:
-            if sk == URL_CONFIGURATION_SK or sk.startswith(ACTIVE_TOKEN_PREFIX):
+            if sk in (URL_CONFIGURATION_SK, USER_ACCESS_SK) or sk.startswith(ACTIVE_TOKEN_PREFIX):
                 actions.append(dynamo.delete_action(self.table, pk, sk))
         actions.extend(dynamo.delete_action(self.table, *token_digest_key(d)) for d in deletion.token_digests)
         return actions

@@ -55,6 +55,7 @@ from typing import Any
 
 from cluster_agents.domain.agents import Agent
 from cluster_agents.domain.ci_access import SourceKind
+from cluster_agents.domain.user_access import UserAccess
 from cluster_agents.errors import AgentNotFound, CiAccessTooLarge, StoreBusy
 from cluster_agents.settings import get_settings
 from cluster_agents.store import dynamo
@@ -63,11 +64,13 @@ from cluster_agents.store.agents import (
     AGENT_SK,
     CI_ACCESS_ENTRY_PREFIX,
     CI_ACCESS_MIRROR_PREFIX,
+    USER_ACCESS_SK,
     agent_from_item,
     agent_pk,
     ci_access_entry,
     ci_access_key,
 )
+from cluster_agents.store.user_access import replacement_action, user_access_from_item
 
 MAX_ACTIONS = 100  # DynamoDB's limit per transaction
 CHANGES_PER_TRANSACTION = (MAX_ACTIONS - 1) // 2  # two items per change, plus the agent's version
@@ -83,6 +86,7 @@ class AgentAuthorizations:
     agent: Agent
     version: int | None  # the agent item's ``version`` as stored (None: it has none yet)
     current: dict[Source, str]  # ``{(kind, id): configuration as stored (canonical JSON)}``
+    user_access: UserAccess | None = None  # its user_access state (``store/user_access.py``)
 
 
 @dataclass(frozen=True)
@@ -143,7 +147,8 @@ class CiAccessRepository:
     # ------------------------------------------------------------ the agent side
     def read_agent(self, agent_id: int) -> AgentAuthorizations | None:
         """The agent and its current authorisations in one Query (more only past 1 MB): the sort
-        keys from ``A`` through ``CI#...``, less the active tokens between them. None: no agent."""
+        keys from ``A`` through ``CI#...`` - the agent, its user_access state ``CA`` and its
+        ci_access mirrors -, less the active tokens between them. None: no agent."""
         items: list[dict[str, Any]] = []
         start: dict | None = None
         while True:
@@ -171,17 +176,21 @@ class CiAccessRepository:
             return None
         current = {(item["kind"], item["source_id"]): item["configuration"]
                    for item in items if item["sk"].startswith(CI_ACCESS_MIRROR_PREFIX)}
-        return AgentAuthorizations(agent_from_item(agent_item), agent_item.get("version"), current)
+        user_access = user_access_from_item(next((item for item in items if item["sk"] == USER_ACCESS_SK), None))
+        return AgentAuthorizations(agent_from_item(agent_item), agent_item.get("version"), current, user_access)
 
     def replace_for_agent(self, agent: Agent, wanted: dict[Source, str],
-                          read: AgentAuthorizations | None = None) -> int:
-        """Make the agent's authorisations exactly ``wanted`` (``{(kind, id): canonical JSON}``).
+                          read: AgentAuthorizations | None = None, user_access: UserAccess | None = None) -> int:
+        """Make the agent's authorisations exactly ``wanted`` (``{(kind, id): canonical JSON}``),
+        and its user_access state ``user_access`` (None: none), together: the user_access item is
+        written in the first transaction, so a replacement of up to 49 ci_access changes is one
+        transaction for both.
 
         ``read`` is what ``read_agent`` found, when the caller has just read it; the agent is read
         again for every further attempt. Returns how many entries were written or deleted;
         AgentNotFound when the agent is gone, StoreBusy when it kept changing under us (or other
         agents kept writing the same sources), CiAccessTooLarge when a source's item would pass
-        DynamoDB's 400 KB."""
+        DynamoDB's 400 KB. (The user_access item counts as one change.)"""
         for attempt in range(MAX_ATTEMPTS):
             found, read = read or self.read_agent(agent.id), None
             if found is None:
@@ -191,15 +200,19 @@ class CiAccessRepository:
                        for source, configuration in sorted(wanted.items()) if current.get(source) != configuration]
             changes += [(source, self._delete_actions(agent.id, source))
                         for source in sorted(current) if source not in wanted]
-            if not changes:
+            user_access_changes = found.user_access != user_access
+            if not changes and not user_access_changes:
                 return 0
+            # After the version and the ci_access pairs, so that an action's index names its source.
+            last = [replacement_action(self.table, agent.id, user_access)] if user_access_changes else []
             version = found.version
             try:
-                for start in range(0, len(changes), CHANGES_PER_TRANSACTION):
+                for start in range(0, max(len(changes), 1), CHANGES_PER_TRANSACTION):
                     chunk = changes[start:start + CHANGES_PER_TRANSACTION]
                     try:
                         dynamo.transact([self._bump_version(agent.id, version),
-                                         *(action for _, pair in chunk for action in pair)])
+                                         *(action for _, pair in chunk for action in pair), *last])
+                        last = []
                     except dynamo.ItemTooLarge as too_large:
                         raise CiAccessTooLarge(_too_large_sources(chunk, too_large.index)) from None
                     version = (version or 0) + 1
@@ -212,7 +225,7 @@ class CiAccessRepository:
                     raise
                 dynamo.pause_after_conflict(attempt)
                 continue  # another agent wrote one of the same items: read again and retry
-            return len(changes)
+            return len(changes) + int(user_access_changes)
         raise StoreBusy()
 
     def _bump_version(self, agent_id: int, expected: int | None) -> dict:
@@ -247,7 +260,7 @@ def _too_large_sources(chunk: list[tuple[Source, tuple[dict, dict]]], index: int
     """The source whose item a transaction of ``chunk`` would have taken past 400 KB: the one of
     the action DynamoDB names (after the agent's version, two actions per change), else every
     source the chunk writes an entry to (a removal only makes an item smaller)."""
-    if index is not None and index >= 1:
+    if index is not None and 1 <= index <= 2 * len(chunk):
         return [chunk[(index - 1) // 2][0]]
     return [source for source, (entry, _) in chunk if entry["Update"]["UpdateExpression"].startswith("SET")]
 

@@ -5,8 +5,8 @@ Keys (DirectoryTable, pk / sk):
   USERNAME#<name> / USERNAME       uniqueness of usernames (lower case), -> user_id
   EMAIL#<email> / EMAIL            uniqueness of e-mail addresses, -> user_id
   NAMESPACE#<full path> / NAMESPACE  uniqueness of user and group paths, -> kind, id
-  PAT#<digest> / PAT               a personal access token, with a snapshot of its user (and
-                                   ``last_used_at``, written by ``record_pat_use``)
+  PAT#<digest> / PAT               a personal access token, with a snapshot of its user;
+                                   last_used_at, written at most once a minute (``record_pat_use``)
   PATID#<id> / PATID               token id -> digest (for revocation by id)
   GROUP#<id> / GROUP               a group, with its ancestors
   PROJECT#<id> / PROJECT           a project, with its namespace and groups
@@ -47,7 +47,7 @@ from cluster_agents.store.dynamo import TransactionCancelled
 T = TypeVar("T")
 JOB_COUNTER = "job"
 PIPELINE_COUNTER_ATTRIBUTE = "pipeline"  # of the job counter item
-PAT_USE_INTERVAL = timedelta(seconds=60)  # how stale a stored last_used_at may get
+PAT_USE_INTERVAL = timedelta(seconds=60)  # how stale a stored last_used_at of a PAT may get
 
 
 def _members_pk(source_kind: str, source_id: int) -> str:
@@ -202,6 +202,12 @@ class DirectoryRepository:
         if not item:
             return None
         return _pat(item), _user(item["user"])
+
+    def pat_reading(self, digest: str) -> dynamo.Read[tuple[PersonalAccessToken, User] | None]:
+        """``get_pat_by_digest`` as a read for ``dynamo.read_together``."""
+        key = (f"PAT#{digest}", "PAT")
+        return dynamo.Read(self.table, (key,),
+                           lambda found: (_pat(found[key]), _user(found[key]["user"])) if key in found else None)
 
     def get_pat(self, token_id: int) -> tuple[PersonalAccessToken, str] | None:
         pointer = dynamo.get(self.table, f"PATID#{token_id}", "PATID")

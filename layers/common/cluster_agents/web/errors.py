@@ -36,12 +36,22 @@ def status_and_body(error: e.ServiceError) -> tuple[int, dict, dict[str, str]]:
             }, {}
         case e.KasAuthenticationInvalid():
             return 401, {"message": "KAS JWT authentication invalid"}, {}
+        case e.InvalidSession():
+            return 401, {"message": "401 Unauthorized - Invalid session"}, {}
+        case e.ProxyScopeMissing():
+            return 403, {
+                "error": "insufficient_scope",
+                "error_description": "The request requires higher privileges than provided by the access token.",
+                "scope": "k8s_proxy",
+            }, {}
         case e.InsufficientScope(scope=scope):
             return 403, {
                 "error": "insufficient_scope",
                 "error_description": "The request requires higher privileges than provided by the access token.",
                 "scope": scope,
             }, {}
+        case e.UserAccessRefused(message=message):
+            return 403, {"message": message}, {}
         case e.Forbidden(reason=reason):
             return 403, {"message": f"403 Forbidden - {reason}" if reason else "403 Forbidden"}, {}
         case e.NotFound(label=label):

@@ -1,4 +1,5 @@
-"""The agent server's view of an agent (``API::Internal::Kubernetes`` agent_info, SPEC §7.1)."""
+"""The agent server's view of an agent (``API::Internal::Kubernetes`` agent_info, SPEC §7.1) and
+of a user it proxies for (``authorize_proxy_user``, SPEC §7.4)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Any
 
 from cluster_agents.domain.models import Project
 from cluster_agents.services.kas import AgentInfo
+from cluster_agents.services.user_access import ProxyAuthorization
 
 # There is no Gitaly behind this service; the agent server needs the objects, so they carry the
 # values of a default Omnibus installation.
@@ -42,4 +44,20 @@ def agent_info(info: AgentInfo) -> dict[str, Any]:
         "gitaly_info": gitaly_info(),
         "gitaly_repository": gitaly_repository(info.project),
         "default_branch": info.project.default_branch or "main",
+    }
+
+
+def proxy_authorization(found: ProxyAuthorization) -> dict[str, Any]:
+    """``authorize_proxy_user``'s 201 (GitLab's ``AuthorizeProxyUserService`` payload)."""
+    if found.mode == "agent":
+        access_as: dict[str, Any] = {"agent": {}}
+    else:
+        access_as = {"user": {
+            "projects": [{"id": a.id, "roles": a.roles} for a in found.through if a.kind == "project"],
+            "groups": [{"id": a.id, "roles": a.roles} for a in found.through if a.kind == "group"],
+        }}
+    return {
+        "agent": {"id": found.agent.id, "config_project": {"id": found.agent.project_id}},
+        "user": {"id": found.user.id, "username": found.user.username},
+        "access_as": access_as,
     }
