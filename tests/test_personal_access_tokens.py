@@ -244,3 +244,20 @@ def test_recording_a_use_never_recreates_a_token(world):
                                created_at="2020-01-01T00:00:00.000Z")
     assert directory().record_pat_use("no-such-digest", gone) is False
     assert directory().get_pat_by_digest("no-such-digest") is None
+
+
+def test_names_and_descriptions_longer_than_255_are_refused_not_failed(world, api):
+    person = world.user()
+    base = {"scopes": ["k8s_proxy"]}
+
+    assert person.client.post(OWN, json_body={**base, "name": "n" * 255, "description": "d" * 255}).status == 201
+    long_name = person.client.post(OWN, json_body={**base, "name": "n" * 256})
+    huge = person.client.post(OWN, json_body={**base, "name": "t", "description": "d" * 900_000})
+    admin = api.post(f"/users/{person.id}/personal_access_tokens",
+                     json_body={"name": "n" * 300_000, "scopes": ["api"], "description": "d" * 300_000})
+
+    assert (long_name.status, long_name.json()) == (422, {"message": "Name is too long (maximum is 255 characters)"})
+    assert (huge.status, huge.json()) == (422, {"message": "Description is too long (maximum is 255 characters)"})
+    assert (admin.status, admin.json()) == (400, {"message": '400 Bad request - ["Name is too long (maximum is 255 '
+                                                             'characters)", "Description is too long (maximum is 255 '
+                                                             'characters)"]'})

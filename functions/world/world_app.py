@@ -217,7 +217,8 @@ def handle_create_user():
           responses=docs.responses(201, docs.user(USERS, "POST"), INVALID_USER_ID,
                                    e.InvalidParameters(["name is missing"]),
                                    e.InvalidParameters(["scopes does not have a valid value"]), docs.FORBIDDEN,
-                                   e.UserNotFound(), e.ValidationFailed(["Expiration date must be in the future"])))
+                                   e.UserNotFound(), e.ValidationFailed(["Expiration date must be in the future"]),
+                                   e.ValidationFailed(["Name is too long (maximum is 255 characters)"])))
 def handle_create_personal_access_token(user_id: str):
     caller = current_user(USERS).user
     owner_id = integer("user_id", user_id)
@@ -236,7 +237,8 @@ def handle_create_personal_access_token(user_id: str):
                                    e.InvalidParameters(["scopes does not have a valid value"]),
                                    e.InvalidParameters(["expires_at is invalid"]),
                                    e.Unprocessable(["Name can't be blank", "Scopes can't be blank"]),
-                                   e.Unprocessable(["Expiration date must be before 2027-01-01"])))
+                                   e.Unprocessable(["Expiration date must be before 2027-01-01"]),
+                                   e.Unprocessable(["Description is too long (maximum is 255 characters)"])))
 def handle_create_own_personal_access_token():
     caller = current_user(USERS).user
     params = parse(NewOwnPersonalAccessToken)

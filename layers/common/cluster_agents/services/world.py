@@ -18,7 +18,7 @@ from cluster_agents.domain.models import (
     User,
 )
 from cluster_agents.domain.naming import environment_slug, guess_tier
-from cluster_agents.domain.personal_access_tokens import default_expiry, validation_messages
+from cluster_agents.domain.personal_access_tokens import default_expiry, length_messages, validation_messages
 from cluster_agents.errors import (
     Forbidden,
     GroupNotFound,
@@ -69,6 +69,9 @@ def create_personal_access_token(
     owner = get_user(user_id)
     if expires_at and expires_at < clock.today():
         raise ValidationFailed(["Expiration date must be in the future"])
+    too_long = length_messages(name, description)
+    if too_long:
+        raise ValidationFailed(too_long)
     return _issue_personal_access_token(owner, name, scopes, expires_at, description)
 
 
@@ -79,7 +82,7 @@ def create_own_personal_access_token(
     expiring tomorrow unless told otherwise; 422 with the model's messages when invalid."""
     today = clock.today()
     expiry = expires_at or default_expiry(today)
-    messages = validation_messages(name, scopes, expiry, today)
+    messages = validation_messages(name, scopes, expiry, today, description)
     if messages:
         raise Unprocessable(messages)
     return _issue_personal_access_token(caller, name or "", scopes, expiry, description)
