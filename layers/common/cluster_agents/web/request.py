@@ -14,7 +14,7 @@ from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 from cluster_agents.errors import PayloadTooLarge, RequestRejected
 from cluster_agents.settings import get_settings
 
-MAX_BODY_BYTES = 1_000_000
+MAX_BODY_BYTES = 5 * 1024 * 1024  # SPEC §1.4: 5 MiB, within Lambda's 6 MB synchronous payload with the event around it
 CREDENTIAL_PARAMS = ("private_token", "job_token", "access_token")
 NOT_UTF8 = "The request body is not valid UTF-8"
 
@@ -54,15 +54,26 @@ class Request:
             self._params = merged
         return self._params
 
+    def body_size(self) -> int:
+        """The request body's length in bytes, as the client sent it (before any decoding)."""
+        body = self.event.get("body") or ""
+        if self.event.get("isBase64Encoded"):
+            return len(body) * 3 // 4 - body[-2:].count("=")
+        return len(body.encode("utf-8", "surrogatepass"))
+
+    def refuse_large_body(self) -> None:
+        """413 for a body over MAX_BODY_BYTES: before authentication and parameters (SPEC §1.4)."""
+        if self.body_size() > MAX_BODY_BYTES:
+            raise PayloadTooLarge()
+
     def _body_params(self) -> dict[str, Any]:
+        self.refuse_large_body()
         try:
             body = self.event.decoded_body  # a base64-encoded body is decoded as UTF-8 here
         except UnicodeDecodeError:
             raise RequestRejected(NOT_UTF8) from None
         if not body or not body.strip():
             return {}
-        if len(body.encode("utf-8", "surrogatepass")) > MAX_BODY_BYTES:
-            raise PayloadTooLarge()
         content_type = (self.header("content-type") or "").split(";")[0].strip().lower()
         if content_type == "application/x-www-form-urlencoded":
             return _nest(parse_qsl(body, keep_blank_values=True))
