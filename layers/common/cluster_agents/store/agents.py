@@ -28,6 +28,7 @@ token-creating transaction, ``attribute_not_exists`` on the name index and on ``
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,6 +55,7 @@ _PROJECT_RANGE = (STATS_SK, "AGENT$")
 _DELETE_ATTEMPTS = 5
 _TRANSACTION_ACTIONS = 100  # DynamoDB's limit per TransactWriteItems
 _BATCH_WRITE_SIZE = 25
+MAX_QUERY_LIMIT = 2**31 - 1  # DynamoDB refuses a larger Limit
 
 
 def agent_pk(agent_id: int) -> str:
@@ -164,7 +166,7 @@ class AgentRepository:
         if offset == 0:
             items, _ = self._read_range(pk, limit + 1)
             return [agent_from_item(i) for i in items if _is_index(i)][:limit], _agent_count(items)
-        head, _ = self._read_range(pk, offset + 1, keys_only=True)
+        head, _ = self._read_range(pk, offset + 1, keys_only=True, enough=lambda read: _agent_count(read) <= offset)
         total = _agent_count(head)
         skipped = [i for i in head if _is_index(i)]
         if total <= offset or len(skipped) < offset:
@@ -173,18 +175,21 @@ class AgentRepository:
         return [agent_from_item(i) for i in items if _is_index(i)][:limit], total
 
     def _read_range(self, pk: str, count: int, *, start_after: tuple[str, str] | None = None,
-                    keys_only: bool = False) -> tuple[list[dict[str, Any]], tuple[str, str] | None]:
-        """Up to ``count`` items of the project's index range (several requests only past 1 MB)."""
+                    keys_only: bool = False, enough: Callable[[list[dict[str, Any]]], bool] | None = None,
+                    ) -> tuple[list[dict[str, Any]], tuple[str, str] | None]:
+        """Up to ``count`` items of the project's index range (several requests only past 1 MB, or
+        ``MAX_QUERY_LIMIT`` items); stops early once ``enough`` says so of the items read (a page past
+        the end: ``#STATS``, read first, already shows there is nothing to skip to)."""
         items: list[dict[str, Any]] = []
         start = start_after
-        while len(items) < count:
+        while len(items) < count and not (enough and items and enough(items)):
             request: dict[str, Any] = {
                 "TableName": self.table,
                 "KeyConditionExpression": "pk = :pk AND sk BETWEEN :low AND :high",
                 "ExpressionAttributeValues": {":pk": {"S": pk}, ":low": {"S": _PROJECT_RANGE[0]},
                                               ":high": {"S": _PROJECT_RANGE[1]}},
                 "ConsistentRead": True,
-                "Limit": count - len(items),
+                "Limit": min(count - len(items), MAX_QUERY_LIMIT),
             }
             if start:
                 request["ExclusiveStartKey"] = dynamo.key(*start)
