@@ -228,8 +228,10 @@ class AgentRepository:
            thus writes nothing at all for any ordinary agent.
         2. What does not fit (an agent with hundreds of revoked tokens or authorisations) goes
            first, before that transaction, while the agent still exists, so nothing ever points at
-           a missing agent: revoked tokens (BatchWriteItem) before authorisations (transactions of
-           50, each entry removed from its ``CIACCESS#`` item together with its mirror).
+           a missing agent: revoked tokens (BatchWriteItem; nothing reads them) before
+           authorisations (transactions of 49, each entry removed from its ``CIACCESS#`` item
+           together with its mirror, each transaction moving the agent's ``version`` on, as every
+           other writer of the partition does).
 
         No read follows: nothing can be slipped into the partition after it was read. Every writer
         into ``AGENT#<id>`` either moves the agent's ``version`` on in the same transaction, on
@@ -252,9 +254,10 @@ class AgentRepository:
                     actions.append(dynamo.delete_action(self.table, pk, sk))
                 else:
                     overflowing_revoked.append((pk, sk))
-            self._delete_keys(overflowing_revoked)  # invisible ones first
-            self._remove_authorizations(overflowing_authorizations)
             try:
+                self._delete_keys(overflowing_revoked)  # invisible ones first
+                version = self._remove_authorizations(deletion.agent, overflowing_authorizations)
+                actions[0] = self._agent_delete_action(deletion.agent.id, version)
                 dynamo.transact(actions)
                 break
             except dynamo.TransactionConflicted:  # another agent wrote a shared CIACCESS# item
@@ -281,20 +284,38 @@ class AgentRepository:
         return ([ci_access_entry_removal(self.table, deletion.agent.id, mirror) for mirror in mirrors],
                 [key for key in rest if not key[1].startswith(CI_ACCESS_MIRROR_PREFIX)])
 
-    def _remove_authorizations(self, units: list[list[dict]]) -> None:
+    def _remove_authorizations(self, agent: Agent, units: list[list[dict]]) -> int:
         """Authorisations that do not fit in the deleting transaction, in transactions of their own
-        (BatchWriteItem cannot remove an attribute): each entry goes with its mirror."""
-        per_transaction = _TRANSACTION_ACTIONS // 2
+        (BatchWriteItem cannot remove an attribute): each entry goes with its mirror, and each
+        transaction moves the agent's ``version`` on, on condition that it is still the one read.
+        So a concurrent ``ci_access`` replacement computed from a read before this removal fails its
+        own version condition and reads again (it would otherwise take the removed authorisations
+        as still stored, and, should the deleting transaction then fail, leave them missing for an
+        agent that lives on); and a concurrent change since our read fails this one (TransactionCancelled
+        on the first action: the deletion reads the partition again). Returns the version now stored."""
+        per_transaction = (_TRANSACTION_ACTIONS - 1) // 2
+        version = agent.version
         for start in range(0, len(units), per_transaction):
-            dynamo.transact([action for unit in units[start:start + per_transaction] for action in unit])
+            bump = dynamo.update_action(
+                self.table, agent_pk(agent.id), AGENT_SK, "SET #version = :next",
+                "attribute_exists(pk) AND (attribute_not_exists(#version) OR #version = :version)",
+                names={"#version": "version"}, values={":version": version, ":next": version + 1})
+            dynamo.transact([bump, *(action for unit in units[start:start + per_transaction] for action in unit)])
+            version += 1
+        return version
+
+    def _agent_delete_action(self, agent_id: int, version: int) -> dict:
+        """The deleting transaction's first action: the agent item, on the version read (or moved
+        on by ``_remove_authorizations``)."""
+        return dynamo.delete_action(self.table, agent_pk(agent_id), AGENT_SK,
+                                    "attribute_exists(pk) AND (attribute_not_exists(#version) OR #version = :version)",
+                                    names={"#version": "version"}, values={":version": version})
 
     def _removal(self, deletion: AgentDeletion) -> list[dict]:
         agent = deletion.agent
         index_pk, index_sk = name_index_key(agent.project_id, agent.name)
         actions = [
-            dynamo.delete_action(self.table, agent_pk(agent.id), AGENT_SK,
-                                 "attribute_exists(pk) AND (attribute_not_exists(#version) OR #version = :version)",
-                                 names={"#version": "version"}, values={":version": agent.version}),
+            self._agent_delete_action(agent.id, agent.version),
             dynamo.delete_action(self.table, index_pk, index_sk, "attribute_not_exists(pk) OR #id = :id",
                                  names={"#id": "id"}, values={":id": agent.id}),
             dynamo.update_action(self.table, project_pk(agent.project_id), STATS_SK, "ADD #count :minus_one",
