@@ -35,6 +35,24 @@ def reset_caches() -> None:
                 value.cache_clear()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def dynamodb_limits() -> Any:
+    """Every DynamoDB client made in this test process refuses what DynamoDB refuses and moto
+    lets through (oversize keys, a Query Limit past 2^31 - 1): ``tests/dynamodb_limits.py``."""
+    import boto3.session
+
+    from tests.dynamodb_limits import guard
+
+    make_client = boto3.session.Session.client
+
+    def guarded_client(self: Any, *args: Any, **kwargs: Any) -> Any:
+        return guard(make_client(self, *args, **kwargs))
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(boto3.session.Session, "client", guarded_client)
+        yield
+
+
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch) -> Any:
     """moto with every table and key of template.yaml, and the functions' environment."""

@@ -25,6 +25,9 @@ def _takes(fault: Fault | Timeout, request) -> bool:
     target = target.decode() if isinstance(target, bytes) else target
     if fault.operation != "*" and not target.endswith("." + fault.operation):
         return False
+    if fault.passed < getattr(fault, "after", 0):  # let the first ``after`` requests through
+        fault.passed += 1
+        return False
     if fault.seen >= fault.times:
         return False
     fault.seen += 1
@@ -40,6 +43,8 @@ class Fault:
     message: str = "injected"
     seen: int = 0
     extra: dict = field(default_factory=dict)
+    after: int = 0  # requests of ``operation`` that go through before the first failure
+    passed: int = 0
 
     def __call__(self, request, **_: object):
         if not _takes(self, request):
@@ -60,6 +65,8 @@ class Timeout:
     operation: str
     times: int
     seen: int = 0
+    after: int = 0
+    passed: int = 0
 
     def __call__(self, request, **_: object):
         from botocore.exceptions import ReadTimeoutError

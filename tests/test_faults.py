@@ -307,6 +307,33 @@ def test_a_fault_while_deleting_a_large_agent(aws, api, scene, large, operation,
     assert left == []
 
 
+def test_a_failed_large_delete_does_not_let_a_replacement_miss_what_it_removed(aws, api, scene, large):
+    """Regression: the authorisations removed ahead of the deleting transaction were removed without
+    moving the agent's version; when that transaction then failed, a ci_access replacement computed
+    from a read made before the removal still took them as stored, wrote only its own change, and
+    the agent lived on without them. Each removal ahead now moves the version on: the replacement's
+    condition fails, it reads again and writes back what was removed."""
+    from cluster_agents.store.ci_access import ci_access
+
+    store = ci_access()
+    stale = store.read_agent(large)  # a replacement's read, before the deletion starts
+    assert len(stale.current) == 60
+    with inject("dynamodb", Fault("TransactWriteItems", "ThrottlingException", times=10, after=1)) as fault:
+        response = api.delete(f"{scene.base}/{large}")  # the removal ahead passes, the deletion fails
+    assert fault.passed == 1 and fault.seen >= 1
+    assert response.status == 429, response.text
+    moved = store.read_agent(large)
+    assert moved is not None and len(moved.current) < 60  # what went ahead of the failed transaction
+    assert (moved.version or 0) == (stale.version or 0) + 1  # ... moved the version on
+
+    wanted = dict(stale.current)
+    new_project = api.get("/projects/root%2Fsvc0").json()["id"]
+    wanted.pop(("project", new_project))
+    store.replace_for_agent(stale.agent, wanted, stale)  # one change computed from the stale read
+    assert set(store.read_agent(large).current) == set(wanted)  # ... and nothing else missing
+    assert_invariants(aws)
+
+
 # ---------------------------------------------------------------- KMS
 KMS_FAULTS = [
     pytest.param(lambda op: Fault(op, "KMSInternalException", times=10, status=500), 503, id="kms internal error"),

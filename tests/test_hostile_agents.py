@@ -442,12 +442,46 @@ def test_bodies_that_are_not_utf8_are_refused(hostile, route):
                 (body, content_type, response.text)
 
 
+MAX_BODY = 5 * 1024 * 1024  # SPEC §1.4
+TOO_LARGE = (413, {"message": "413 Request Entity Too Large"})
+
+
+def _body_of_size(size: int, agent_id: int) -> str:
+    """A JSON body of exactly ``size`` bytes whose description (``d``s) takes up the rest."""
+    fields = {"name": "x", "url": "grpc://localhost:1", "agent_id": agent_id, "agent_config": {}, "description": ""}
+    padding = size - len(json.dumps(fields))
+    return json.dumps({**fields, "description": "d" * padding})
+
+
 @pytest.mark.parametrize("route", list(POST_ROUTES))
 def test_huge_bodies_are_413(hostile, route):
-    body = json.dumps({"name": "x", "description": "d" * 1_100_000, "url": "grpc://localhost:1",
-                       "agent_id": hostile.agent["id"], "agent_config": {}})
+    body = _body_of_size(MAX_BODY + 1, hostile.agent["id"])
+    assert len(body.encode()) == MAX_BODY + 1
     response = _post_raw(hostile, route, body)
-    assert (response.status, response.json()) == (413, {"message": "413 Request Entity Too Large"})
+    assert (response.status, response.json()) == TOO_LARGE
+
+
+@pytest.mark.parametrize("route", list(POST_ROUTES))
+def test_bodies_up_to_5_mib_are_processed(hostile, route):
+    """Regression: a body over 1,000,000 bytes was 413 where GitLab answers as usual."""
+    response = _post_raw(hostile, route, _body_of_size(MAX_BODY, hostile.agent["id"]))
+    assert response.status != 413, response.text
+    assert response.status < 500, response.text
+
+
+def test_a_million_character_token_description_gets_the_validation_message(hostile):
+    tokens = ApiClient(hostile.root_token)
+    response = tokens.post(hostile.tokens, json_body={"name": "t", "description": "d" * 1_000_000})
+    assert (response.status, response.json()) == (
+        400, {"message": '400 Bad request - ["Description is too long (maximum is 1024 characters)"]'})
+
+
+@pytest.mark.parametrize("credentials", [{"PRIVATE-TOKEN": "glpat-unknown"}, {"Authorization": "Bearer unknown"}, {}])
+def test_huge_bodies_are_413_before_authentication(hostile, credentials):
+    body = _body_of_size(MAX_BODY + 1, hostile.agent["id"])
+    response = ApiClient().post(hostile.tokens, raw_body=body, headers={"Content-Type": "application/json",
+                                                                         **credentials})
+    assert (response.status, response.json()) == TOO_LARGE
 
 
 @pytest.mark.parametrize(("route", "fields", "error"), [

@@ -255,7 +255,7 @@ def test_nothing_at_rest_holds_a_secret(aws, run):
     # and the private material is there, sealed: a KMS envelope, not the key
     sealed = [item for _, item in stored_items(aws) if item.get("sk") == "U"]
     assert len(sealed) == 2
-    assert all(str(item.get("client_key_encrypted") or item.get("private_key_encrypted")).startswith("v1.")
+    assert all(str(item.get("client_key_encrypted") or item.get("private_key_encrypted")).startswith("v2.")
                for item in sealed)
 
 

@@ -753,10 +753,55 @@ def test_envelope_is_bound_to_its_configuration(setup, api):
 
     made = api.post(setup["base"], json_body={"url": URL}).json()
     sealed = stored(f"AGENT#{setup['agent_id']}", "U")["private_key_encrypted"]
-    assert sealed.startswith("v1.")
+    assert sealed.startswith("v2.")
     assert len(secrets.decrypt(sealed, f"url_configuration:{made['id']}")) == 32
     with pytest.raises(InvalidTag):
         secrets.decrypt(sealed, f"url_configuration:{made['id'] + 1}")
+
+
+def test_data_keys_are_bound_to_their_purpose_in_kms(setup, api):
+    """GenerateDataKey and Decrypt both name the purpose as KMS EncryptionContext (CloudTrail shows
+    what each Decrypt was for); the data key does not decrypt without it or under another."""
+    import base64
+
+    from botocore.exceptions import ClientError
+    from cluster_agents import secrets
+    from cluster_agents.aws import client
+
+    sent: list[tuple[str, dict]] = []
+    kms = client("kms")
+    for operation in ("GenerateDataKey", "Decrypt"):
+        kms.meta.events.register(f"before-parameter-build.kms.{operation}",
+                                 lambda params, model, **_: sent.append((model.name, dict(params))))
+    secrets.reset_keys()
+    made = api.post(setup["base"], json_body={"url": URL}).json()
+    sealed = stored(f"AGENT#{setup['agent_id']}", "U")["private_key_encrypted"]
+    secrets.reset_keys()
+    assert len(secrets.decrypt(sealed, f"url_configuration:{made['id']}")) == 32
+    assert [(name, params.get("EncryptionContext")) for name, params in sent] == [
+        ("GenerateDataKey", {"purpose": "url-configuration-private-key"}),
+        ("Decrypt", {"purpose": "url-configuration-private-key"})]
+    encrypted_key = base64.b64decode(sealed.split(".")[1])
+    for context in ({}, {"EncryptionContext": {"purpose": "something-else"}}):
+        with pytest.raises(ClientError, match="InvalidCiphertext"):
+            kms.decrypt(CiphertextBlob=encrypted_key, **context)
+
+
+def test_envelopes_of_unbound_data_keys_still_decrypt(setup):
+    """v1 envelopes (a data key made without EncryptionContext) are read as before."""
+    import base64
+    import os
+
+    from cluster_agents import secrets
+    from cluster_agents.aws import client
+    from cluster_agents.settings import get_settings
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    key = client("kms").generate_data_key(KeyId=get_settings().data_key_id, KeySpec="AES_256")
+    nonce = os.urandom(12)
+    sealed = AESGCM(key["Plaintext"]).encrypt(nonce, b"legacy", b"url_configuration:7")
+    envelope = "v1." + ".".join(base64.b64encode(p).decode() for p in (key["CiphertextBlob"], nonce, sealed))
+    assert secrets.decrypt(envelope, "url_configuration:7") == b"legacy"
 
 
 # ================================================================ the sample events

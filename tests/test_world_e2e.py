@@ -82,3 +82,21 @@ def test_python_gitlab_builds_a_world(gl, local_api):
     response = requests.get(f"{local_api.base_url}/projects/{project.id}", timeout=10,
                             headers={"PRIVATE-TOKEN": outsider_token})
     assert (response.status_code, response.json()) == (404, {"message": "404 Project Not Found"})
+
+
+def test_body_size_limit_over_http(local_api):
+    """SPEC §1.4 through the local gateway (whose own limit is API Gateway's 10 MB): 5 MiB is
+    processed (here: the usual 400 of a too-long group path), one byte more is 413 whatever the
+    credentials."""
+    limit = 5 * 1024 * 1024
+    base = {"name": "g", "path": "", "description": ""}
+    path = "p" * (limit - len(requests.models.complexjson.dumps(base)))
+    headers = {"PRIVATE-TOKEN": E2E_ROOT_TOKEN, "Content-Type": "application/json"}
+    body = requests.models.complexjson.dumps({**base, "path": path}).encode()
+    assert len(body) == limit
+    response = requests.post(f"{local_api.base_url}/groups", data=body, headers=headers, timeout=30)
+    assert response.status_code == 400, response.text
+    for credentials in ({"PRIVATE-TOKEN": E2E_ROOT_TOKEN}, {"PRIVATE-TOKEN": "glpat-unknown"}, {}):
+        response = requests.post(f"{local_api.base_url}/groups", data=body + b" ", timeout=30,
+                                 headers={**credentials, "Content-Type": "application/json"})
+        assert (response.status_code, response.json()) == (413, {"message": "413 Request Entity Too Large"})

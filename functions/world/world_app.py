@@ -9,7 +9,7 @@ from typing import Literal
 from aws_lambda_powertools.event_handler import Response
 from cluster_agents import errors as e
 from cluster_agents.domain.access import VALID_ACCESS_LEVELS
-from cluster_agents.domain.naming import path_from_name, valid_path, valid_username
+from cluster_agents.domain.naming import TOO_DEEP, path_from_name, too_long, valid_path, valid_username
 from cluster_agents.domain.personal_access_tokens import SELF_SERVICE_SCOPES
 from cluster_agents.errors import InvalidParameters, RequestRejected, ValidationFailed
 from cluster_agents.services import world
@@ -197,7 +197,8 @@ def handle_get_user(user_id: str):
 @app.post("/api/v4/users", summary="Create a user", tags=USER_TAGS, description=ADMIN_ONLY,
           security=docs.USER_SECURITY, openapi_extensions=docs.body(NewUser),
           responses=docs.responses(201, docs.user(USERS, "POST"), e.InvalidParameters(["email is missing"]),
-                                   e.ValidationFailed(["Email is invalid"]), docs.FORBIDDEN,
+                                   e.ValidationFailed(["Email is invalid"]),
+                                   e.ValidationFailed(too_long("Email", "-" * 256)), docs.FORBIDDEN,
                                    e.Conflict("Username has already been taken")))
 def handle_create_user():
     caller = current_user(USERS).user
@@ -272,6 +273,7 @@ def handle_revoke_personal_access_token(token_id: str):
           description="Anyone may create a top-level group; a subgroup needs Maintainer in its parent.",
           openapi_extensions=docs.body(NewGroup),
           responses=docs.responses(201, docs.USER, e.InvalidParameters(["name is missing"]), PATH_RULES,
+                                   e.ValidationFailed([TOO_DEEP]), e.ValidationFailed(too_long("Path", "-" * 256)),
                                    e.GroupNotFound(), docs.FORBIDDEN, PATH_TAKEN))
 def handle_create_group():
     caller = current_user().user
@@ -297,7 +299,8 @@ def handle_get_group(id: str):
           openapi_extensions=docs.body(NewProject),
           responses=docs.responses(201, docs.USER, e.InvalidParameters(["visibility does not have a valid value"]),
                                    e.RequestRejected("name, path are missing, at least one parameter must be provided"),
-                                   PATH_RULES, e.NotFound("Namespace Not Found"), docs.FORBIDDEN,
+                                   PATH_RULES, e.ValidationFailed(too_long("Path", "-" * 256)),
+                                   e.NotFound("Namespace Not Found"), docs.FORBIDDEN,
                                    e.ValidationFailed(["Path has already been taken", "Name has already been taken"])))
 def handle_create_project():
     caller = current_user().user

@@ -196,6 +196,15 @@ class CiAccessTooLarge(BusinessRuleViolated):
         return CiAccessTooLarge(self.sources, names)
 
 
+class KeyTooLong(BusinessRuleViolated):
+    """A write would name a DynamoDB key past its size (partition key 2,048 bytes, sort key 1,024):
+    nothing was sent. Every route validates what goes into a key first, with GitLab's message for
+    the field; this is the store's own refusal, should one ever slip through."""
+
+    def __init__(self) -> None:
+        super().__init__("Key is too long")
+
+
 class Conflict(ServiceError):
     """409: ``Username has already been taken``, ``Member already exists``."""
 

@@ -4,7 +4,10 @@ encrypted under a KMS envelope key (private material).
 The digest key is derived from AWS KMS once per container (GenerateMac of a fixed label with
 an HMAC_256 key that never leaves KMS) and kept in memory, so a warm request makes no KMS call.
 The envelope key is a KMS data key, generated once per container; its encrypted copy is stored
-beside every ciphertext, so any container can decrypt with one (cached) KMS Decrypt."""
+beside every ciphertext, so any container can decrypt with one (cached) KMS Decrypt. KMS binds the
+data key to ``DATA_KEY_CONTEXT`` (its EncryptionContext): GenerateDataKey and every Decrypt name
+it, so CloudTrail shows what each Decrypt was for, the key policy or IAM can allow exactly that
+purpose, and a data key made for anything else does not decrypt here (nor this one elsewhere)."""
 
 from __future__ import annotations
 
@@ -20,6 +23,8 @@ from cluster_agents.aws import busy_on_transient_errors, client
 from cluster_agents.settings import get_settings
 
 DIGEST_LABEL = b"cluster-agents-api/token-digest/v1"
+DATA_KEY_CONTEXT = {"purpose": "url-configuration-private-key"}  # the KMS EncryptionContext of data keys
+ENVELOPE_VERSION = "v2"  # v2: the data key is bound to DATA_KEY_CONTEXT; v1 (read only): to nothing
 _URLSAFE = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 
 
@@ -51,37 +56,41 @@ class _DataKey:
 @functools.cache
 def _current_data_key() -> _DataKey:
     with busy_on_transient_errors():
-        response = client("kms").generate_data_key(KeyId=get_settings().data_key_id, KeySpec="AES_256")
+        response = client("kms").generate_data_key(KeyId=get_settings().data_key_id, KeySpec="AES_256",
+                                                   EncryptionContext=DATA_KEY_CONTEXT)
     return _DataKey(response["Plaintext"], response["CiphertextBlob"])
 
 
 @functools.lru_cache(maxsize=64)
-def _decrypt_data_key(encrypted: bytes) -> bytes:
+def _decrypt_data_key(encrypted: bytes, bound: bool = True) -> bytes:
+    context = {"EncryptionContext": DATA_KEY_CONTEXT} if bound else {}
     with busy_on_transient_errors():
-        return client("kms").decrypt(CiphertextBlob=encrypted, KeyId=get_settings().data_key_id)["Plaintext"]
+        return client("kms").decrypt(CiphertextBlob=encrypted, KeyId=get_settings().data_key_id,
+                                     **context)["Plaintext"]
 
 
 def encrypt(plaintext: bytes, context: str) -> str:
     """AES-256-GCM under the container's KMS data key; ``context`` is bound as associated data.
 
-    Returns ``v1.<b64 encrypted data key>.<b64 nonce>.<b64 ciphertext>``."""
+    Returns ``v2.<b64 encrypted data key>.<b64 nonce>.<b64 ciphertext>``."""
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
     key = _current_data_key()
     nonce = os.urandom(12)
     sealed = AESGCM(key.plaintext).encrypt(nonce, plaintext, context.encode("utf-8"))
     parts = (key.encrypted, nonce, sealed)
-    return "v1." + ".".join(base64.b64encode(part).decode("ascii") for part in parts)
+    return f"{ENVELOPE_VERSION}." + ".".join(base64.b64encode(part).decode("ascii") for part in parts)
 
 
 def decrypt(envelope: str, context: str) -> bytes:
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
     version, *parts = envelope.split(".")
-    if version != "v1" or len(parts) != 3:
+    if version not in (ENVELOPE_VERSION, "v1") or len(parts) != 3:
         raise ValueError("unknown envelope format")
     encrypted_key, nonce, sealed = (base64.b64decode(part) for part in parts)
-    return AESGCM(_decrypt_data_key(encrypted_key)).decrypt(nonce, sealed, context.encode("utf-8"))
+    data_key = _decrypt_data_key(encrypted_key, bound=version == ENVELOPE_VERSION)
+    return AESGCM(data_key).decrypt(nonce, sealed, context.encode("utf-8"))
 
 
 def reset_keys() -> None:

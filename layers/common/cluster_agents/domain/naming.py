@@ -15,6 +15,9 @@ _TIERS = (
     ("production", re.compile(r"(pr(o|)d|live)", re.I)),
 )
 TIERS = ("production", "staging", "testing", "development", "other")
+MAX_LENGTH = 255  # GitLab's user, group and project names and paths, and full paths (its routes)
+MAX_ANCESTORS = 20  # GitLab's Namespace::NUMBER_OF_ANCESTORS_ALLOWED
+TOO_DEEP = "Parent has too deep level of nesting"
 VISIBILITIES = ("private", "internal", "public")
 
 
@@ -24,6 +27,23 @@ def valid_path(path: str) -> bool:
 
 def valid_username(username: str) -> bool:
     return bool(_USERNAME.match(username)) and not username.endswith((".git", ".atom", "."))
+
+
+def too_long(field: str, value: str, maximum: int = MAX_LENGTH) -> list[str]:
+    """Rails' length message for ``field`` (``Name``, ``Path``, ...), when ``value`` is too long."""
+    return [f"{field} is too long (maximum is {maximum} characters)"] if len(value) > maximum else []
+
+
+def group_errors(name: str, full_path: str, ancestors: int) -> list[str]:
+    """GitLab's validation of a new group, in its order: the name's length, the nesting (at most
+    20 ancestors), then the full path's length (its route's, reported on the path)."""
+    return [*too_long("Name", name), *([TOO_DEEP] if ancestors > MAX_ANCESTORS else []),
+            *too_long("Path", full_path)]
+
+
+def project_errors(name: str, full_path: str) -> list[str]:
+    """GitLab's validation of a new project: the name's length, then the full path's (its route's)."""
+    return [*too_long("Name", name), *too_long("Path", full_path)]
 
 
 def path_from_name(name: str) -> str:

@@ -21,7 +21,7 @@ def find_project(id_or_path: str) -> Project | None:
     repo = directory()
     if id_or_path.isascii() and id_or_path.isdigit() and len(id_or_path) < 19:
         return repo.get_project(int(id_or_path))
-    if "/" in id_or_path and len(id_or_path) <= 1024:
+    if "/" in id_or_path:
         project_id = repo.find_project_id(id_or_path)
         return repo.get_project(project_id) if project_id else None
     return None

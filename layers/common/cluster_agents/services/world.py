@@ -17,7 +17,7 @@ from cluster_agents.domain.models import (
     Project,
     User,
 )
-from cluster_agents.domain.naming import environment_slug, guess_tier
+from cluster_agents.domain.naming import environment_slug, group_errors, guess_tier, project_errors, too_long
 from cluster_agents.domain.personal_access_tokens import default_expiry, length_messages, validation_messages
 from cluster_agents.errors import (
     Forbidden,
@@ -53,6 +53,9 @@ def get_user(user_id: int) -> User:
 
 def create_user(caller: User, username: str, name: str, email: str, admin: bool) -> User:
     _require_admin(caller)
+    errors = [*too_long("Name", name), *too_long("Email", email)]
+    if errors:
+        raise ValidationFailed(errors)
     repo = directory()
     # Users and groups share one id space, as GitLab namespaces do: a namespace_id names either.
     user = User(id=repo.next_id("namespace"), username=username, name=name, email=email, is_admin=admin,
@@ -116,7 +119,7 @@ def find_group(id_or_path: str) -> Group | None:
     repo = directory()
     if id_or_path.isascii() and id_or_path.isdigit() and len(id_or_path) < 19:
         return repo.get_group(int(id_or_path))
-    found = repo.find_namespace(id_or_path) if len(id_or_path) <= 1024 else None
+    found = repo.find_namespace(id_or_path)
     return repo.get_group(found[1]) if found and found[0] == "group" else None
 
 
@@ -144,11 +147,17 @@ def create_group(caller: User, name: str, path: str, parent_id: int | None, visi
         if parent is None:
             raise GroupNotFound()
         level = AccessLevel.OWNER if caller.is_admin else group_level(caller, parent)
+        if parent.visibility == "private" and level == AccessLevel.NO_ACCESS:
+            raise GroupNotFound()  # as GitLab's find_group!: a group the caller cannot see is not there
         if level < AccessLevel.MAINTAINER:
             raise Forbidden()
+    full_path = f"{parent.full_path}/{path}" if parent else path
+    errors = group_errors(name, full_path, len(parent.self_and_ancestor_ids) if parent else 0)
+    if errors:
+        raise ValidationFailed(errors)
     group = Group(
         id=repo.next_id("namespace"), name=name, path=path,
-        full_path=f"{parent.full_path}/{path}" if parent else path,
+        full_path=full_path,
         full_name=f"{parent.full_name} / {name}" if parent else name,
         visibility=visibility, created_at=clock.now_iso(), parent_id=parent.id if parent else None,
         ancestor_ids=parent.self_and_ancestor_ids if parent else (), description=description,
@@ -171,6 +180,8 @@ def create_project(caller: User, name: str, path: str, namespace_id: int | None,
         group_ids: tuple[int, ...] = ()
     else:
         level = AccessLevel.OWNER if caller.is_admin else group_level(caller, group)
+        if group.visibility == "private" and level == AccessLevel.NO_ACCESS:
+            raise NotFound("Namespace Not Found")  # a group the caller cannot see is not there
         if level < AccessLevel.MAINTAINER:
             raise Forbidden()
         namespace = group.as_namespace()
@@ -178,6 +189,9 @@ def create_project(caller: User, name: str, path: str, namespace_id: int | None,
         inherited = group_level(caller, group) if caller.is_admin else level
         if inherited < AccessLevel.MAINTAINER:
             creator_membership_level = AccessLevel.MAINTAINER
+    errors = project_errors(name, f"{namespace.full_path}/{path}")
+    if errors:
+        raise ValidationFailed(errors)
     project = Project(
         id=repo.next_id("project"), name=name, path=path, description=description, visibility=visibility,
         namespace=namespace, created_at=clock.now_iso(), creator_id=caller.id, group_ids=group_ids,

@@ -32,6 +32,7 @@ token-creating transaction, ``attribute_not_exists`` on the name index and on ``
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,6 +60,7 @@ _PROJECT_RANGE = (STATS_SK, "AGENT$")
 _DELETE_ATTEMPTS = 5
 _TRANSACTION_ACTIONS = 100  # DynamoDB's limit per TransactWriteItems
 _BATCH_WRITE_SIZE = 25
+MAX_QUERY_LIMIT = 2**31 - 1  # DynamoDB refuses a larger Limit
 
 
 def agent_pk(agent_id: int) -> str:
@@ -169,7 +171,7 @@ class AgentRepository:
         if offset == 0:
             items, _ = self._read_range(pk, limit + 1)
             return [agent_from_item(i) for i in items if _is_index(i)][:limit], _agent_count(items)
-        head, _ = self._read_range(pk, offset + 1, keys_only=True)
+        head, _ = self._read_range(pk, offset + 1, keys_only=True, enough=lambda read: _agent_count(read) <= offset)
         total = _agent_count(head)
         skipped = [i for i in head if _is_index(i)]
         if total <= offset or len(skipped) < offset:
@@ -178,18 +180,21 @@ class AgentRepository:
         return [agent_from_item(i) for i in items if _is_index(i)][:limit], total
 
     def _read_range(self, pk: str, count: int, *, start_after: tuple[str, str] | None = None,
-                    keys_only: bool = False) -> tuple[list[dict[str, Any]], tuple[str, str] | None]:
-        """Up to ``count`` items of the project's index range (several requests only past 1 MB)."""
+                    keys_only: bool = False, enough: Callable[[list[dict[str, Any]]], bool] | None = None,
+                    ) -> tuple[list[dict[str, Any]], tuple[str, str] | None]:
+        """Up to ``count`` items of the project's index range (several requests only past 1 MB, or
+        ``MAX_QUERY_LIMIT`` items); stops early once ``enough`` says so of the items read (a page past
+        the end: ``#STATS``, read first, already shows there is nothing to skip to)."""
         items: list[dict[str, Any]] = []
         start = start_after
-        while len(items) < count:
+        while len(items) < count and not (enough and items and enough(items)):
             request: dict[str, Any] = {
                 "TableName": self.table,
                 "KeyConditionExpression": "pk = :pk AND sk BETWEEN :low AND :high",
                 "ExpressionAttributeValues": {":pk": {"S": pk}, ":low": {"S": _PROJECT_RANGE[0]},
                                               ":high": {"S": _PROJECT_RANGE[1]}},
                 "ConsistentRead": True,
-                "Limit": count - len(items),
+                "Limit": min(count - len(items), MAX_QUERY_LIMIT),
             }
             if start:
                 request["ExclusiveStartKey"] = dynamo.key(*start)
@@ -229,8 +234,10 @@ class AgentRepository:
            thus writes nothing at all for any ordinary agent.
         2. What does not fit (an agent with hundreds of revoked tokens or authorisations) goes
            first, before that transaction, while the agent still exists, so nothing ever points at
-           a missing agent: revoked tokens (BatchWriteItem) before authorisations (transactions of
-           50, each entry removed from its ``CIACCESS#`` item together with its mirror).
+           a missing agent: revoked tokens (BatchWriteItem; nothing reads them) before
+           authorisations (transactions of 49, each entry removed from its ``CIACCESS#`` item
+           together with its mirror, each transaction moving the agent's ``version`` on, as every
+           other writer of the partition does).
 
         No read follows: nothing can be slipped into the partition after it was read. Every writer
         into ``AGENT#<id>`` either moves the agent's ``version`` on in the same transaction, on
@@ -253,9 +260,10 @@ class AgentRepository:
                     actions.append(dynamo.delete_action(self.table, pk, sk))
                 else:
                     overflowing_revoked.append((pk, sk))
-            self._delete_keys(overflowing_revoked)  # invisible ones first
-            self._remove_authorizations(overflowing_authorizations)
             try:
+                self._delete_keys(overflowing_revoked)  # invisible ones first
+                version = self._remove_authorizations(deletion.agent, overflowing_authorizations)
+                actions[0] = self._agent_delete_action(deletion.agent.id, version)
                 dynamo.transact(actions)
                 break
             except dynamo.TransactionConflicted:  # another agent wrote a shared CIACCESS# item
@@ -282,20 +290,38 @@ class AgentRepository:
         return ([ci_access_entry_removal(self.table, deletion.agent.id, mirror) for mirror in mirrors],
                 [key for key in rest if not key[1].startswith(CI_ACCESS_MIRROR_PREFIX)])
 
-    def _remove_authorizations(self, units: list[list[dict]]) -> None:
+    def _remove_authorizations(self, agent: Agent, units: list[list[dict]]) -> int:
         """Authorisations that do not fit in the deleting transaction, in transactions of their own
-        (BatchWriteItem cannot remove an attribute): each entry goes with its mirror."""
-        per_transaction = _TRANSACTION_ACTIONS // 2
+        (BatchWriteItem cannot remove an attribute): each entry goes with its mirror, and each
+        transaction moves the agent's ``version`` on, on condition that it is still the one read.
+        So a concurrent ``ci_access`` replacement computed from a read before this removal fails its
+        own version condition and reads again (it would otherwise take the removed authorisations
+        as still stored, and, should the deleting transaction then fail, leave them missing for an
+        agent that lives on); and a concurrent change since our read fails this one (TransactionCancelled
+        on the first action: the deletion reads the partition again). Returns the version now stored."""
+        per_transaction = (_TRANSACTION_ACTIONS - 1) // 2
+        version = agent.version
         for start in range(0, len(units), per_transaction):
-            dynamo.transact([action for unit in units[start:start + per_transaction] for action in unit])
+            bump = dynamo.update_action(
+                self.table, agent_pk(agent.id), AGENT_SK, "SET #version = :next",
+                "attribute_exists(pk) AND (attribute_not_exists(#version) OR #version = :version)",
+                names={"#version": "version"}, values={":version": version, ":next": version + 1})
+            dynamo.transact([bump, *(action for unit in units[start:start + per_transaction] for action in unit)])
+            version += 1
+        return version
+
+    def _agent_delete_action(self, agent_id: int, version: int) -> dict:
+        """The deleting transaction's first action: the agent item, on the version read (or moved
+        on by ``_remove_authorizations``)."""
+        return dynamo.delete_action(self.table, agent_pk(agent_id), AGENT_SK,
+                                    "attribute_exists(pk) AND (attribute_not_exists(#version) OR #version = :version)",
+                                    names={"#version": "version"}, values={":version": version})
 
     def _removal(self, deletion: AgentDeletion) -> list[dict]:
         agent = deletion.agent
         index_pk, index_sk = name_index_key(agent.project_id, agent.name)
         actions = [
-            dynamo.delete_action(self.table, agent_pk(agent.id), AGENT_SK,
-                                 "attribute_exists(pk) AND (attribute_not_exists(#version) OR #version = :version)",
-                                 names={"#version": "version"}, values={":version": agent.version}),
+            self._agent_delete_action(agent.id, agent.version),
             dynamo.delete_action(self.table, index_pk, index_sk, "attribute_not_exists(pk) OR #id = :id",
                                  names={"#id": "id"}, values={":id": agent.id}),
             dynamo.update_action(self.table, project_pk(agent.project_id), STATS_SK, "ADD #count :minus_one",

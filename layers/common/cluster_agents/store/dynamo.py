@@ -12,11 +12,13 @@ from decimal import Decimal
 from typing import Any, Generic, TypeVar
 
 from cluster_agents.aws import THROTTLING_CODES, busy_on_transient_errors, client
-from cluster_agents.errors import StoreBusy
+from cluster_agents.errors import KeyTooLong, StoreBusy
 
 COUNTER_PK = "COUNTER"
 CONFLICT_PAUSE = 0.02  # seconds: the longest first pause after a TransactionConflict, doubled each time
 BATCH_GET_LIMIT = 100  # keys per BatchGetItem request (DynamoDB's limit)
+PARTITION_KEY_BYTES = 2048  # DynamoDB's limits on a key's size, in UTF-8 bytes
+SORT_KEY_BYTES = 1024
 UNPROCESSED_RETRIES = 8  # batch requests again for what DynamoDB left unprocessed (throttled), then 429
 T = TypeVar("T")
 
@@ -65,7 +67,21 @@ def from_item(item: dict[str, dict] | None) -> dict[str, Any] | None:
     return {key: _plain(deserializer.deserialize(value)) for key, value in item.items()}
 
 
+def _size(text: str) -> int:
+    return len(text.encode("utf-8", "surrogatepass"))
+
+
+def key_fits(pk: str, sk: str = "") -> bool:
+    """Whether DynamoDB takes this key (a partition key of at most 2,048 bytes, a sort key of at
+    most 1,024). An item under a longer key can never have been written, so a read of one finds
+    nothing - without asking DynamoDB, which would refuse the request."""
+    return _size(pk) <= PARTITION_KEY_BYTES and _size(sk) <= SORT_KEY_BYTES
+
+
 def key(pk: str, sk: str) -> dict[str, dict]:
+    """The key attributes of an item; KeyTooLong when DynamoDB would refuse them."""
+    if not key_fits(pk, sk):
+        raise KeyTooLong()
     return {"pk": {"S": pk}, "sk": {"S": sk}}
 
 
@@ -147,6 +163,9 @@ def translated() -> Iterator[None]:
 
 
 def get(table: str, pk: str, sk: str, consistent: bool = True) -> dict[str, Any] | None:
+    """The item, or None (also, without a request, for a key no item can have: ``key_fits``)."""
+    if not key_fits(pk, sk):
+        return None
     with translated():
         response = ddb().get_item(TableName=table, Key=key(pk, sk), ConsistentRead=consistent)
     return from_item(response.get("Item"))
@@ -156,9 +175,10 @@ def batch_get(requests: dict[str, Sequence[tuple[str, str]]]) -> dict[str, dict[
     """Read many keys across tables in one round trip up to 100 keys (more only past that, or for
     DynamoDB's unprocessed keys).
 
-    Returns ``{table: {(pk, sk): item}}`` for the items that exist."""
+    Returns ``{table: {(pk, sk): item}}`` for the items that exist (keys no item can have are not
+    asked for: ``key_fits``)."""
     found: dict[str, dict[tuple[str, str], dict]] = {table: {} for table in requests}
-    waiting = [(table, k) for table, keys in requests.items() for k in dict.fromkeys(keys)]
+    waiting = [(table, k) for table, keys in requests.items() for k in dict.fromkeys(keys) if key_fits(*k)]
     retries = 0
     while waiting:
         request: dict[str, dict[str, Any]] = {}
@@ -248,6 +268,7 @@ def transact(actions: list[dict]) -> None:
 
 
 def put_action(table: str, item: dict[str, Any], condition: str | None = None, **expression: Any) -> dict:
+    key(item["pk"], item["sk"])  # KeyTooLong before anything is sent
     body: dict[str, Any] = {"TableName": table, "Item": to_item(item)}
     if condition:
         body["ConditionExpression"] = condition
@@ -289,7 +310,10 @@ def _expression(names: dict[str, str] | None = None, values: dict[str, Any] | No
 def query(table: str, pk: str, *, sk_prefix: str | None = None, limit: int | None = None,
           start_after: tuple[str, str] | None = None, forward: bool = True,
           projection: str | None = None) -> tuple[list[dict[str, Any]], tuple[str, str] | None]:
-    """One page of a partition (strongly consistent); returns items and the last key read."""
+    """One page of a partition (strongly consistent); returns items and the last key read. A
+    partition or prefix longer than any key can be holds nothing: no request."""
+    if not key_fits(pk, sk_prefix or ""):
+        return [], None
     request: dict[str, Any] = {
         "TableName": table,
         "KeyConditionExpression": "pk = :pk" + (" AND begins_with(sk, :prefix)" if sk_prefix else ""),

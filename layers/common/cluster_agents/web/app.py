@@ -35,9 +35,16 @@ def _error_response(status: int, body: dict, headers: dict[str, str]) -> Respons
     return respond(body, status, headers)
 
 
+def _refuse_large_bodies(app: APIGatewayRestResolver, next_middleware: Callable[..., Response]) -> Response:
+    """Every route: a body over the limit is 413 before anything reads the credentials."""
+    request_context.current().refuse_large_body()
+    return next_middleware(app)
+
+
 def create_app() -> APIGatewayRestResolver:
     """A REST resolver with every failure mapped to GitLab's shape."""
     app = APIGatewayRestResolver(enable_validation=True, serializer=_dumps)
+    app.use([_refuse_large_bodies])
 
     @app.exception_handler(ServiceError)
     def _expected(error: ServiceError) -> Response:

@@ -137,11 +137,3 @@ def _authenticate_pat(request: Request, scopes: RouteScopes) -> Caller:
     scopes.authorize(pat.scopes, request.method)
     return Caller(user=user, token=pat)
 
-
-def current_job() -> Job | None:
-    """The running job behind the request's job token, or None (memoised per request)."""
-    request = current()
-    if "job" not in request.state:
-        token = job_token(request)
-        request.state["job"] = directory().get_job_by_digest(digest(token)) if token else None
-    return request.state["job"]

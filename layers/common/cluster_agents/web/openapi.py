@@ -87,7 +87,8 @@ def _string_header(description: str) -> dict[str, Any]:
 def responses(success: int, *failures: e.ServiceError | Iterable[e.ServiceError], paginated: bool = False,
               media_type: str = "application/json", success_description: str = "") -> dict[int, dict[str, Any]]:
     """The OpenAPI responses of a route: ``success``, then each failure's status with its exact
-    body as an example (several failures may share a status), and 500 for the unexpected."""
+    body as an example (several failures may share a status), 413 for a body over the limit (every
+    route refuses one before anything else, SPEC §1.4) and 500 for the unexpected."""
     documented: dict[int, dict[str, Any]] = {}
     if success == HTTPStatus.NO_CONTENT:
         documented[success] = {"description": success_description or "No Content (empty body)", "content": {}}
@@ -99,7 +100,7 @@ def responses(success: int, *failures: e.ServiceError | Iterable[e.ServiceError]
 
     examples: dict[int, dict[str, dict[str, Any]]] = {}
     headers: dict[int, set[str]] = {}
-    for failure in [*_flatten(failures), None]:
+    for failure in [*_flatten(failures), e.PayloadTooLarge(), None]:
         status, body, extra = status_and_body(failure) if failure is not None else UNEXPECTED
         name = type(failure).__name__ if failure is not None else "Unexpected"
         by_status = examples.setdefault(status, {})

@@ -27,7 +27,9 @@ def _integer(name: str, value: object, default: int) -> int:
         return default
     if isinstance(value, bool):
         raise InvalidParameters([f"{name} is invalid"])
-    if isinstance(value, int):
+    if isinstance(value, int):  # a JSON number: as many digits as a string may have
+        if abs(value) >= 10**18:
+            raise InvalidParameters([f"{name} is invalid"])
         return value
     text = str(value).strip()
     if not text.lstrip("-+").isdigit() or not text.isascii() or len(text) > 18:

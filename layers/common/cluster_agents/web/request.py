@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextvars
 import json
+import re
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
@@ -14,9 +15,14 @@ from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 from cluster_agents.errors import PayloadTooLarge, RequestRejected
 from cluster_agents.settings import get_settings
 
-MAX_BODY_BYTES = 1_000_000
+MAX_BODY_BYTES = 5 * 1024 * 1024  # SPEC §1.4: 5 MiB, within Lambda's 6 MB synchronous payload with the event around it
 CREDENTIAL_PARAMS = ("private_token", "job_token", "access_token")
 NOT_UTF8 = "The request body is not valid UTF-8"
+URL_SCHEMES = ("http", "https")
+# A host name or IP address (IPv6 in brackets), with an optional port: what a domainName can be.
+_HOST = re.compile(r"\A(?:[A-Za-z0-9][A-Za-z0-9.-]{0,252}|\[[0-9A-Fa-f:.]{2,45}\])(?::[0-9]{1,5})?\Z")
+# A stage or base path mapping: path segments of URL-safe characters.
+_STAGE_PREFIX = re.compile(r"\A(?:/[A-Za-z0-9._~-]+)*\Z")
 
 
 class Request:
@@ -54,15 +60,26 @@ class Request:
             self._params = merged
         return self._params
 
+    def body_size(self) -> int:
+        """The request body's length in bytes, as the client sent it (before any decoding)."""
+        body = self.event.get("body") or ""
+        if self.event.get("isBase64Encoded"):
+            return len(body) * 3 // 4 - body[-2:].count("=")
+        return len(body.encode("utf-8", "surrogatepass"))
+
+    def refuse_large_body(self) -> None:
+        """413 for a body over MAX_BODY_BYTES: before authentication and parameters (SPEC §1.4)."""
+        if self.body_size() > MAX_BODY_BYTES:
+            raise PayloadTooLarge()
+
     def _body_params(self) -> dict[str, Any]:
+        self.refuse_large_body()
         try:
             body = self.event.decoded_body  # a base64-encoded body is decoded as UTF-8 here
         except UnicodeDecodeError:
             raise RequestRejected(NOT_UTF8) from None
         if not body or not body.strip():
             return {}
-        if len(body.encode("utf-8", "surrogatepass")) > MAX_BODY_BYTES:
-            raise PayloadTooLarge()
         content_type = (self.header("content-type") or "").split(";")[0].strip().lower()
         if content_type == "application/x-www-form-urlencoded":
             return _nest(parse_qsl(body, keep_blank_values=True))
@@ -81,15 +98,22 @@ class Request:
         raise RequestRejected("The request body must be a JSON object")
 
     def base_url(self) -> str:
-        """``https://host[/stage]`` as the client reached us (or the configured external URL)."""
+        """``scheme://host[/stage]`` as the client reached us, or the configured external URL.
+
+        The host and the stage come from the event's ``requestContext`` (API Gateway writes them:
+        the domain the client connected to, the path it used), never from a header the client
+        chose (``Host``); ``X-Forwarded-Proto`` only picks ``http`` or ``https``."""
         external = get_settings().external_url
         if external:
             return external.rstrip("/")
-        proto = (self.header("x-forwarded-proto") or "https").split(",")[0].strip()
-        host = self.header("host") or self.event.request_context.domain_name or "localhost"
-        full_path = self.event.get("requestContext", {}).get("path") or ""
+        proto = (self.header("x-forwarded-proto") or "").split(",")[0].strip().lower()
+        scheme = proto if proto in URL_SCHEMES else "https"
+        context = self.event.get("requestContext") or {}
+        domain = context.get("domainName") or ""
+        host = domain if _HOST.match(domain) else "localhost"
+        full_path = context.get("path") or ""
         stage_prefix = full_path[: -len(self.event.path)] if full_path.endswith(self.event.path) else ""
-        return f"{proto}://{host}{stage_prefix}"
+        return f"{scheme}://{host}{stage_prefix if _STAGE_PREFIX.match(stage_prefix) else ''}"
 
     def api_url(self) -> str:
         return self.base_url() + "/api/v4"
