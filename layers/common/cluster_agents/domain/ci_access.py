@@ -12,7 +12,13 @@ FilterService, RefreshService) as pure functions over plain records.
   against the pipeline's ref.
 - RefreshService: the first 500 ``ci_access.projects`` / ``ci_access.groups`` entries, indexed by
   their lower-cased ``id`` (a later duplicate wins); the stored configuration is the entry without
-  ``id``, its keys in PostgreSQL ``jsonb`` order, which is the order GitLab returns them in."""
+  ``id``, its keys in PostgreSQL ``jsonb`` order, which is the order GitLab returns them in.
+
+What an entry may hold is bounded (issue 18): only the fields GitLab's agent configuration knows
+(``KNOWN_FIELDS``: KAS parses ``config.yaml`` into its protobuf schema and sends nothing else, so
+anything more never reaches GitLab), at most ``MAX_ENTRY_BYTES`` of stored JSON each. A larger
+entry is refused (CiAccessEntryTooLarge, a 400 for that agent's request alone); it is never cut
+short, since dropping ``environments`` or ``protected_branches_only`` would widen the access."""
 
 from __future__ import annotations
 
@@ -22,8 +28,15 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from cluster_agents.domain.models import Project
+from cluster_agents.errors import CiAccessEntryTooLarge
 
 AUTHORIZED_ENTITY_LIMIT = 500
+# The fields of KAS's CiAccessProjectCF / CiAccessGroupCF besides ``id``: what GitLab stores.
+KNOWN_FIELDS = ("default_namespace", "access_as", "environments", "protected_branches_only")
+# The most one agent's authorisation of one project or group may hold (its stored JSON, UTF-8):
+# room for about a hundred environment patterns; and 1,000 agents at this size still answer
+# /job/allowed_agents within Lambda's 6 MB response.
+MAX_ENTRY_BYTES = 4096
 # What ``access_as`` may name: GitLab CE offers ``agent`` only, a licensed instance also the
 # impersonation modes. There are no licence tiers here, so all of them are available.
 AVAILABLE_ACCESS_AS = ("agent", "impersonate", "ci_user", "ci_job")
@@ -181,7 +194,9 @@ def canonical_json(configuration: dict[str, Any]) -> str:
 
 def config_entries(agent_config: Any, entity: Literal["projects", "groups"]) -> dict[str, dict[str, Any]]:
     """``ci_access.<entity>``: its first 500 entries by lower-cased ``id`` (a later duplicate wins),
-    each the entry without its ``id``. Entries that are not objects with a string ``id`` are skipped."""
+    each the entry's known fields (without ``id``). Entries that are not objects with a string
+    ``id`` are skipped; an entry whose stored form passes ``MAX_ENTRY_BYTES`` is refused
+    (CiAccessEntryTooLarge naming it)."""
     ci_access = agent_config.get("ci_access") if isinstance(agent_config, dict) else None
     entries = ci_access.get(entity) if isinstance(ci_access, dict) else None
     if not isinstance(entries, list):
@@ -190,5 +205,8 @@ def config_entries(agent_config: Any, entity: Literal["projects", "groups"]) -> 
     for entry in entries[:AUTHORIZED_ENTITY_LIMIT]:
         if not isinstance(entry, dict) or not isinstance(entry.get("id"), str):
             continue
-        indexed[entry["id"].lower()] = jsonb_ordered({key: value for key, value in entry.items() if key != "id"})
+        configuration = jsonb_ordered({key: value for key, value in entry.items() if key in KNOWN_FIELDS})
+        if len(canonical_json(configuration).encode("utf-8")) > MAX_ENTRY_BYTES:
+            raise CiAccessEntryTooLarge(entity[:-1], entry["id"], MAX_ENTRY_BYTES)
+        indexed[entry["id"].lower()] = configuration
     return indexed
