@@ -162,10 +162,11 @@ class CiAccessEntryTooLarge(BusinessRuleViolated):
     """One ``ci_access`` entry of an agent's configuration holds more than an entry may
     (``domain.ci_access.MAX_ENTRY_BYTES``): ``kind`` project or group, ``path`` as the entry names it."""
 
-    def __init__(self, kind: str, path: str, limit: int) -> None:
+    def __init__(self, kind: str, path: str, limit: int, depth: int | None = None) -> None:
         self.kind, self.path, self.limit = kind, path, limit
         shown = path if len(path) <= 255 else path[:255] + "..."
-        super().__init__(f"ci_access: the entry for {kind} {shown} is too large (maximum is {limit} bytes)")
+        problem = f"nested too deeply (maximum is {depth} levels)" if depth else f"too large (maximum is {limit} bytes)"
+        super().__init__(f"ci_access: the entry for {kind} {shown} is {problem}")
 
 
 class Conflict(ServiceError):

@@ -59,14 +59,21 @@ def create_user(caller: User, username: str, name: str, email: str, admin: bool)
     return user
 
 
+PAT_TEXT_MAX = 255  # GitLab's form and column limits for a token's name and description
+
+
 def create_personal_access_token(
     caller: User, user_id: int, name: str, scopes: list[str], expires_at: date | None, description: str | None
 ) -> tuple[PersonalAccessToken, str]:
     """A new token for ``user_id``; returns it with its secret, which is never shown again."""
     _require_admin(caller)
     owner = get_user(user_id)
+    problems = [f"{label} is too long (maximum is {PAT_TEXT_MAX} characters)"
+                for label, text in (("Name", name), ("Description", description)) if text and len(text) > PAT_TEXT_MAX]
     if expires_at and expires_at < clock.today():
-        raise ValidationFailed(["Expiration date must be in the future"])
+        problems.append("Expiration date must be in the future")
+    if problems:  # a name or description of any length used to reach DynamoDB's 400 KB: a 500
+        raise ValidationFailed(problems)
     repo = directory()
     secret = random_token(PAT_PREFIX, 20)
     token = PersonalAccessToken(
