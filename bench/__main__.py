@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-PHASES = ("roundtrips", "latency", "memory", "coldstart", "scaling")
+PHASES = ("roundtrips", "latency", "worstcase", "memory", "coldstart", "scaling")
 PROFILED = ("GET /user", "GET /projects/{}/cluster_agents", "POST /projects/{}/cluster_agents",
             "GET /job/allowed_agents")
 
@@ -181,6 +181,15 @@ def run(args: argparse.Namespace, say) -> object:
                                                    args.warmup, costs=report.costs, progress=say)
                 report.table_items = report.costs.table_items()
                 http.close()
+        if "worstcase" not in args.skip:
+            from bench import ci_access_cost, worstcase
+
+            say("worst-case CPU per write route (in process)")
+            report.routes = routes
+            report.worst_costs = worstcase.measure(world, client, routes, the_plan.runnable, args.repeats,
+                                                   progress=say)
+            counts = (1, 10, 30) if args.quick else (1, 100, 1000)
+            report.allowed_agents_costs = ci_access_cost.measure(world, client, counts, progress=say)
         report.seeded_notes += sorted(world.notes.seeded)
 
     if "memory" not in args.skip:

@@ -56,6 +56,9 @@ class Run:
     seeded_notes: list[str] = field(default_factory=list)
     options: dict[str, Any] = field(default_factory=dict)
     skipped_phases: list[str] = field(default_factory=list)
+    worst_costs: list[Any] = field(default_factory=list)  # bench.worstcase.RouteCost
+    allowed_agents_costs: list[Any] = field(default_factory=list)  # bench.ci_access_cost.AllowedAgentsCost
+    routes: set[Any] | None = None
 
 
 def _ms(seconds: float) -> str:
@@ -558,6 +561,9 @@ def _method(run: Run) -> list[str]:
 
 
 def render(run: Run) -> str:
-    sections = [_header(run), _targets(run), _round_trips(run), _latency(run), _cold_start(run), _scaling(run),
-                _memory(run), _why(run), _not_measured(run), _method(run)]
+    from bench.cost_report import render_section
+
+    bounded = render_section(run.worst_costs, run.allowed_agents_costs, run.routes)
+    sections = [_header(run), _targets(run), _round_trips(run), _latency(run), bounded, _cold_start(run),
+                _scaling(run), _memory(run), _why(run), _not_measured(run), _method(run)]
     return "\n".join(line for section in sections for line in section).rstrip() + "\n"

@@ -235,7 +235,7 @@ def test_an_item_past_400_kb_named_by_its_cancellation_reason_is_a_400_for_that_
         response = _configure_rich(scene, {"ci_access": {"projects": [{"id": "root/infra"},
                                                                       {"id": "root/app", "default_namespace": "x"}]}})
     assert (response.status, response.json()) == (400, {
-        "message": "400 Bad request - ci_access: the authorizations of project root/app exceed the 400 KB one "
+        "message": "400 Bad request - ci_access: project root/app is authorized by more agents than one "
                    "project or group can hold"})
     assert_unchanged(before, snapshot(aws))
 

@@ -584,28 +584,7 @@ def test_deleting_an_agent_removes_its_entries_from_every_item_even_past_one_tra
     assert len(_ci_access_of(kept)) == 61
 
 
-def test_a_source_holds_at_most_400_kb_of_authorisations(estate, api, aws):
-    """Every agent's entry for one project or group lives in one item: an entry that would take it
-    past DynamoDB's 400 KB is a 400 naming the group, and nothing of that change is written."""
-    import boto3
-    from cluster_agents.ops.invariants import check_items
-
-    from tests.tables import scan_all
-
-    first, second = estate["agent"]["id"], create_agent(api, estate["config"]["id"], "second")["id"]
-    large = "x" * 250_000
-    assert configure(first, {"ci_access": {"groups": [{"id": "acme/team", "default_namespace": large}]}}).status == 204
-    response = configure(second, {"ci_access": {"groups": [{"id": "acme/team", "default_namespace": large}]}})
-    assert (response.status, response.json()) == (400, {
-        "message": "400 Bad request - ci_access: the authorizations of group acme/team exceed the 400 KB one "
-                   "project or group can hold"})
-    assert _ci_access_of(second) == {}
-    assert set(_entries(aws, "group", estate["team"]["id"])) == {first}
-    report = check_items(scan_all(boto3.client("dynamodb"), aws.refs["AgentsTable"]))
-    assert report.ok, report.violations
-    small = configure(second, {"ci_access": {"groups": [{"id": "acme/team", "default_namespace": "small"}]}})
-    assert small.status == 204  # what fits still does
-    assert set(_entries(aws, "group", estate["team"]["id"])) == {first, second}
+# What one project or group holds, and what one agent may put there: tests/test_ci_access_bounds.py.
 
 
 def test_a_configuration_is_three_round_trips_and_the_agents_tokens_stay_out_of_it(estate, api):

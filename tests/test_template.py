@@ -433,3 +433,36 @@ def test_the_local_server_takes_parameter_fed_settings_from_its_environment(monk
         response = requests.get(f"{server.base_url}/projects/1/cluster_agents/1/url_configurations",
                                 headers={"PRIVATE-TOKEN": token}, timeout=30)
     assert (response.status_code, response.json()) == (404, {"message": "404 Not Found"})
+
+
+# ---------------------------------------------------------------- bounded cost
+RESERVED_CONCURRENCY = {"World": 20, "UrlConfigurations": 10, "Agents": 20, "AgentTokens": 20, "CiJobs": 50,
+                        "Kas": 50, "Docs": 5}
+UNRESERVED_MINIMUM, TYPICAL_ACCOUNT_LIMIT = 100, 1000  # AWS keeps 100 unreserved; accounts start at 1,000
+
+
+def test_every_route_function_reserves_its_concurrency_from_a_parameter():
+    """One route group cannot take every execution from the others (issue 18); 0 = unreserved."""
+    routed = {name for name, function in SERVERLESS_FUNCTIONS.items() if function["Properties"].get("Events")}
+    assert {f"{group}Function" for group in RESERVED_CONCURRENCY} == routed
+    for group, default in RESERVED_CONCURRENCY.items():
+        parameter = TEMPLATE["Parameters"][f"{group}ReservedConcurrency"]
+        assert (parameter["Type"], parameter["Default"], parameter["MinValue"]) == ("Number", default, 0)
+        condition = f"Reserve{group}Concurrency"
+        assert TEMPLATE["Conditions"][condition] == {
+            "Fn::Not": [{"Fn::Equals": [{"Ref": f"{group}ReservedConcurrency"}, "0"]}]}
+        assert SERVERLESS_FUNCTIONS[f"{group}Function"]["Properties"]["ReservedConcurrentExecutions"] == {
+            "Fn::If": [condition, {"Ref": f"{group}ReservedConcurrency"}, {"Ref": "AWS::NoValue"}]}
+
+
+def test_reserved_concurrency_defaults_leave_the_account_room():
+    assert sum(RESERVED_CONCURRENCY.values()) <= (TYPICAL_ACCOUNT_LIMIT - UNRESERVED_MINIMUM) // 4
+
+
+def test_readme_documents_every_parameter_with_its_default():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    for name, parameter in TEMPLATE["Parameters"].items():
+        if name.endswith("ReservedConcurrency"):
+            assert f"`{name}` | `{parameter['Default']}`" in readme, name

@@ -180,7 +180,8 @@ class UserNotIdentified(BusinessRuleViolated):
 
 class CiAccessTooLarge(BusinessRuleViolated):
     """An agent's ci_access authorisation does not fit in what the store keeps for one project or
-    group (one DynamoDB item: 400 KB for every agent's authorisation of it together). ``sources``:
+    group (one DynamoDB item of 400 KB, where each agent's entry takes a few hundred bytes at most:
+    so many agents already authorise it). ``sources``:
     ``(kind, id)`` of the project or group (several when the store cannot tell which of them);
     ``names``: how to call them (their paths), when known."""
 
@@ -188,8 +189,8 @@ class CiAccessTooLarge(BusinessRuleViolated):
         self.sources, self.names = sources, names or {}
         described = " or ".join(f"{kind} {self.names.get((kind, source_id), source_id)}"
                                 for kind, source_id in sources)
-        super().__init__(f"ci_access: the authorizations of {described} exceed the 400 KB one project "
-                         "or group can hold")
+        super().__init__(f"ci_access: {described} is authorized by more agents than one project or group "
+                         "can hold")
 
     def naming(self, names: dict[tuple[str, int], str]) -> CiAccessTooLarge:
         """The same error, calling its sources by ``names``."""
@@ -203,6 +204,17 @@ class KeyTooLong(BusinessRuleViolated):
 
     def __init__(self) -> None:
         super().__init__("Key is too long")
+
+
+class CiAccessEntryTooLarge(BusinessRuleViolated):
+    """One ``ci_access`` entry of an agent's configuration holds more than an entry may
+    (``domain.ci_access.MAX_ENTRY_BYTES``): ``kind`` project or group, ``path`` as the entry names it."""
+
+    def __init__(self, kind: str, path: str, limit: int, depth: int | None = None) -> None:
+        self.kind, self.path, self.limit = kind, path, limit
+        shown = path if len(path) <= 255 else path[:255] + "..."
+        problem = f"nested too deeply (maximum is {depth} levels)" if depth else f"too large (maximum is {limit} bytes)"
+        super().__init__(f"ci_access: the entry for {kind} {shown} is {problem}")
 
 
 class Conflict(ServiceError):

@@ -12,7 +12,14 @@ FilterService, RefreshService) as pure functions over plain records.
   against the pipeline's ref.
 - RefreshService: the first 500 ``ci_access.projects`` / ``ci_access.groups`` entries, indexed by
   their lower-cased ``id`` (a later duplicate wins); the stored configuration is the entry without
-  ``id``, its keys in PostgreSQL ``jsonb`` order, which is the order GitLab returns them in."""
+  ``id``, its keys in PostgreSQL ``jsonb`` order, which is the order GitLab returns them in.
+
+What an entry may hold is bounded (issue 18): only the fields GitLab's agent configuration knows
+(``KNOWN_FIELDS``: KAS parses ``config.yaml`` into its protobuf schema and sends nothing else, so
+anything more never reaches GitLab), at most ``MAX_ENTRY_BYTES`` of stored JSON each, nested at
+most ``MAX_ENTRY_DEPTH`` deep. A larger
+entry is refused (CiAccessEntryTooLarge, a 400 for that agent's request alone); it is never cut
+short, since dropping ``environments`` or ``protected_branches_only`` would widen the access."""
 
 from __future__ import annotations
 
@@ -22,8 +29,16 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from cluster_agents.domain.models import Project
+from cluster_agents.errors import CiAccessEntryTooLarge
 
 AUTHORIZED_ENTITY_LIMIT = 500
+# The fields of KAS's CiAccessProjectCF / CiAccessGroupCF besides ``id``: what GitLab stores.
+KNOWN_FIELDS = ("default_namespace", "access_as", "environments", "protected_branches_only")
+# The most one agent's authorisation of one project or group may hold (its stored JSON, UTF-8):
+# room for about a hundred environment patterns; and 1,000 agents at this size still answer
+# /job/allowed_agents within Lambda's 6 MB response.
+MAX_ENTRY_BYTES = 4096
+MAX_ENTRY_DEPTH = 32  # nesting of objects and arrays in an entry (GitLab's deepest field has 4)
 # What ``access_as`` may name: GitLab CE offers ``agent`` only, a licensed instance also the
 # impersonation modes. There are no licence tiers here, so all of them are available.
 AVAILABLE_ACCESS_AS = ("agent", "impersonate", "ci_user", "ci_job")
@@ -179,9 +194,23 @@ def canonical_json(configuration: dict[str, Any]) -> str:
     return json.dumps(jsonb_ordered(configuration), ensure_ascii=False, separators=(",", ":"))
 
 
+def _depth(value: Any) -> int:
+    """How deeply objects and arrays nest in ``value`` (a scalar: 0), without recursion."""
+    deepest, waiting = 0, [(value, 0)]
+    while waiting:
+        current, level = waiting.pop()
+        if isinstance(current, dict | list):
+            level += 1
+            deepest = max(deepest, level)
+            waiting.extend((inner, level) for inner in (current.values() if isinstance(current, dict) else current))
+    return deepest
+
+
 def config_entries(agent_config: Any, entity: Literal["projects", "groups"]) -> dict[str, dict[str, Any]]:
     """``ci_access.<entity>``: its first 500 entries by lower-cased ``id`` (a later duplicate wins),
-    each the entry without its ``id``. Entries that are not objects with a string ``id`` are skipped."""
+    each the entry's known fields (without ``id``). Entries that are not objects with a string
+    ``id`` are skipped; an entry whose stored form passes ``MAX_ENTRY_BYTES`` is refused
+    (CiAccessEntryTooLarge naming it)."""
     ci_access = agent_config.get("ci_access") if isinstance(agent_config, dict) else None
     entries = ci_access.get(entity) if isinstance(ci_access, dict) else None
     if not isinstance(entries, list):
@@ -190,5 +219,11 @@ def config_entries(agent_config: Any, entity: Literal["projects", "groups"]) -> 
     for entry in entries[:AUTHORIZED_ENTITY_LIMIT]:
         if not isinstance(entry, dict) or not isinstance(entry.get("id"), str):
             continue
-        indexed[entry["id"].lower()] = jsonb_ordered({key: value for key, value in entry.items() if key != "id"})
+        known = {key: value for key, value in entry.items() if key in KNOWN_FIELDS}
+        if _depth(known) > MAX_ENTRY_DEPTH:  # before anything recursive reads it
+            raise CiAccessEntryTooLarge(entity[:-1], entry["id"], MAX_ENTRY_BYTES, MAX_ENTRY_DEPTH)
+        configuration = jsonb_ordered(known)
+        if len(canonical_json(configuration).encode("utf-8")) > MAX_ENTRY_BYTES:
+            raise CiAccessEntryTooLarge(entity[:-1], entry["id"], MAX_ENTRY_BYTES)
+        indexed[entry["id"].lower()] = configuration
     return indexed

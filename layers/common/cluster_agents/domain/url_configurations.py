@@ -30,6 +30,7 @@ MAX_TLS_HOST = 255
 MAX_CA_CERT = 192 * 1024
 MAX_CLIENT_CERT = 64 * 1024
 MAX_CLIENT_KEY = 16 * 1024
+MAX_RSA_BITS = 8192  # the largest RSA client key accepted (SPEC §4)
 
 URL_SCHEMES = ("grpc", "grpcs")
 
@@ -154,14 +155,21 @@ def valid_certificate_pem(data: bytes) -> bool:
 
 
 def valid_private_key_pem(data: bytes) -> bool:
+    """A PEM private key KAS can use for TLS, read as GitLab reads it (OpenSSL's PEM reader):
+    without the RSA consistency check (primality of the primes, the CRT values), which costs
+    seconds of CPU for a large key. RSA above ``MAX_RSA_BITS`` bits, DSA and DH keys are refused
+    (SPEC §4: no request may cost more than a few hundred ms, whatever the key)."""
     from cryptography.exceptions import UnsupportedAlgorithm
+    from cryptography.hazmat.primitives.asymmetric import dh, dsa, rsa
     from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
     try:
-        load_pem_private_key(data, password=None)
+        key = load_pem_private_key(data, password=None, unsafe_skip_rsa_key_validation=True)
     except (ValueError, TypeError, UnsupportedAlgorithm):
         return False
-    return True
+    if isinstance(key, rsa.RSAPrivateKey):
+        return key.key_size <= MAX_RSA_BITS
+    return not isinstance(key, dsa.DSAPrivateKey | dh.DHPrivateKey)
 
 
 def _too_long(attribute: str, limit: int) -> str:

@@ -7,8 +7,9 @@
 - every token digest item points at an active token, and every active token has one;
 - nothing belongs to a deleted agent (tokens, URL configuration, ci_access entries);
 - every entry of a ``CIACCESS#<kind>#<id> / ALL`` item (``a<agent id>``) has its mirror
-  ``AGENT#<agent id> / CI#<kind>#<id>`` with the same configuration, and names the agent's
-  project, and every mirror has its entry (an ``ALL`` item with no entry left is fine);
+  ``AGENT#<agent id> / CI#<kind>#<id>`` with the same configuration (inline exactly when it is
+  short, ``store/ci_access.py``), and names the agent's project, and every mirror has its entry
+  (an ``ALL`` item with no entry left is fine);
 - an agent's user_access item ``AGENT#<agent id> / CA`` names its agent, holds a configuration
   (``{}`` or ``{"access_as": ...}``) and authorises at least one project or group, each once.
 """
@@ -21,6 +22,8 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
+
+from cluster_agents.store.ci_access import inline
 
 TOKEN_LIMIT = 2
 CI_ACCESS_SK = "ALL"
@@ -130,8 +133,11 @@ def _ci_access_violations(agents: dict[int, dict], ci_access: list[dict],
             mirror = mirrors.get((agent_id, source))
             if mirror is None:
                 yield f"{pk} {sk}: agent {agent_id}'s entry has no mirror AGENT#{agent_id} CI#{source}"
-            elif entry.get("c") != mirror.get("configuration"):
+            elif "c" in entry and entry["c"] != mirror.get("configuration"):
                 yield f"{pk} {sk}: agent {agent_id}'s entry and its mirror disagree on the configuration"
+            elif ("c" in entry) != inline(str(mirror.get("configuration", ""))):
+                yield f"{pk} {sk}: agent {agent_id}'s configuration is " \
+                      f"{'inline' if 'c' in entry else 'not inline'} but {'not ' if 'c' in entry else ''}short"
     for agent_id, source in sorted(set(mirrors) - entries):
         if agent_id in agents:
             yield f"AGENT#{agent_id} CI#{source}: mirror without its entry in CIACCESS#{source} {CI_ACCESS_SK}"

@@ -44,6 +44,7 @@ def allowed_agents(job: Job) -> AllowedAgents:
         job.user_id, sources, ci_access().authorizing(sources))
     if user is None:
         raise Unauthenticated()
+    found = ci_access().with_configurations(found)  # one more BatchGetItem only for long configurations
     # The user's role from memberships (and personal ownership) only: an administrator who is not a
     # member has none, as GitLab's project.team.max_member_access says.
     level = project_access(user, project, memberships, clock.today().isoformat()).level

@@ -2,26 +2,34 @@
 
   CIACCESS#<project|group>#<id> / ALL              what the job side reads: every agent authorising
         that project or group, one top-level attribute each, ``a<agent id>`` = {p: the agent's
-        configuration project id, c: the configuration}
+        configuration project id, c: the configuration} - or only {p} when the configuration is
+        longer than ``INLINE_LIMIT``: then it is in the agent's mirror alone
   AGENT#<agent id> / CI#<project|group>#<id>       the same entry, found again from the agent
         (agent_id, agent_project_id, kind, source_id, configuration: to replace its configuration,
-        and for the agent's cascade deletion)
+        for the agent's cascade deletion, and for the job side when the entry is not inline)
 
-``configuration`` is a JSON string (GitLab's jsonb: any JSON the agent's config.yaml holds, keys
-in jsonb order), so it comes back byte for byte.
+``configuration`` is a JSON string (GitLab's jsonb: the known fields of the agent's config.yaml
+entry, keys in jsonb order, at most ``domain.ci_access.MAX_ENTRY_BYTES``), so it comes back byte
+for byte.
 
 One item per source is what lets ``/job/allowed_agents`` read the authorisations of a project and
 all its groups in the BatchGetItem that reads the user and the memberships: three round trips at
 any depth. An entry is a top-level attribute, not a key of a nested map, because ``SET #a = :v``
 creates the item when it is not there yet (a nested path would fail on a missing item); an agent
 that stops authorising the source REMOVEs its attribute, and an item left with no entry stays.
-Its limit is DynamoDB's 400 KB per item: about 20 bytes plus the configuration per agent, so
-thousands of agents with GitLab's usual small ``ci_access`` entries, fewer with large ones. A
-replacement that would take an item past it fails as CiAccessTooLarge (a 400 naming the source),
-and no entry is cut short or dropped: that transaction writes nothing. (A replacement of more than
-49 changes takes several transactions; what the earlier ones wrote stays, as when the store is
-busy half-way, each of them consistent on its own.) There is no earlier layout to migrate:
-nothing was deployed with the former one item per agent and source.
+
+Its limit is DynamoDB's 400 KB per item, shared by every agent authorising the source, so what one
+agent may put there is bounded (issue 18: no agent's configuration may make another agent's
+authorisation fail): an entry is at most about ``INLINE_LIMIT`` + 30 bytes whatever the agent's
+configuration, since a longer configuration stays in the agent's own mirror item (one per agent
+and source, 400 KB each) and the job side reads it from there, in one more BatchGetItem, only when
+such an entry authorises the job's project or groups. So one project or group holds at least 1,400
+agents' authorisations whatever they configure (about 17,000 with GitLab's usual ``{}`` or
+``default_namespace``; BENCHMARKS.md measures the items and bytes read). Past that, a replacement
+that would take the item over 400 KB fails as CiAccessTooLarge (a 400 naming the source) and
+writes nothing: no entry is cut short or dropped. (A replacement of more than 49 changes takes
+several transactions; what the earlier ones wrote stays, as when the store is busy half-way, each
+of them consistent on its own.)
 
 Replacing an agent's authorisations writes only what changed, in transactions of at most 100
 actions: per change, the source's ``ALL`` item (SET or REMOVE the agent's attribute) and the
@@ -75,6 +83,9 @@ from cluster_agents.store.user_access import replacement_action, user_access_fro
 MAX_ACTIONS = 100  # DynamoDB's limit per transaction
 CHANGES_PER_TRANSACTION = (MAX_ACTIONS - 1) // 2  # two items per change, plus the agent's version
 MAX_ATTEMPTS = 5
+# The longest configuration (bytes of its JSON) kept inline in a CIACCESS# entry; a longer one is
+# read from the agent's mirror (see above).
+INLINE_LIMIT = 256
 
 Source = tuple[SourceKind, int]
 
@@ -95,7 +106,7 @@ class StoredAuthorization:
     agent_project_id: int
     kind: SourceKind
     source_id: int
-    configuration: dict[str, Any]
+    configuration: dict[str, Any] | None  # None: not inline, in the agent's mirror (``with_configurations``)
 
 
 def mirror_sk(kind: SourceKind, source_id: int) -> str:
@@ -118,8 +129,14 @@ def entries_of(item: dict[str, Any]) -> dict[int, dict[str, Any]]:
 def _authorizations_of(source: Source, item: dict[str, Any] | None) -> list[StoredAuthorization]:
     kind, source_id = source
     entries = entries_of(item) if item else {}
-    return [StoredAuthorization(agent_id, entry["p"], kind, source_id, json.loads(entry["c"]))
+    return [StoredAuthorization(agent_id, entry["p"], kind, source_id,
+                                json.loads(entry["c"]) if "c" in entry else None)
             for agent_id, entry in sorted(entries.items())]
+
+
+def inline(configuration: str) -> bool:
+    """Whether a configuration (canonical JSON) is kept in the ``CIACCESS#`` entry itself."""
+    return len(configuration.encode("utf-8")) <= INLINE_LIMIT
 
 
 class CiAccessRepository:
@@ -138,6 +155,28 @@ class CiAccessRepository:
             return [entry for source, key in keys.items() for entry in _authorizations_of(source, found.get(key))]
 
         return dynamo.Read(self.table, tuple(keys.values()), answer)
+
+    def with_configurations(self, found: list[StoredAuthorization]) -> list[StoredAuthorization]:
+        """``found`` with the configurations that are not inline read from the agents' mirrors (one
+        BatchGetItem, none when every entry is inline). An entry whose mirror is gone meanwhile
+        (the agent stopped authorising the source, or was deleted) is left out."""
+        missing = [entry for entry in found if entry.configuration is None]
+        if not missing:
+            return found
+        keys = {(entry.agent_id, entry.kind, entry.source_id): (agent_pk(entry.agent_id),
+                                                               mirror_sk(entry.kind, entry.source_id))
+                for entry in missing}
+        mirrors = dynamo.batch_get({self.table: list(keys.values())})[self.table]
+        completed = []
+        for entry in found:
+            if entry.configuration is None:
+                mirror = mirrors.get(keys[(entry.agent_id, entry.kind, entry.source_id)])
+                if mirror is None:
+                    continue
+                entry = StoredAuthorization(entry.agent_id, entry.agent_project_id, entry.kind, entry.source_id,
+                                            json.loads(mirror["configuration"]))
+            completed.append(entry)
+        return completed
 
     def agent_ids_of_project(self, project_id: int) -> list[int]:
         """The agents whose configuration project is ``project_id`` (from the name index)."""
@@ -243,7 +282,8 @@ class CiAccessRepository:
         return (
             dynamo.update_action(self.table, *ci_access_key(kind, source_id), "SET #entry = :entry",
                                  names={"#entry": ci_access_entry(agent.id)},
-                                 values={":entry": {"p": agent.project_id, "c": configuration}}),
+                                 values={":entry": {"p": agent.project_id, "c": configuration}
+                                         if inline(configuration) else {"p": agent.project_id}}),
             dynamo.put_action(self.table, {"pk": agent_pk(agent.id), "sk": mirror_sk(kind, source_id), **fields}),
         )
 
