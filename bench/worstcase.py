@@ -272,6 +272,30 @@ def _agent_configuration(w: World) -> Iterator[Case]:
         {"id": group, "default_namespace": "n" * (MAX_ENTRY_BYTES - 30)}]}), expect=None)
 
 
+
+@hostile("POST", "/user/personal_access_tokens")
+def _own_pats(w: World) -> Iterator[Case]:
+    person = w.user("owner")
+    path = "/user/personal_access_tokens"
+    yield from common("POST", path, person.auth, {"name": "kubectl", "scopes": ["k8s_proxy"]})
+    yield "many scopes", Request("POST", path, person.auth, {"name": "t", "scopes": ["k8s_proxy"] * 400_000},
+                                 expect=None)
+    yield "longest name and description", Request("POST", path, person.auth,
+                                                  {"name": long_string(0.45), "scopes": "k8s_proxy",
+                                                   "description": long_string(0.45)}, expect=None)
+
+
+@hostile("POST", "/internal/kubernetes/authorize_proxy_user")
+def _authorize_proxy_user(w: World) -> Iterator[Case]:
+    path = "/internal/kubernetes/authorize_proxy_user"
+    headers = w.kas_headers()
+    body = {"agent_id": w.primary, "access_type": "personal_access_token", "access_key": "glpat-unknown"}
+    yield from common("POST", path, headers, body)
+    yield "longest access key", Request("POST", path, headers, {**body, "access_key": long_string()}, expect=None)
+    yield "longest csrf token", Request("POST", path, headers, {**body, "access_type": "session_cookie",
+                                                                "csrf_token": long_string(0.5),
+                                                                "access_key": long_string(0.45)}, expect=None)
+
 # ---------------------------------------------------------------- measuring
 @dataclass
 class RouteCost:
