@@ -18,8 +18,9 @@ from pydantic import field_validator
 app = create_app()
 TAGS = ["agent server (internal)"]
 AGENT_INFO = docs.responses(200, docs.KAS, e.Unauthenticated())
-AGENT_INFO_DESCRIPTION = ("For the agent server: the agent behind the agent token (Authorization: Bearer or "
-                          "Gitlab-Agentk-Api-Request), after the Gitlab-Kas-Api-Request JWT. Records the token's use.")
+AGENT_INFO_DESCRIPTION = ("For the agent server: the agent behind the agent token (Gitlab-Agentk-Api-Request; "
+                          "when absent Gitlab-Agent-Api-Request; when neither is present Authorization: Bearer), "
+                          "after the Gitlab-Kas-Api-Request JWT. Records the token's use.")
 
 
 class AgentConfiguration(Params):
