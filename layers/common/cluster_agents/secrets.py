@@ -55,7 +55,10 @@ def _current_data_key() -> _DataKey:
     return _DataKey(response["Plaintext"], response["CiphertextBlob"])
 
 
-@functools.lru_cache(maxsize=64)
+# One entry per container that ever sealed something (each generates its own data key): the
+# agent server's receptive list reads them all in a cycle, which an LRU smaller than their number
+# would miss every time. 4096 entries are about a megabyte.
+@functools.lru_cache(maxsize=4096)
 def _decrypt_data_key(encrypted: bytes) -> bytes:
     with busy_on_transient_errors():
         return client("kms").decrypt(CiphertextBlob=encrypted, KeyId=get_settings().data_key_id)["Plaintext"]
