@@ -101,6 +101,7 @@ class Scene(Protocol):
     def job_project(self) -> dict: ...
     def job_user(self) -> int: ...
     def kas_agent(self) -> int: ...
+    def kas_project(self) -> dict: ...
 
 
 @dataclass(frozen=True)
@@ -430,6 +431,7 @@ class KasRoute:
     needs_agent_token: bool
     success: Outcome
     note: str = ""
+    params: Callable[[Scene], dict[str, str]] | None = None  # the query a successful call needs
 
     @property
     def name(self) -> str:
@@ -448,6 +450,11 @@ KAS_ROUTES = [
     KasRoute("GET", "/api/v4/internal/kubernetes/agent_info", True, OK),
     KasRoute("GET", "/api/v4/internal/agents/agentk/agent_info", True, OK),
     KasRoute("POST", "/api/v4/internal/kubernetes/agent_configuration", False, NO_CONTENT),
+    KasRoute("GET", "/api/v4/internal/kubernetes/receptive_agents", False, OK),
+    KasRoute("GET", "/api/v4/internal/kubernetes/verify_project_access", True, NO_CONTENT,
+             note="the agent's own project", params=lambda scene: {"id": str(scene.kas_project()["id"])}),
+    KasRoute("POST", "/api/v4/internal/kubernetes/usage_metrics", False, NO_CONTENT),
+    KasRoute("POST", "/api/v4/internal/kubernetes/agent_events", False, NO_CONTENT),
 ]
 
 
@@ -520,7 +527,8 @@ def render() -> str:
         f"## Agent server routes (KAS) - {len(KAS_ROUTES)} x {len(KAS_CALLERS)}",
         "",
         "The agent server's HS256 JWT (`Gitlab-Kas-Api-Request`) is checked first, then - for agent",
-        "info - the agent token (`Authorization: Bearer`, or `Gitlab-Agentk-Api-Request`) (SPEC §7).",
+        "info and project access - the agent token (`Gitlab-Agentk-Api-Request`; when absent",
+        "`Gitlab-Agent-Api-Request`; when neither is present `Authorization: Bearer`) (SPEC §7).",
         "",
         *_table(KAS_ROUTES, KAS_CALLERS),
         "",
