@@ -203,3 +203,30 @@ def test_sample_event(estate):
     result = module.lambda_handler(event, LambdaContext("KasReceptiveFunction"))
     assert result["statusCode"] == 200, result
     assert len(json.loads(result["body"])["agents"]) == 2
+
+
+def test_items_read_do_not_grow_with_agents_that_are_not_receptive(root_token, aws, monkeypatch):
+    """The scaling pair of make bench: one receptive agent listed with 1, then 500, agents stored
+    that are not receptive; items read and round trips stay within 1.3x (in fact equal)."""
+    from types import SimpleNamespace
+
+    import boto3
+
+    from bench import scaling
+    from bench.clients import InProcess
+    from bench.scenarios import World, template_routes
+    from bench.stack import KAS_SECRET as BENCH_KAS_SECRET
+    from tests.conftest import reset_caches
+
+    monkeypatch.setenv("KAS_SECRET", BENCH_KAS_SECRET)  # the bench world signs with its own
+    reset_caches()
+    ddb = boto3.client("dynamodb")
+    container = SimpleNamespace(agents_table=aws.refs["AgentsTable"], ddb=lambda: ddb)
+    client = InProcess()
+    world = World(client, template_routes(), "scale", container=container, root_token=root_token)
+    (result,) = scaling.receptive_at_scale(world, scaling.Probe(client), ddb, scaling.Sizes(non_receptive=500))
+    assert result.error is None, result.error
+    assert result.items_ratio <= scaling.RATIO_LIMIT and result.trips_ratio <= scaling.RATIO_LIMIT
+    assert result.small.items_read == result.large.items_read == 1
+    assert result.large.dynamodb == 1 and result.large.kms == 0
+    assert result.met
