@@ -230,3 +230,36 @@ def test_items_read_do_not_grow_with_agents_that_are_not_receptive(root_token, a
     assert result.small.items_read == result.large.items_read == 1
     assert result.large.dynamodb == 1 and result.large.kms == 0
     assert result.met
+
+
+def test_configurations_written_before_the_index_are_backfilled(estate, api, aws):
+    """A table from before the index: ``make check`` names what is missing, the operator's backfill
+    puts it (once; never for a configuration deleted meanwhile), and the agent server lists it."""
+    import boto3
+    from cluster_agents.ops import backfill_receptive_index
+    from cluster_agents.ops.invariants import check_items
+    from cluster_agents.store.url_configurations import url_configurations
+
+    from tests.tables import scan_all
+
+    ddb, table = boto3.client("dynamodb"), aws.refs["AgentsTable"]
+    for agent in (estate["mtls_agent"], estate["jwt_agent"]):
+        ddb.delete_item(TableName=table, Key={"pk": {"S": "RECEPTIVE"}, "sk": {"S": f"AGENT#{agent['id']:012d}"}})
+    assert receptive().json() == {"agents": []}
+    assert check_items(scan_all(ddb, table)).violations == [
+        f"AGENT#{agent['id']} U: URL configuration missing from the receptive-agents index"
+        for agent in sorted((estate["mtls_agent"], estate["jwt_agent"]), key=lambda agent: agent["id"])]
+    stale = list(backfill_receptive_index.configurations(table))
+    assert backfill_receptive_index.main(["--table", table]) == 0
+    assert backfill_receptive_index.backfill(table) == (2, 0)  # idempotent
+    report = check_items(scan_all(ddb, table))
+    assert report.ok, report.violations
+    assert [entry["id"] for entry in receptive().json()["agents"]] == [estate["mtls_agent"]["id"],
+                                                                      estate["jwt_agent"]["id"]]
+
+    base = f"/projects/{estate['second']['id']}/cluster_agents/{estate['mtls_agent']['id']}/url_configurations"
+    assert api.delete(f"{base}/{estate['mtls']['id']}").status == 204
+    gone = next(item for item in stale if item["agent_id"] == estate["mtls_agent"]["id"])
+    assert url_configurations().index(gone) is False  # its configuration was deleted: no entry
+    report = check_items(scan_all(ddb, table))
+    assert report.ok, report.violations

@@ -146,6 +146,25 @@ class UrlConfigurationRepository:
         configuration or agent deleted meanwhile is listed whole or not at all."""
         return [_receptive_from_item(item) for item in dynamo.query_all(self.table, RECEPTIVE_PK)]
 
+    def index(self, configuration_item: dict[str, Any]) -> bool:
+        """Give a configuration written before the receptive-agents index existed its entry (an
+        operator's backfill): put only where there is none, and only while the configuration (the
+        same id) is still there, in one transaction, so a concurrent delete wins cleanly. Returns
+        whether an entry was written."""
+        agent_id = configuration_item["agent_id"]
+        index_pk, index_sk = receptive_key(agent_id)
+        entry = {"pk": index_pk, "sk": index_sk,
+                 **{name: configuration_item[name] for name in RECEPTIVE_ATTRIBUTES if name in configuration_item}}
+        try:
+            dynamo.transact([
+                dynamo.condition_action(self.table, agent_pk(agent_id), URL_CONFIGURATION_SK, "#id = :id",
+                                        names={"#id": "id"}, values={":id": configuration_item["id"]}),
+                dynamo.put_action(self.table, entry, "attribute_not_exists(pk)"),
+            ])
+        except dynamo.TransactionCancelled:
+            return False
+        return True
+
     def private_material(self, agent_id: int) -> tuple[PrivateKind, bytes] | None:
         """The decrypted private key of the agent's configuration (for the agent server side):
         ``("private_key", 32 raw Ed25519 bytes)`` or ``("client_key", PEM)``."""
