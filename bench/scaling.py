@@ -30,6 +30,7 @@ class Sizes:
     pats: int = 100_000
     small_agents: int = 10
     small_pats: int = 10
+    non_receptive: int = 500  # agents without a URL configuration, beside one receptive agent
 
 
 @dataclass
@@ -281,6 +282,60 @@ def tokens_at_scale(world: World, probe: Probe, ddb: Any, sizes: Sizes, progress
     return results
 
 
+# ---------------------------------------------------------------- receptive agents among many that are not
+RECEPTIVE_AGENTS = "/internal/kubernetes/receptive_agents"
+
+
+def receptive_at_scale(world: World, probe: Probe, ddb: Any, sizes: Sizes, progress=None) -> list[Scale]:
+    """The agent server's receptive list reads the receptive-agents index only: one receptive
+    agent listed, with 1 and then ``sizes.non_receptive`` agents stored that are not receptive."""
+    result = Scale(f"receptive agents for the agent server (`GET {RECEPTIVE_AGENTS}`, 1 listed)",
+                   "1 non-receptive agent", f"{sizes.non_receptive:,} non-receptive agents")
+    urls = "/projects/{}/cluster_agents/{}/url_configurations"
+    if not (world.has("GET", RECEPTIVE_AGENTS) and world.has("POST", urls)):
+        result.error = "skipped: the receptive agents routes are not in template.yaml yet"
+        return [result]
+    table = world.container.agents_table
+
+    def run() -> None:
+        project = world.project(world.bench_group["id"], name="receptive")["id"]
+        receptive = world.agent(project, "receptive")
+        world.url_configuration(project, receptive)
+        plain = world.agent(project, "plain")
+        result.small, small_response = probe.warm(Request("GET", RECEPTIVE_AGENTS, world.kas_headers()))
+        listed_before = len(small_response.json()["agents"])
+        extra = sizes.non_receptive - 1
+        if progress:
+            progress(f"  seeding {extra:,} agents that are not receptive ({2 * extra:,} items) with BatchWriteItem")
+        bulk_put(ddb, table, clone_agent(ddb, table, project, plain, extra))
+        result.large, response = probe.warm(Request("GET", RECEPTIVE_AGENTS, world.kas_headers()))
+        listed = len(response.json()["agents"])
+        result.check = (f"{listed} receptive agent(s) listed with {sizes.non_receptive:,} others stored "
+                        f"(with 1: {listed_before})")
+        if listed != listed_before:
+            result.error = f"{listed} agents listed, expected {listed_before}"
+
+    return [_guarded(result, run)]
+
+
+def clone_agent(ddb: Any, table: str, project: int, template_id: int, count: int) -> Iterator[dict]:
+    """``count`` copies of an agent (its item and its name-index copy) under reserved ids, and the
+    project's ``#STATS`` raised to match."""
+    agent_item = raw_get(ddb, table, f"AGENT#{template_id}", "A")
+    template_name = agent_item["name"]["S"]
+    index_item = raw_get(ddb, table, f"PROJECT#{project}", f"AGENT#{template_name}")
+    ddb.update_item(TableName=table, Key={"pk": {"S": f"PROJECT#{project}"}, "sk": {"S": "#STATS"}},
+                    UpdateExpression="ADD #c :n", ExpressionAttributeNames={"#c": "agent_count"},
+                    ExpressionAttributeValues={":n": {"N": str(count)}})
+    for agent_id in reserve_ids(ddb, table, "agent", count):
+        name = f"{template_name}-c{agent_id}"
+        strings = {f"AGENT#{template_id}": f"AGENT#{agent_id}", template_name: name,
+                   f"AGENT#{template_name}": f"AGENT#{name}"}
+        numbers = {"id": {"old": str(template_id), "new": str(agent_id)}}
+        yield replaced(agent_item, strings, numbers)
+        yield replaced(index_item, strings, numbers)
+
+
 # ---------------------------------------------------------------- personal access tokens
 def pats_at_scale(world: World, probe: Probe, ddb: Any, sizes: Sizes, progress=None) -> list[Scale]:
     auth = Scale("PAT authentication (`GET /user`)", f"{sizes.small_pats} PATs", f"{sizes.pats:,} PATs")
@@ -335,7 +390,8 @@ def _count_pats(ddb: Any, table: str) -> int:
 def measure(world: World, client: InProcess, sizes: Sizes, progress=None) -> list[Scale]:
     probe = Probe(client)
     ddb = world.container.ddb()
-    results = agents_at_scale(world, probe, ddb, sizes, progress)
+    results = receptive_at_scale(world, probe, ddb, sizes, progress)  # first: before 10,000 agents are stored
+    results += agents_at_scale(world, probe, ddb, sizes, progress)
     results += tokens_at_scale(world, probe, ddb, sizes, progress)
     results += pats_at_scale(world, probe, ddb, sizes, progress)  # last: the biggest table
     return results

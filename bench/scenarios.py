@@ -592,6 +592,35 @@ def _authorize_proxy_user(w: World) -> Iterator[Request]:
     body = {"agent_id": agent_id, "access_type": "personal_access_token", "access_key": token}
     while True:
         yield Request("POST", KAS_AUTHORIZE_PROXY_USER, w.kas_headers(), body, expect=201)
+@scenario("GET", "/internal/kubernetes/receptive_agents", needs=(("POST", URL_CONFIGURATIONS),), group="kas")
+def _receptive_agents(w: World) -> Iterator[Request]:
+    _ = w.primary, w.receptive  # one receptive agent, one not: only the first is read
+    while True:
+        yield Request("GET", "/internal/kubernetes/receptive_agents", w.kas_headers())
+
+
+@scenario("GET", "/internal/kubernetes/verify_project_access", needs=(("POST", TOKENS),), group="kas")
+def _verify_project_access(w: World) -> Iterator[Request]:
+    _, secret = w.primary_token
+    while True:  # the agent's own project, by path: found through the path index, then the project
+        yield Request("GET", "/internal/kubernetes/verify_project_access", w.kas_headers(secret),
+                      query={"id": w.fleet["path_with_namespace"]}, expect=204)
+
+
+@scenario("POST", "/internal/kubernetes/usage_metrics", group="kas")
+def _usage_metrics(w: World) -> Iterator[Request]:
+    body = {"counters": {"k8s_api_proxy_request": 3, "flux_git_push_notifications_total": 1},
+            "unique_counters": {"k8s_api_proxy_requests_unique_users_via_ci_access": [1, 2]}}
+    while True:
+        yield Request("POST", "/internal/kubernetes/usage_metrics", w.kas_headers(), body, expect=204)
+
+
+@scenario("POST", "/internal/kubernetes/agent_events", group="kas")
+def _agent_events(w: World) -> Iterator[Request]:
+    body = {"events": {"k8s_api_proxy_requests_unique_users_via_ci_access": [{"user_id": 1, "project_id": 2}],
+                       "register_agent_at_kas": [{"project_id": 2, "agent_id": 1, "agent_version": "v18.0.0"}]}}
+    while True:
+        yield Request("POST", "/internal/kubernetes/agent_events", w.kas_headers(), body, expect=204)
 
 
 class Driver:

@@ -63,9 +63,13 @@ SECURITY_SCHEMES: dict[str, dict[str, Any]] = {
                     "description": "The job's token, as a runner sends it (query or form parameter)"},
     "KasJwt": {"type": "apiKey", "in": "header", "name": "Gitlab-Kas-Api-Request",
                "description": "HS256 JWT of the agent server (iss gitlab-kas, aud gitlab), signed with the KAS secret"},
-    "AgentToken": {"type": "http", "scheme": "bearer", "description": "An agent token (glagent-...)"},
+    "AgentToken": {"type": "http", "scheme": "bearer",
+                   "description": "An agent token (glagent-...), read only when neither agent header is present"},
     "AgentTokenHeader": {"type": "apiKey", "in": "header", "name": "Gitlab-Agentk-Api-Request",
-                         "description": "An agent token (glagent-...)"},
+                         "description": "An agent token (glagent-...); when present, it alone decides"},
+    "AgentTokenCommonHeader": {"type": "apiKey", "in": "header", "name": "Gitlab-Agent-Api-Request",
+                               "description": "An agent token (glagent-...), read when Gitlab-Agentk-Api-Request "
+                                              "is absent"},
 }
 
 ERROR_SCHEMA = {

@@ -112,6 +112,7 @@ class Scene(Protocol):
     def job_user(self) -> int: ...
     def kas_agent(self) -> int: ...
     def proxy_request(self) -> dict: ...
+    def kas_project(self) -> dict: ...
 
 
 @dataclass(frozen=True)
@@ -459,6 +460,7 @@ class KasRoute:
     success: Outcome
     note: str = ""
     body: Callable[[Scene], Any] | None = None  # the JSON body (default: the agent configuration's)
+    params: Callable[[Scene], dict[str, str]] | None = None  # the query a successful call needs
 
     @property
     def name(self) -> str:
@@ -480,6 +482,11 @@ KAS_ROUTES = [
     KasRoute("POST", "/api/v4/internal/kubernetes/authorize_proxy_user", False, CREATED,
              note="a k8s_proxy PAT of a user the agent's user_access authorises",
              body=lambda scene: scene.proxy_request()),
+    KasRoute("GET", "/api/v4/internal/kubernetes/receptive_agents", False, OK),
+    KasRoute("GET", "/api/v4/internal/kubernetes/verify_project_access", True, NO_CONTENT,
+             note="the agent's own project", params=lambda scene: {"id": str(scene.kas_project()["id"])}),
+    KasRoute("POST", "/api/v4/internal/kubernetes/usage_metrics", False, NO_CONTENT),
+    KasRoute("POST", "/api/v4/internal/kubernetes/agent_events", False, NO_CONTENT),
 ]
 
 
@@ -556,7 +563,8 @@ def render() -> str:
         f"## Agent server routes (KAS) - {len(KAS_ROUTES)} x {len(KAS_CALLERS)}",
         "",
         "The agent server's HS256 JWT (`Gitlab-Kas-Api-Request`) is checked first, then - for agent",
-        "info - the agent token (`Authorization: Bearer`, or `Gitlab-Agentk-Api-Request`) (SPEC §7);",
+        "info and project access - the agent token (`Gitlab-Agentk-Api-Request`; when absent",
+        "`Gitlab-Agent-Api-Request`; when neither is present `Authorization: Bearer`) (SPEC §7);",
         "`authorize_proxy_user` then checks the user's personal access token it is given (SPEC §7.4).",
         "",
         *_table(KAS_ROUTES, KAS_CALLERS),

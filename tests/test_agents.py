@@ -404,14 +404,17 @@ def test_unparseable_or_future_if_unmodified_since_is_ignored(api, scene, header
 
 # ---------------------------------------------------------------- cascade deletion
 def _seed_owned_items(agent_id: int, project_id: int) -> None:
-    """What other adapters put in the agent's partition: a URL configuration and ci_access."""
+    """What other adapters put in the agent's partition: a URL configuration (with its entry in the
+    receptive-agents index) and ci_access."""
     from cluster_agents.store import dynamo
 
     table = agents_table()
+    configuration = {"id": 77, "agent_id": agent_id, "url": "grpc://agent.example.com"}
     dynamo.transact([
-        dynamo.put_action(table, {"pk": f"AGENT#{agent_id}", "sk": "U", "id": 77, "agent_id": agent_id,
-                                  "project_id": project_id, "url": "grpc://agent.example.com",
-                                  "created_by_user_id": 1, "created_at": "2024-01-01T00:00:00.000Z"}),
+        dynamo.put_action(table, {"pk": f"AGENT#{agent_id}", "sk": "U", **configuration,
+                                  "project_id": project_id, "created_by_user_id": 1,
+                                  "created_at": "2024-01-01T00:00:00.000Z"}),
+        dynamo.put_action(table, {"pk": "RECEPTIVE", "sk": f"AGENT#{agent_id:012d}", **configuration}),
         dynamo.update_action(table, f"AGENT#{agent_id}", "A", "SET is_receptive = :t, version = version + :one",
                              values={":t": True, ":one": 1}),
         dynamo.update_action(table, f"PROJECT#{project_id}", "AGENT#cascade", "SET is_receptive = :t",

@@ -118,6 +118,9 @@ class MatrixScene:
     def kas_agent(self) -> int:
         return self.kas.agent
 
+    def kas_project(self) -> dict:
+        return self.private_project
+
     # ------------------------------------------------------------ building it
     def build(self) -> MatrixScene:
         from cluster_agents.domain.models import PersonalAccessToken
@@ -384,7 +387,7 @@ def test_kas_route(scene, route: table.KasRoute, caller: table.KasCaller):
     path = route.path.removeprefix("/api/v4")
     body = {"agent_id": scene.kas_agent(), "agent_config": {}} if route.method == "POST" else None
     body = route.body(scene) if route.body else body
-    request = table.Request(route.method, path, json=body)
+    request = table.Request(route.method, path, json=body, params=route.params(scene) if route.params else None)
     assert_cell(_send(request, _kas_headers(scene, caller)), route.expected(caller), f"{route.name} as {caller.title}")
 
 

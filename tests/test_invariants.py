@@ -83,3 +83,39 @@ def test_ci_access_entries_without_their_mirror_and_the_reverse_are_reported():
     assert "CIACCESS#project#5 ALL: agent 2's entry and its mirror disagree on the configuration" in text
     assert "CIACCESS#project#6 ALL: agent 2's entry names project 8, not its project 7" in text
     assert "CIACCESS#project#6 AGENT#000000000002: not a ci_access item" in text
+
+
+def _configuration(agent_id, configuration_id, **fields):
+    """A URL configuration and its entry in the receptive-agents index."""
+    copied = {"agent_id": agent_id, "id": configuration_id, "url": "grpcs://a.example.com", "ca_cert": b"pem",
+              "private_key_encrypted": "v1.x.y.z", **fields}
+    return [{"pk": f"AGENT#{agent_id}", "sk": "U", "project_id": 7, "public_key": b"k" * 32, **copied},
+            {"pk": "RECEPTIVE", "sk": f"AGENT#{agent_id:012d}", **copied}]
+
+
+def test_receptive_index_entries_matching_their_configurations_pass():
+    items = (_agent(is_receptive=True) + _agent(agent_id=2, name="b", is_receptive=True)
+             + [{"pk": "PROJECT#7", "sk": "#STATS", "agent_count": 2}]
+             + _configuration(1, 10) + _configuration(2, 11, tls_host="a.example.com"))
+    report = check_items(items)
+    assert report.ok, report.violations
+
+
+def test_receptive_index_entries_missing_stale_or_differing_are_reported():
+    stale_copy = _configuration(2, 11)
+    stale_copy[1]["url"] = "grpcs://elsewhere.example.com"
+    items = (_agent(is_receptive=True) + _agent(agent_id=2, name="b", is_receptive=True)
+             + _agent(agent_id=3, name="c", is_receptive=True)
+             + [{"pk": "PROJECT#7", "sk": "#STATS", "agent_count": 3}]
+             + _configuration(1, 10)[:1]  # no index entry
+             + stale_copy
+             + _configuration(3, 12)
+             + [{"pk": "RECEPTIVE", "sk": "AGENT#000000000004", "agent_id": 4, "id": 13},  # agent 4 has none
+                {"pk": "RECEPTIVE", "sk": "AGENT#5", "agent_id": 5}])
+    violations = check_items(items).violations
+    assert violations == [
+        "RECEPTIVE AGENT#000000000002: entry differs from AGENT#2 U in url",
+        "RECEPTIVE AGENT#000000000004: entry of agent 4, which has no URL configuration",
+        "RECEPTIVE AGENT#5: not a receptive-agents entry (AGENT#<agent id:012d>)",
+        "AGENT#1 U: URL configuration missing from the receptive-agents index",
+    ], violations

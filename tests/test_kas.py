@@ -104,12 +104,41 @@ def test_header_names_are_case_insensitive(agent):
     assert ApiClient().get(AGENT_INFO_PATHS[1], headers=headers).status == 200
 
 
-def test_authorization_header_wins_over_the_agent_header(agent):
-    headers = {**kas_headers(agent[2]["token"], "Gitlab-Agentk-Api-Request"), "Authorization": "Bearer glagent-nope"}
-    response = ApiClient().get(AGENT_INFO_PATHS[0], headers=headers)
-    assert (response.status, response.json()) == (401, UNAUTHORIZED)
-    headers["Authorization"] = f"Token {agent[2]['token']}"
+def _with_token_headers(**headers: str) -> dict[str, str]:
+    return {"Gitlab-Kas-Api-Request": kas_jwt(), **{name.replace("_", "-"): value for name, value in headers.items()}}
+
+
+def test_a_present_agentk_header_decides_alone_even_empty_or_wrong(agent):
+    """GitLab's auth_finders.rb: Gitlab-Agentk-Api-Request when present, whatever it holds."""
+    good = agent[2]["token"]
+    for value in ("", "   ", "glagent-wrong"):
+        for other in ({"Gitlab_Agent_Api_Request": good}, {"Authorization": f"Bearer {good}"},
+                      {"Gitlab_Agent_Api_Request": good, "Authorization": f"Bearer {good}"}):
+            headers = _with_token_headers(Gitlab_Agentk_Api_Request=value, **other)
+            response = ApiClient().get(AGENT_INFO_PATHS[0], headers=headers)
+            assert (response.status, response.json()) == (401, UNAUTHORIZED), (value, other)
+    headers = _with_token_headers(Gitlab_Agentk_Api_Request=good, Gitlab_Agent_Api_Request="glagent-wrong",
+                                  Authorization="Bearer glagent-wrong")
+    assert ApiClient().get(AGENT_INFO_PATHS[1], headers=headers).status == 200
+
+
+def test_the_agent_header_decides_only_when_the_agentk_header_is_absent(agent):
+    good = agent[2]["token"]
+    for value in ("", "glagent-wrong"):
+        headers = _with_token_headers(Gitlab_Agent_Api_Request=value, Authorization=f"Bearer {good}")
+        response = ApiClient().get(AGENT_INFO_PATHS[0], headers=headers)
+        assert (response.status, response.json()) == (401, UNAUTHORIZED), value
+    headers = _with_token_headers(Gitlab_Agent_Api_Request=good, Authorization="Bearer glagent-wrong")
     assert ApiClient().get(AGENT_INFO_PATHS[0], headers=headers).status == 200
+
+
+def test_authorization_is_read_only_when_neither_agent_header_is_present(agent):
+    good = agent[2]["token"]
+    for authorization in (f"Bearer {good}", f"Token {good}", f"bearer   {good}"):
+        assert ApiClient().get(AGENT_INFO_PATHS[0], headers=_with_token_headers(Authorization=authorization)
+                               ).status == 200, authorization
+    response = ApiClient().get(AGENT_INFO_PATHS[0], headers=_with_token_headers(Authorization="Bearer glagent-no"))
+    assert (response.status, response.json()) == (401, UNAUTHORIZED)
 
 
 @pytest.mark.parametrize("path", AGENT_INFO_PATHS)

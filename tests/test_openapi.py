@@ -361,6 +361,24 @@ def _exercise(world: Any, api: ApiClient, monkeypatch: pytest.MonkeyPatch) -> No
     anonymous.post(configuration, json_body={"agent_config": "not json"}, headers=kas_headers())
     anonymous.post(configuration, json_body={"agent_id": agent["id"], "agent_config": {}})
     anonymous.post(configuration, raw_body="{", headers={**kas_headers(), "Content-Type": "application/json"})
+    maintainer.client.post(configurations, json_body={"url": URL})  # receptive again, for the list
+    anonymous.get("/internal/kubernetes/receptive_agents", headers=kas_headers())
+    anonymous.get("/internal/kubernetes/receptive_agents")
+    monkeypatch.setenv("RECEPTIVE_AGENTS_ENABLED", "false")
+    get_settings.cache_clear()
+    anonymous.get("/internal/kubernetes/receptive_agents", headers=kas_headers())
+    monkeypatch.setenv("RECEPTIVE_AGENTS_ENABLED", "true")
+    get_settings.cache_clear()
+    verify = "/internal/kubernetes/verify_project_access"
+    anonymous.get(verify, params={"id": str(pid)}, headers=kas_headers(agent_token, "Gitlab-Agentk-Api-Request"))
+    anonymous.get(verify, params={"id": "estate/nothing"}, headers=kas_headers(agent_token, "Gitlab-Agent-Api-Request"))
+    anonymous.get(verify, params={"id": str(pid)}, headers=kas_headers("glagent-unknown"))
+    anonymous.get(verify, params={"id": str(pid)})
+    for path, invalid in (("/internal/kubernetes/usage_metrics", {"counters": {"k8s_api_proxy_request": "x"}}),
+                          ("/internal/kubernetes/agent_events", {"events": []})):
+        anonymous.post(path, json_body={}, headers=kas_headers()), anonymous.post(path, json_body=invalid,
+                                                                                  headers=kas_headers())
+        anonymous.post(path, json_body={})
 
     # the docs
     anonymous.get("/openapi.json"), anonymous.get("/docs")
@@ -427,5 +445,6 @@ def test_functions_call_aws_only_as_the_template_allows(recorder, world, api, mo
     used = {(function, resource) for function, _, resource in recorder.calls}
     assert {("WorldFunction", "DirectoryTable"), ("AgentsFunction", "AgentsTable"),
             ("AgentTokensFunction", "AgentsTable"), ("UrlConfigurationsFunction", "DataKey"),
-            ("CiJobsFunction", "AgentsTable"), ("KasFunction", "AgentsTable")} <= used
+            ("CiJobsFunction", "AgentsTable"), ("KasFunction", "AgentsTable"), ("KasReceptiveFunction", "DataKey"),
+            ("KasReceptiveFunction", "AgentsTable")} <= used
     assert not any(function == "DocsFunction" for function, _, _ in recorder.calls)

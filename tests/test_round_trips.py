@@ -12,6 +12,7 @@ import pytest
 
 from bench.clients import InProcess, Request
 from bench.counter import RoundTrips
+from tests.client import ApiClient
 
 READ_LIMIT, WRITE_LIMIT = 3, 4
 
@@ -231,3 +232,39 @@ def test_agent_configuration_replaces_ci_access_and_user_access_in_one_transacti
         assert configure(agent["id"], config).status == 204
     assert [call.operation for call in unchanged.calls] == ["Query", "BatchGetItem"]
     assert calls.dynamodb <= WRITE_LIMIT
+def test_agent_server_routes(agent, send, world):
+    """receptive_agents: one Query of the receptive-agents index, no KMS when warm (the data key is
+    decrypted once per container); verify_project_access: the token's lookup and its agent (its use
+    written at most once a minute), the project from the container's cache; usage metrics and
+    agent events: validated and discarded, no AWS call at all."""
+    from tests.test_kas import create_token, kas_headers
+
+    client = InProcess()
+    send("POST", f"{agent.path}/url_configurations", {"url": "grpc://agent.example.com"}, 201)
+    token = create_token(ApiClient("glpat-root-token-for-tests-000"), agent.project["id"], agent.id)["token"]
+
+    def measured(method: str, path: str, headers: dict, body: object = None, query: dict | None = None,
+                 status: int = 200):
+        with RoundTrips().measure() as calls:
+            response = client.send(Request(method, path, headers, body, query=query, expect=status))
+        assert response.status == status, response.body
+        return calls
+
+    receptive = "/internal/kubernetes/receptive_agents"
+    measured("GET", receptive, kas_headers())  # cold: decrypts the data key
+    warm = measured("GET", receptive, kas_headers())
+    assert [(call.operation, call.keys) for call in warm.calls] == [("Query", "RECEPTIVE")]
+    assert warm.kms == 0 and warm.items_read == 1
+
+    verify = "/internal/kubernetes/verify_project_access"
+    by_path = {"id": agent.project["path_with_namespace"]}
+    first = measured("GET", verify, kas_headers(token, "Gitlab-Agentk-Api-Request"), query=by_path, status=204)
+    assert operations(first).count("UpdateItem") == 1  # the token's first use
+    again = measured("GET", verify, kas_headers(token, "Gitlab-Agentk-Api-Request"), query=by_path, status=204)
+    assert operations(again) == ["GetItem", "Query"] and again.kms == 0
+    assert max(first.dynamodb, again.dynamodb) <= WRITE_LIMIT and again.dynamodb <= READ_LIMIT
+
+    for path, body in (("/internal/kubernetes/usage_metrics", {"counters": {"k8s_api_proxy_request": 1}}),
+                       ("/internal/kubernetes/agent_events", {"events": {"register_agent_at_kas": [{}]}})):
+        calls = measured("POST", path, kas_headers(), body, status=204)
+        assert calls.calls == []

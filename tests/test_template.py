@@ -70,6 +70,11 @@ EXPECTED_PERMISSIONS: dict[str, dict[str, set[str]]] = {
         "TokenDigestKey": {MAC},
         "KasSecret": {"secretsmanager:GetSecretValue"},
     },
+    "KasReceptiveFunction": {
+        "AgentsTable": {QUERY},
+        "DataKey": {"kms:Decrypt"},
+        "KasSecret": {"secretsmanager:GetSecretValue"},
+    },
     "DocsFunction": {},
     "KasSecretGeneratorFunction": {
         "KasSecret": {"secretsmanager:PutSecretValue"},
@@ -172,18 +177,26 @@ def test_read_only_route_groups_have_no_write_action():
     for name in read_only:
         granted = set().union(*permissions(name).values()) if permissions(name) else set()
         assert not granted & DYNAMODB_WRITES, name
-        assert not {a for a in granted if a.startswith(("kms:", "secretsmanager:"))} - {MAC}, name
+        # Reads only: the digest key, and for the agent server's receptive list the KAS secret and
+        # Decrypt (pinned to that one function below).
+        assert not {a for a in granted if a.startswith(("kms:", "secretsmanager:"))} - {
+            MAC, "kms:Decrypt", "secretsmanager:GetSecretValue"}, name
 
 
-def test_only_the_agent_server_function_reads_the_kas_secret_and_only_the_generator_writes_it():
+def test_only_the_agent_server_functions_read_the_kas_secret_and_only_the_generator_writes_it():
     on_secret = {name: permissions(name).get("KasSecret", set()) for name in ALL_FUNCTIONS}
     readers = {name for name, actions in on_secret.items() if "secretsmanager:GetSecretValue" in actions}
     writers = {name for name, actions in on_secret.items() if "secretsmanager:PutSecretValue" in actions}
-    assert (readers, writers) == ({"KasFunction"}, {"KasSecretGeneratorFunction"})
+    assert (readers, writers) == ({"KasFunction", "KasReceptiveFunction"}, {"KasSecretGeneratorFunction"})
 
 
-def test_no_function_can_decrypt_private_material():
-    assert not any("kms:Decrypt" in actions for name in ALL_FUNCTIONS for actions in permissions(name).values())
+def test_only_the_receptive_agents_function_can_decrypt_private_material():
+    """SPEC §7.3: the agent server's receptive list is the only route that decrypts stored keys;
+    its function serves that route alone and may decrypt with the data key and nothing else."""
+    decrypting = {(name, resource) for name in ALL_FUNCTIONS for resource, actions in permissions(name).items()
+                  if "kms:Decrypt" in actions}
+    assert decrypting == {("KasReceptiveFunction", "DataKey")}
+    assert _api_routes("KasReceptiveFunction") == {("GET", "/api/v4/internal/kubernetes/receptive_agents")}
 
 
 def test_key_policies_hold_only_the_account_administration_statement():
@@ -217,9 +230,10 @@ def test_kas_secret_is_retained_and_generated_once_before_the_agent_server_funct
     initial = RESOURCES["KasSecretInitialValue"]["Properties"]
     assert initial["SecretId"] == {"Ref": "KasSecret"}
     assert initial["ServiceToken"] == {"Fn::GetAtt": ["KasSecretGeneratorFunction", "Arn"]}
-    assert SERVERLESS_FUNCTIONS["KasFunction"]["DependsOn"] == "KasSecretInitialValue"
-    assert SERVERLESS_FUNCTIONS["KasFunction"]["Properties"]["Environment"]["Variables"]["KAS_SECRET_ARN"] == {
-        "Ref": "KasSecret"}
+    for name in ("KasFunction", "KasReceptiveFunction"):
+        assert SERVERLESS_FUNCTIONS[name]["DependsOn"] == "KasSecretInitialValue"
+        assert SERVERLESS_FUNCTIONS[name]["Properties"]["Environment"]["Variables"]["KAS_SECRET_ARN"] == {
+            "Ref": "KasSecret"}
 
 
 class _FakeSecretsManager:
@@ -437,7 +451,7 @@ def test_the_local_server_takes_parameter_fed_settings_from_its_environment(monk
 
 # ---------------------------------------------------------------- bounded cost
 RESERVED_CONCURRENCY = {"World": 20, "UrlConfigurations": 10, "Agents": 20, "AgentTokens": 20, "CiJobs": 50,
-                        "Kas": 50, "Docs": 5}
+                        "Kas": 50, "KasReceptive": 5, "Docs": 5}
 UNRESERVED_MINIMUM, TYPICAL_ACCOUNT_LIMIT = 100, 1000  # AWS keeps 100 unreserved; accounts start at 1,000
 
 

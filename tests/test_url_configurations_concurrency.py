@@ -54,8 +54,12 @@ def _race(calls: list) -> list[tuple[int, Any]]:
 
 def _consistent(store: Any, agent_id: int, project_id: int) -> None:
     from cluster_agents.ops.invariants import check_items
+    from cluster_agents.store.dynamo import from_item
 
     items = _partition(store, f"AGENT#{agent_id}") + _partition(store, f"PROJECT#{project_id}")
+    entry = store.get_item(TableName="AgentsTable", ConsistentRead=True,  # its receptive-agents index entry
+                           Key={"pk": {"S": "RECEPTIVE"}, "sk": {"S": f"AGENT#{agent_id:012d}"}}).get("Item")
+    items += [from_item(entry)] if entry else []
     report = check_items(items)
     assert report.ok, report.violations
 

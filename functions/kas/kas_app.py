@@ -1,6 +1,7 @@
 """The agent server's internal API (SPEC §7): agent info for an agent token (both paths KAS
-uses), the agent's configuration, and user access through an agent. Every route needs the agent
-server's JWT first."""
+uses), the agent's configuration, user access through an agent, project access for Flux, usage
+metrics and agent events. Every route needs the agent server's JWT first. (Receptive agents:
+functions/kas_receptive.)"""
 
 from __future__ import annotations
 
@@ -21,8 +22,9 @@ from pydantic import Field, field_validator
 app = create_app()
 TAGS = ["agent server (internal)"]
 AGENT_INFO = docs.responses(200, docs.KAS, e.Unauthenticated())
-AGENT_INFO_DESCRIPTION = ("For the agent server: the agent behind the agent token (Authorization: Bearer or "
-                          "Gitlab-Agentk-Api-Request), after the Gitlab-Kas-Api-Request JWT. Records the token's use.")
+AGENT_INFO_DESCRIPTION = ("For the agent server: the agent behind the agent token (Gitlab-Agentk-Api-Request; "
+                          "when absent Gitlab-Agent-Api-Request; when neither is present Authorization: Bearer), "
+                          "after the Gitlab-Kas-Api-Request JWT. Records the token's use.")
 
 
 class AgentConfiguration(Params):
@@ -144,6 +146,44 @@ def handle_post_authorize_proxy_user():
     params = _proxy_params()
     found = proxy.authorize_proxy_user(params.agent_id, params.access_type, params.access_key)
     return respond(kas_entities.proxy_authorization(found), 201)
+@app.get("/api/v4/internal/kubernetes/verify_project_access", summary="Whether an agent may read a project",
+         tags=TAGS, security=docs.AGENT_SECURITY,
+         description="For the agent server (Flux), after the Gitlab-Kas-Api-Request JWT and the agent token: "
+                     "204 when the project (`id`: its id or full path, any case) is public or is the agent's own "
+                     "configuration project; otherwise 404. Records the token's use.",
+         responses=docs.responses(204, docs.KAS, docs.BODY, e.Unauthenticated(), e.ProjectAccessNotFound()))
+def handle_get_verify_project_access():
+    authenticate_kas_request()
+    kas.verify_project_access(agent_token(), current().params().get("id"))
+    return no_content()
+
+
+@app.post("/api/v4/internal/kubernetes/usage_metrics", summary="Usage metrics of the agent server",
+          tags=TAGS, security=docs.KAS_SECURITY,
+          description="For the agent server, after the Gitlab-Kas-Api-Request JWT: optional `counters` (integers) "
+                      "and `unique_counters` (arrays of integers), validated as GitLab validates them and then "
+                      "discarded (no product analytics here). An empty body is valid.",
+          responses=docs.responses(204, docs.KAS, docs.BODY, e.InvalidParameters(["counters is invalid"]),
+                                   e.InvalidParameters(["counters[k8s_api_proxy_request] is invalid"])))
+def handle_post_usage_metrics():
+    authenticate_kas_request()
+    kas.accept_usage_metrics(current().params())
+    return no_content()
+
+
+@app.post("/api/v4/internal/kubernetes/agent_events", summary="Agent events from the agent server",
+          tags=TAGS, security=docs.KAS_SECURITY,
+          description="For the agent server, after the Gitlab-Kas-Api-Request JWT: an optional `events` object "
+                      "of event arrays, validated as GitLab validates them and then discarded. An empty body is "
+                      "valid.",
+          responses=docs.responses(204, docs.KAS, docs.BODY, e.InvalidParameters(["events is invalid"]),
+                                   e.InvalidParameters(
+                                       ["events[k8s_api_proxy_requests_unique_users_via_ci_access][0][user_id] "
+                                        "is invalid"])))
+def handle_post_agent_events():
+    authenticate_kas_request()
+    kas.accept_agent_events(current().params())
+    return no_content()
 
 
 lambda_handler = entrypoint(app)

@@ -113,6 +113,12 @@ class FeatureDisabled(NotFound):
     label = "Not Found"
 
 
+class ProjectAccessNotFound(NotFound):
+    """The agent server asked about a project the agent may not read (or that does not exist)."""
+
+    label = "Not Found"
+
+
 # ---------------------------------------------------------------- bad requests
 class MissingParameters(ServiceError):
     def __init__(self, names: list[str]) -> None:

@@ -61,7 +61,10 @@ def _current_data_key() -> _DataKey:
     return _DataKey(response["Plaintext"], response["CiphertextBlob"])
 
 
-@functools.lru_cache(maxsize=64)
+# One entry per container that ever sealed something (each generates its own data key): the
+# agent server's receptive list reads them all in a cycle, which an LRU smaller than their number
+# would miss every time. 4096 entries are about a megabyte.
+@functools.lru_cache(maxsize=4096)
 def _decrypt_data_key(encrypted: bytes, bound: bool = True) -> bytes:
     context = {"EncryptionContext": DATA_KEY_CONTEXT} if bound else {}
     with busy_on_transient_errors():

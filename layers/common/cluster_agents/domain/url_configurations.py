@@ -101,6 +101,25 @@ class UrlConfigurationDraft:
         return f"UrlConfigurationDraft(url={self.url!r}, auth={'jwt' if self.public_key else 'mtls'})"
 
 
+@dataclass(frozen=True)
+class ReceptiveAgent:
+    """What the agent server needs to reach one receptive agent (SPEC §7.3), private material
+    decrypted: ``private_key`` (the 32-byte Ed25519 seed) for JWT configurations, ``client_key``
+    and ``client_cert`` (PEM) for mTLS ones. ``repr`` never shows the private material."""
+
+    agent_id: int
+    url: str
+    ca_cert: bytes | None
+    tls_host: str | None
+    private_key: bytes | None
+    client_key: bytes | None
+    client_cert: bytes | None
+
+    def __repr__(self) -> str:
+        auth = "jwt" if self.private_key else "mtls"
+        return f"ReceptiveAgent(agent_id={self.agent_id}, url={self.url!r}, auth={auth})"
+
+
 def decode_base64_leniently(text: str) -> bytes:
     """Ruby's ``Base64.decode64``: characters outside the alphabet (line breaks, spaces) are
     skipped, a ``=`` inside the second half of a group ends the input, and an incomplete last

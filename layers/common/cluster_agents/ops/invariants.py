@@ -11,7 +11,9 @@
   short, ``store/ci_access.py``), and names the agent's project, and every mirror has its entry
   (an ``ALL`` item with no entry left is fine);
 - an agent's user_access item ``AGENT#<agent id> / CA`` names its agent, holds a configuration
-  (``{}`` or ``{"access_as": ...}``) and authorises at least one project or group, each once.
+  (``{}`` or ``{"access_as": ...}``) and authorises at least one project or group, each once;
+- the receptive-agents index ``RECEPTIVE / AGENT#<agent id:012d>`` has exactly one entry per URL
+  configuration ``AGENT#<agent id> / U``, copying its fields, and nothing else.
 """
 
 from __future__ import annotations
@@ -29,6 +31,11 @@ TOKEN_LIMIT = 2
 CI_ACCESS_SK = "ALL"
 USER_ACCESS_SK = "CA"
 ENTRY = re.compile(r"a(\d+)")  # an agent's entry in a CIACCESS# item
+RECEPTIVE_PK = "RECEPTIVE"
+RECEPTIVE_SK = re.compile(r"AGENT#(\d{12})")
+# What an entry of the receptive-agents index copies from the URL configuration.
+RECEPTIVE_COPIED = ("agent_id", "id", "url", "ca_cert", "tls_host", "client_cert", "private_key_encrypted",
+                    "client_key_encrypted")
 
 
 @dataclass
@@ -54,6 +61,8 @@ def check_items(items: Iterable[dict[str, Any]]) -> Report:
     ci_access: list[dict] = []
     mirrors: dict[tuple[int, str], dict] = {}  # (agent id, "<kind>#<id>") -> the mirror item
     user_access: dict[int, dict] = {}  # agent id -> its user_access item
+    configurations: dict[int, dict] = {}  # agent id -> its URL configuration (U)
+    receptive: list[dict] = []
     for item in items:
         report.items_read += 1
         pk, sk = item["pk"], item["sk"]
@@ -68,6 +77,8 @@ def check_items(items: Iterable[dict[str, Any]]) -> Report:
                 mirrors[(agent_id, sk[len("CI#"):])] = item
             elif sk == USER_ACCESS_SK:
                 user_access[agent_id] = item
+            elif sk == "U":
+                configurations[agent_id] = item
         elif pk.startswith("PROJECT#") and sk.startswith("AGENT#"):
             name_index[(int(pk.split("#", 1)[1]), sk[len("AGENT#"):])] = item
         elif pk.startswith("PROJECT#") and sk == "#STATS":
@@ -76,12 +87,15 @@ def check_items(items: Iterable[dict[str, Any]]) -> Report:
             digests.append(item)
         elif pk.startswith("CIACCESS#"):
             ci_access.append(item)
+        elif pk == RECEPTIVE_PK:
+            receptive.append(item)
     report.agents = len(agents)
     report.violations.extend(_agent_violations(agents, active, partitions))
     report.violations.extend(_name_violations(agents, name_index, stats))
     report.violations.extend(_digest_violations(agents, active, digests))
     report.violations.extend(_ci_access_violations(agents, ci_access, mirrors))
     report.violations.extend(_user_access_violations(user_access))
+    report.violations.extend(_receptive_violations(configurations, receptive))
     return report
 
 
@@ -104,6 +118,26 @@ def _user_access_violations(user_access: dict[int, dict]) -> Iterator[str]:
             ids = [grant.get("id") if isinstance(grant, dict) else None for grant in grants]
             if len(set(ids)) != len(ids) or None in ids:
                 yield f"{where}: a {kind} listed twice, or without an id"
+
+
+def _receptive_violations(configurations: dict[int, dict], receptive: list[dict]) -> Iterator[str]:
+    indexed: set[int] = set()
+    for item in receptive:
+        match = RECEPTIVE_SK.fullmatch(item["sk"])
+        if not match:
+            yield f"{RECEPTIVE_PK} {item['sk']}: not a receptive-agents entry (AGENT#<agent id:012d>)"
+            continue
+        agent_id = int(match.group(1))
+        indexed.add(agent_id)
+        configuration = configurations.get(agent_id)
+        if configuration is None:
+            yield f"{RECEPTIVE_PK} {item['sk']}: entry of agent {agent_id}, which has no URL configuration"
+            continue
+        differing = [name for name in RECEPTIVE_COPIED if item.get(name) != configuration.get(name)]
+        if differing:
+            yield f"{RECEPTIVE_PK} {item['sk']}: entry differs from AGENT#{agent_id} U in {', '.join(differing)}"
+    for agent_id in sorted(set(configurations) - indexed):
+        yield f"AGENT#{agent_id} U: URL configuration missing from the receptive-agents index"
 
 
 def _ci_access_violations(agents: dict[int, dict], ci_access: list[dict],

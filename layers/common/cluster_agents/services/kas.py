@@ -1,5 +1,6 @@
-"""The agent server's internal API (SPEC §7): agent token -> agent info, and an agent's
-configuration (its ci_access authorisations and its user_access state)."""
+"""The agent server's internal API (SPEC §7): agent token -> agent info, an agent's configuration
+(its ci_access authorisations and its user_access state), whether an agent may read a project
+(Flux), and the usage metrics and events it reports."""
 
 from __future__ import annotations
 
@@ -9,11 +10,20 @@ from typing import Any
 from cluster_agents.domain import ci_access as rules
 from cluster_agents.domain import user_access as user_rules
 from cluster_agents.domain.agents import Agent
+from cluster_agents.domain.kas_telemetry import agent_events_problems, usage_metrics_problems
 from cluster_agents.domain.models import Group, Project
 from cluster_agents.domain.user_access import GroupGrant, ProjectGrant, UserAccess
-from cluster_agents.errors import AgentNotFound, CiAccessTooLarge, StoreBusy, Unauthenticated
+from cluster_agents.errors import (
+    AgentNotFound,
+    CiAccessTooLarge,
+    InvalidParameters,
+    ProjectAccessNotFound,
+    StoreBusy,
+    Unauthenticated,
+)
 from cluster_agents.observability import count, identify, logger
 from cluster_agents.secrets import digest
+from cluster_agents.services.projects import find_project
 from cluster_agents.store.agent_tokens import agent_tokens
 from cluster_agents.store.ci_access import Source, ci_access
 from cluster_agents.store.directory import directory
@@ -102,3 +112,29 @@ def _user_access(agent_config: dict[str, Any], projects: list[Project], groups: 
         groups=tuple(sorted({g.id: GroupGrant(g.id, g.ancestor_ids) for g in groups}.values(),
                             key=lambda grant: grant.id)),
     )
+def verify_project_access(token: str | None, project_ref: Any) -> None:
+    """GitLab's ``verify_project_access``: the agent behind ``token`` (401 otherwise, its use
+    recorded) may read the project - id or full path, any case - when it is public or the agent's
+    own configuration project; otherwise (private, internal, unknown, no id) 404 Not Found.
+    ci_access and user_access authorisations do not count."""
+    found = agent_info(token)
+    if isinstance(project_ref, int) and not isinstance(project_ref, bool):
+        project_ref = str(project_ref)
+    project = find_project(project_ref.strip()) if isinstance(project_ref, str) else None
+    if project is None or not (project.visibility == "public" or project.id == found.project.id):
+        raise ProjectAccessNotFound()
+
+
+def accept_usage_metrics(params: dict[str, Any]) -> None:
+    """Validate the agent server's usage counters as GitLab does (400 with every failure), then
+    discard them: there is no product analytics here."""
+    problems = usage_metrics_problems(params)
+    if problems:
+        raise InvalidParameters(problems)
+
+
+def accept_agent_events(params: dict[str, Any]) -> None:
+    """Validate the agent server's events as GitLab does (400 with every failure), then discard them."""
+    problems = agent_events_problems(params)
+    if problems:
+        raise InvalidParameters(problems)

@@ -14,6 +14,11 @@ Keys (AgentsTable, pk / sk) - the contract every adapter of this table follows:
                                     it authorises (``store/user_access.py``); absent when none. "CA"
                                     sorts after "AT#..." and before "CI#...": read with the ci_access
                                     mirrors, never with the active tokens
+  RECEPTIVE / AGENT#<agent id:012d>   the receptive-agents index: a copy of every URL configuration
+                                    with what the agent server's list needs (agent_id, id, url, ca_cert,
+                                    tls_host, client_cert and the sealed private material), put and
+                                    deleted in the same transaction as ``U`` (also in the agent's
+                                    cascade), so one Query lists them in agent id order
   AGENT#<id> / CI#<project|group>#<id>   mirror of one ci_access authorisation (found again on delete)
   PROJECT#<project id> / AGENT#<name>    the name index: names unique per project, agents listed
                                     in name order (a copy of the agent's fields)
@@ -47,6 +52,7 @@ ACTIVE_TOKEN_PREFIX = "AT#"
 REVOKED_TOKEN_PREFIX = "RT#"
 URL_CONFIGURATION_SK = "U"
 USER_ACCESS_SK = "CA"
+RECEPTIVE_PK = "RECEPTIVE"
 CI_ACCESS_MIRROR_PREFIX = "CI#"
 CI_ACCESS_SK = "ALL"
 CI_ACCESS_ENTRY_PREFIX = "a"  # an agent's entry in a CIACCESS# item: the attribute a<agent id>
@@ -73,6 +79,11 @@ def project_pk(project_id: int) -> str:
 
 def name_index_key(project_id: int, name: str) -> tuple[str, str]:
     return project_pk(project_id), f"{NAME_INDEX_PREFIX}{name}"
+
+
+def receptive_key(agent_id: int) -> tuple[str, str]:
+    """The agent's entry in the receptive-agents index (zero-padded: key order is id order)."""
+    return RECEPTIVE_PK, f"AGENT#{agent_id:012d}"
 
 
 def token_digest_key(token_digest: str) -> tuple[str, str]:
@@ -227,8 +238,9 @@ class AgentRepository:
         1. One transaction removes the agent (on the ``version`` read: any concurrent token,
            URL configuration or ci_access change makes it fail, and the partition is read again),
            its name index, one from ``#STATS``, its active tokens with their lookup items (so they
-           stop authenticating at that instant), its URL configuration, its user_access state
-           (so no user is authorised through it any more), and as much of the rest
+           stop authenticating at that instant), its URL configuration with its entry in the
+           receptive-agents index (so the agent server never lists half of it), its user_access
+           state (so no user is authorised through it any more), and as much of the rest
            as fits in one transaction: its ``ci_access`` authorisations (mirror and ``CIACCESS#``
            entry together), then its revoked tokens. A failed transaction (throttled, conflicting)
            thus writes nothing at all for any ordinary agent.
@@ -330,6 +342,8 @@ class AgentRepository:
         for pk, sk in deletion.keys:
             if sk in (URL_CONFIGURATION_SK, USER_ACCESS_SK) or sk.startswith(ACTIVE_TOKEN_PREFIX):
                 actions.append(dynamo.delete_action(self.table, pk, sk))
+            if sk == URL_CONFIGURATION_SK:  # its copy in the receptive-agents index goes with it
+                actions.append(dynamo.delete_action(self.table, *receptive_key(agent.id)))
         actions.extend(dynamo.delete_action(self.table, *token_digest_key(d)) for d in deletion.token_digests)
         return actions
 

@@ -2,8 +2,12 @@
 
 An agent's configuration lives at the fixed key ``AGENT#<agent id> / U``, so "at most one per
 agent" is the ``attribute_not_exists`` condition of the write that creates it. The same
-transaction marks the agent (and its name-index copy) receptive and bumps the agent's
-``version``; deleting reverses all three at once.
+transaction marks the agent (and its name-index copy) receptive, bumps the agent's ``version``
+and puts the configuration's entry in the receptive-agents index (``RECEPTIVE /
+AGENT#<agent id:012d>``: what the agent server's list needs, nothing more); deleting reverses all
+of it at once, as does deleting the agent. So the agent server's list is one Query of that
+index, whose cost follows the number of receptive agents, never the number of agents stored,
+and every entry it sees is whole.
 
 The private material (a given mTLS client key, or the generated Ed25519 private key) is stored
 only as a KMS envelope (``secrets.encrypt``) bound to ``url_configuration:<id>``."""
@@ -15,11 +19,24 @@ from typing import Any
 
 from cluster_agents import clock, secrets
 from cluster_agents.domain.agents import Agent
-from cluster_agents.domain.url_configurations import PrivateKind, UrlConfiguration, UrlConfigurationDraft
+from cluster_agents.domain.url_configurations import (
+    PrivateKind,
+    ReceptiveAgent,
+    UrlConfiguration,
+    UrlConfigurationDraft,
+)
 from cluster_agents.errors import AgentNotFound, UrlConfigurationExists, UrlConfigurationNotFound
 from cluster_agents.settings import get_settings
 from cluster_agents.store import dynamo
-from cluster_agents.store.agents import AGENT_SK, URL_CONFIGURATION_SK, agent_from_item, agent_pk, name_index_key
+from cluster_agents.store.agents import (
+    AGENT_SK,
+    RECEPTIVE_PK,
+    URL_CONFIGURATION_SK,
+    agent_from_item,
+    agent_pk,
+    name_index_key,
+    receptive_key,
+)
 
 COUNTER = "url_configuration"
 SEALED_ATTRIBUTE: dict[PrivateKind, str] = {
@@ -27,6 +44,8 @@ SEALED_ATTRIBUTE: dict[PrivateKind, str] = {
     "client_key": "client_key_encrypted",
 }
 _NAMES = {"#id": "id", "#receptive": "is_receptive", "#updated": "updated_at", "#version": "version"}
+# What an entry of the receptive-agents index copies from the configuration item.
+RECEPTIVE_ATTRIBUTES = ("agent_id", "id", "url", "ca_cert", "tls_host", "client_cert", *SEALED_ATTRIBUTE.values())
 
 
 def encryption_context(configuration_id: int) -> str:
@@ -91,10 +110,13 @@ class UrlConfigurationRepository:
             SEALED_ATTRIBUTE[draft.private_kind]: secrets.encrypt(
                 draft.private_material, encryption_context(configuration_id)),
         }
+        index_pk, index_sk = receptive_key(agent.id)
+        entry = {"pk": index_pk, "sk": index_sk, **{name: item[name] for name in RECEPTIVE_ATTRIBUTES if name in item}}
         try:
             dynamo.transact([
                 dynamo.put_action(self.table, item, "attribute_not_exists(pk)"),
                 *self._mark_agent(agent, receptive=True, now=now),
+                dynamo.put_action(self.table, entry),
             ])
         except dynamo.TransactionCancelled as cancelled:
             if cancelled.failed(0):
@@ -110,11 +132,38 @@ class UrlConfigurationRepository:
                 dynamo.delete_action(self.table, agent_pk(agent.id), URL_CONFIGURATION_SK, "#id = :id",
                                      names={"#id": "id"}, values={":id": configuration.id}),
                 *self._mark_agent(agent, receptive=False, now=clock.now_iso()),
+                dynamo.delete_action(self.table, *receptive_key(agent.id)),
             ])
         except dynamo.TransactionCancelled as cancelled:
             if cancelled.failed(0):
                 raise UrlConfigurationNotFound() from None
             raise AgentNotFound() from None
+
+    def list_receptive(self) -> list[ReceptiveAgent]:
+        """Every receptive agent in agent id order, private material decrypted (for the agent
+        server alone): one strongly consistent Query of the receptive-agents index (more only past
+        1 MB). Each entry was written whole with its configuration and goes with it, so a
+        configuration or agent deleted meanwhile is listed whole or not at all."""
+        return [_receptive_from_item(item) for item in dynamo.query_all(self.table, RECEPTIVE_PK)]
+
+    def index(self, configuration_item: dict[str, Any]) -> bool:
+        """Give a configuration written before the receptive-agents index existed its entry (an
+        operator's backfill): put only where there is none, and only while the configuration (the
+        same id) is still there, in one transaction, so a concurrent delete wins cleanly. Returns
+        whether an entry was written."""
+        agent_id = configuration_item["agent_id"]
+        index_pk, index_sk = receptive_key(agent_id)
+        entry = {"pk": index_pk, "sk": index_sk,
+                 **{name: configuration_item[name] for name in RECEPTIVE_ATTRIBUTES if name in configuration_item}}
+        try:
+            dynamo.transact([
+                dynamo.condition_action(self.table, agent_pk(agent_id), URL_CONFIGURATION_SK, "#id = :id",
+                                        names={"#id": "id"}, values={":id": configuration_item["id"]}),
+                dynamo.put_action(self.table, entry, "attribute_not_exists(pk)"),
+            ])
+        except dynamo.TransactionCancelled:
+            return False
+        return True
 
     def private_material(self, agent_id: int) -> tuple[PrivateKind, bytes] | None:
         """The decrypted private key of the agent's configuration (for the agent server side):
@@ -144,6 +193,18 @@ class UrlConfigurationRepository:
                 values={":receptive": receptive, ":now": now, ":agent_id": agent.id},
             ),
         ]
+
+
+def _receptive_from_item(item: dict[str, Any]) -> ReceptiveAgent:
+    unsealed: dict[PrivateKind, bytes | None] = {
+        kind: secrets.decrypt(item[attribute], encryption_context(item["id"])) if item.get(attribute) else None
+        for kind, attribute in SEALED_ATTRIBUTE.items()
+    }
+    return ReceptiveAgent(
+        agent_id=item["agent_id"], url=item["url"], ca_cert=_bytes(item.get("ca_cert")), tls_host=item.get("tls_host"),
+        private_key=unsealed["private_key"], client_key=unsealed["client_key"],
+        client_cert=_bytes(item.get("client_cert")),
+    )
 
 
 @functools.cache

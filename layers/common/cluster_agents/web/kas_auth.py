@@ -8,8 +8,9 @@ from cluster_agents import kas
 from cluster_agents.errors import KasAuthenticationInvalid
 from cluster_agents.web.request import current
 
-# KAS moved from ``Authorization: Bearer`` to this header; older ones sent Gitlab-Agent-Api-Request.
-AGENT_TOKEN_HEADERS = ("Gitlab-Agentk-Api-Request", "Gitlab-Agent-Api-Request")
+# GitLab's auth_finders.rb: the agentk header, and only when it is absent the newer common name.
+AGENTK_TOKEN_HEADER = "Gitlab-Agentk-Api-Request"
+AGENT_TOKEN_HEADER = "Gitlab-Agent-Api-Request"
 _AUTHORIZATION = re.compile(r"\A\s*(?:Bearer|Token)\s+(?:token=\"?)?([^\s\",]+)", re.IGNORECASE)
 
 
@@ -20,15 +21,16 @@ def authenticate_kas_request() -> None:
 
 
 def agent_token() -> str | None:
-    """The agent token: ``Authorization`` when the request has one (as GitLab reads it: Bearer or
-    Token), else the agent header."""
+    """The agent token (SPEC §7.1): a present ``Gitlab-Agentk-Api-Request`` decides alone (even
+    empty or wrong); only when it is absent ``Gitlab-Agent-Api-Request`` does; only when neither
+    is present ``Authorization`` (Bearer or Token, what older agent servers send)."""
     request = current()
+    for name in (AGENTK_TOKEN_HEADER, AGENT_TOKEN_HEADER):
+        value = request.header(name)
+        if value is not None:
+            return value.strip() or None
     authorization = request.header("authorization")
     if authorization and authorization.strip():
         found = _AUTHORIZATION.match(authorization)
         return found.group(1) if found else None
-    for name in AGENT_TOKEN_HEADERS:
-        value = (request.header(name) or "").strip()
-        if value:
-            return value
     return None

@@ -52,7 +52,9 @@ USER_SECURITY: list[dict[str, list[str]]] = [
 ]
 JOB_SECURITY: list[dict[str, list[str]]] = [{"JobToken": []}, {"BearerToken": []}, {"JobTokenParameter": []}]
 KAS_SECURITY: list[dict[str, list[str]]] = [{"KasJwt": []}]
-AGENT_SECURITY: list[dict[str, list[str]]] = [{"KasJwt": [], "AgentToken": []}, {"KasJwt": [], "AgentTokenHeader": []}]
+AGENT_SECURITY: list[dict[str, list[str]]] = [{"KasJwt": [], "AgentTokenHeader": []},
+                                              {"KasJwt": [], "AgentTokenCommonHeader": []},
+                                              {"KasJwt": [], "AgentToken": []}]
 
 PAGINATION_HEADERS = {
     "X-Total": "Total number of items",
