@@ -47,7 +47,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--agents", type=int, default=10_000, help="agents in the large scaling case (10000)")
     parser.add_argument("--revoked", type=int, default=1_000, help="revoked tokens in the large case (1000)")
     parser.add_argument("--pats", type=int, default=100_000, help="PATs in the large case (100000)")
-    parser.add_argument("--load-seconds", type=int, default=60, help="length of the load run (60)")
+    parser.add_argument("--load-seconds", type=int, default=30, help="length of the load run (30; make load: 60)")
     parser.add_argument("--load-requests", type=int, default=20_000, help="requests at most in the load run (20000)")
     parser.add_argument("--load-users", type=int, default=8, help="concurrent locust users (8)")
     parser.add_argument("--load-workers", type=int, default=2, help="local API workers under load (2)")

@@ -431,9 +431,11 @@ def receptive_at_scale(world: World, probe: Probe, ddb: Any, sizes: Sizes, progr
 def measure(world: World, client: InProcess, sizes: Sizes, progress=None) -> list[Scale]:
     probe = Probe(client)
     ddb = world.container.ddb()
-    results = receptive_at_scale(world, probe, ddb, sizes, progress)  # first: made through the API
+    # Cases that write through the API go before the bulk seeding: moto's transactions copy the
+    # whole table, and with 10,000 agents in it one can outlast the functions' 5 s read timeout.
+    results = receptive_at_scale(world, probe, ddb, sizes, progress)
     results += authorising_at_scale(world, probe, ddb, sizes, progress)
-    results += agents_at_scale(world, probe, ddb, sizes, progress)
     results += tokens_at_scale(world, probe, ddb, sizes, progress)
+    results += agents_at_scale(world, probe, ddb, sizes, progress)
     results += pats_at_scale(world, probe, ddb, sizes, progress)  # last: the biggest table
     return results

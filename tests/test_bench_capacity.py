@@ -82,3 +82,41 @@ def test_write_units_are_1_kb_blocks_of_the_larger_image_doubled_in_transactions
 def test_capacities_add_up():
     total = capacity.Capacity(read=1) + capacity.Capacity(read=0.5, write=2)
     assert (total.read, total.write, total.total) == (1.5, 2, 3.5)
+
+
+def test_a_hot_items_ceiling_is_the_partition_limit_over_its_units_per_request():
+    from bench.scale_report import HOT_KEYS, ceiling
+
+    counter = next(hot for hot in HOT_KEYS if hot.label.startswith("`COUNTER / agent`"))
+    group = next(hot for hot in HOT_KEYS if hot.label.startswith("`CIACCESS#group"))
+    stats = next(hot for hot in HOT_KEYS if hot.touch == "transaction write")
+    assert ceiling(counter, 24) == 1000  # one write unit a creation
+    assert ceiling(stats, 33) == 500  # twice that in a transaction
+    assert ceiling(group, 65) == 3000  # one strongly consistent read unit
+    assert ceiling(group, 20_000) == 600  # five 4 KB blocks
+
+
+def test_the_cost_model_adds_lambda_api_gateway_and_dynamodb():
+    from bench.scale_report import RouteCost
+
+    parts = RouteCost("GET /x", seconds=0.010, memory_mb=1024, read_units=2, write_units=1).per_million()
+    assert round(parts["Lambda"], 4) == round(0.01 * 0.0000133334 * 1e6 + 0.20, 4)
+    assert parts["API Gateway"] == 3.50
+    assert round(parts["DynamoDB"], 4) == round(2 * 0.125 + 0.625, 4)
+    assert parts["total"] == parts["Lambda"] + parts["API Gateway"] + parts["DynamoDB"]
+
+
+def test_the_load_section_reads_locusts_statistics(tmp_path):
+    from bench.load import LoadRun, _stats, section
+
+    path = tmp_path / "run_stats.csv"
+    path.write_text("Type,Name,Request Count,Failure Count,Median Response Time,Requests/s,50%,99%\n"
+                    "GET,GET agent_info,90,0,10,9.0,10,40\n"
+                    "GET,GET /user,10,0,12,1.0,12,30\n"
+                    ",Aggregated,100,0,10,10.0,10,40\n", encoding="utf-8")
+    routes = _stats(path)
+    assert [(r.name, r.requests, r.p50_ms, r.p99_ms) for r in routes] == [("GET agent_info", 90, 10, 40),
+                                                                        ("GET /user", 10, 12, 30)]
+    text = "\n".join(section(LoadRun(seconds=10, users=2, workers=2, max_requests=100, routes=routes,
+                                     invariants="1 items", invariants_ok=True)))
+    assert "**100 requests, 0 errors**" in text and "**5.0 per worker**" in text and "**clean**" in text
