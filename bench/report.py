@@ -570,6 +570,14 @@ def _method(run: Run) -> list[str]:
         "BatchWriteItem from raw copies of the items the API wrote, under ids reserved from the atomic "
         "counters (the API is far too slow on moto for 100,000 PATs). Sizes: "
         + (f"{sizes.agents:,} agents, {sizes.revoked:,} revoked tokens, {sizes.pats:,} PATs." if sizes else ""),
+        "- Capacity units: `bench/consumed.py` reads, with a client of its own that has no hooks, the whole items "
+        "each DynamoDB call touched (a write's item before and after it; a projected or filtered read's evaluated "
+        "items again without projection or filter) and `bench/capacity.py` applies DynamoDB's documented sizing "
+        "rules to them (unit-tested against the Developer Guide's examples). These probe reads are not counted "
+        "as round trips and their time is taken out of *own ms*.",
+        "- Load run: `bench/load.py` (also `make load`): a fresh moto server, the world made through the API, "
+        "`LocalApi` with several workers, locust (`bench/locustfile.py`) in a child process on 127.0.0.1, bounded "
+        "in seconds and requests, then `cluster_agents.ops.invariants` over the agents table.",
         "- Memory: a fresh moto server and a fresh `LocalApi(workers=1)`, `/proc/<worker pid>/status` after 10, "
         "100 and 1,000 requests of a round-robin mix.",
         "- Not measured here: real DynamoDB/KMS latency, Lambda's own init (runtime start, layer extraction), "

@@ -146,7 +146,10 @@ def hot_keys(sizes: dict[str, int]) -> list[str]:
         "above). Past it DynamoDB throttles: botocore retries (standard mode, 3 attempts), then the request is "
         "answered **429 with `Retry-After`** (`StoreBusy(throttled=True)`); every write is a conditional write or "
         "a transaction, so a throttled write has written nothing and none is lost. Other data keeps its own "
-        "partitions: only requests sharing the hot item slow down.",
+        "partitions: only requests sharing the hot item slow down. The `COUNTER` items of a table share one "
+        "partition key (`COUNTER`, one sort key per entity): DynamoDB can split a busy item collection by sort key "
+        "(adaptive capacity's split for heat), so each counter can reach its own ceiling once split, never more "
+        "than one item's.",
         "",
         "| item | shared by | bytes | units per request | ceiling (requests/s) | a large instance needs | verdict | "
         "why, and what then |",
