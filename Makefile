@@ -12,7 +12,7 @@ SAM_PYTHON ?= $(shell for p in python3.12 $$(pyenv root 2>/dev/null)/versions/3.
 SAM := $(SAM_VENV)/bin/sam
 SAM_ENV := SAM_CLI_TELEMETRY=0
 
-.PHONY: install serve test test-fast lint format bench check build validate validate-if-possible deploy openapi clean
+.PHONY: install serve test test-fast lint format bench load check build validate validate-if-possible deploy openapi clean
 
 $(VENV)/.installed: pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -42,6 +42,9 @@ format: install
 
 bench: install ## writes BENCHMARKS.md
 	@$(PY) -m bench
+
+load: install ## locust against the local API on 127.0.0.1 (60 s, 20,000 requests at most), then the invariant checker
+	@$(PY) -m bench.load
 
 check: install ## read-only invariant check of the tables (AWS_ENDPOINT_URL / AWS credentials as usual)
 	@$(PY) -m devtools.check

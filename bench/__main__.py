@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-PHASES = ("roundtrips", "latency", "worstcase", "memory", "coldstart", "scaling")
+PHASES = ("roundtrips", "latency", "worstcase", "memory", "coldstart", "scaling", "load")
 PROFILED = ("GET /user", "GET /projects/{}/cluster_agents", "POST /projects/{}/cluster_agents",
             "GET /job/allowed_agents")
 
@@ -47,12 +47,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--agents", type=int, default=10_000, help="agents in the large scaling case (10000)")
     parser.add_argument("--revoked", type=int, default=1_000, help="revoked tokens in the large case (1000)")
     parser.add_argument("--pats", type=int, default=100_000, help="PATs in the large case (100000)")
+    parser.add_argument("--load-seconds", type=int, default=30, help="length of the load run (30; make load: 60)")
+    parser.add_argument("--load-requests", type=int, default=20_000, help="requests at most in the load run (20000)")
+    parser.add_argument("--load-users", type=int, default=8, help="concurrent locust users (8)")
+    parser.add_argument("--load-workers", type=int, default=2, help="local API workers under load (2)")
     parser.add_argument("--skip", default="", help=f"comma-separated phases to skip: {', '.join(PHASES)}")
     args = parser.parse_args(argv)
     if args.quick:
         args.latency_requests, args.warmup, args.memory_requests, args.import_repeats = 8, 1, 120, 2
         args.repeats, args.profile_requests = 3, 10
         args.agents, args.revoked, args.pats = 200, 50, 500
+        args.load_seconds, args.load_requests = 10, 1000
     args.skip = {phase.strip() for phase in args.skip.split(",") if phase.strip()}
     unknown = args.skip - set(PHASES)
     if unknown:
@@ -191,6 +196,19 @@ def run(args: argparse.Namespace, say) -> object:
             counts = (1, 10, 30) if args.quick else (1, 100, 1000)
             report.allowed_agents_costs = ci_access_cost.measure(world, client, counts, progress=say)
         report.seeded_notes += sorted(world.notes.seeded)
+        if "roundtrips" not in args.skip:
+            from bench.scale_report import hot_items, route_costs
+
+            report.hot_sizes = hot_items(container.ddb(), {"agents": container.agents_table,
+                                                           "directory": container.directory_table})
+            report.route_costs = route_costs(report.counts, template)
+
+    if "load" not in args.skip:
+        from bench import load
+
+        say(f"load run: locust, {args.load_seconds} s at most, {args.load_requests:,} requests at most")
+        report.load = load.run(seconds=args.load_seconds, max_requests=args.load_requests, users=args.load_users,
+                               workers=args.load_workers, progress=say)
 
     if "memory" not in args.skip:
         say("memory of a worker over a mixed load (fresh moto server and local API)")

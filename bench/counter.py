@@ -4,9 +4,16 @@ The functions reach AWS only through the clients ``cluster_agents.aws.client(ser
 (one per service, cached for the life of the container). ``RoundTrips`` registers a
 ``before-parameter-build`` hook (it sees the call's parameters) and an ``after-call`` hook (it
 sees the parsed answer) on each of those clients; every API call is then
-recorded with its service, operation, table, the key prefix it touched and the number of
+recorded with its service, operation, table, the key prefix it touched, the number of
 DynamoDB items it read (``ScannedCount`` for Query/Scan, the items returned by GetItem,
-BatchGetItem and TransactGetItems). A transaction is one round trip.
+BatchGetItem and TransactGetItems) and the capacity units it consumed (``bench/capacity.py``,
+from the sizes of the items it touched: moto's own ``ConsumedCapacity`` is a placeholder). A
+transaction is one round trip.
+
+The sizes come from the items themselves, read with a separate client that has no hooks (a
+"probe"): the items a write replaces (before it) and leaves (after it), and, for reads with a
+projection or a filter, the whole items the read evaluated. Probes are timed apart
+(``Calls.probe_seconds``) and never counted as round trips.
 
     counter = RoundTrips()
     with counter.measure() as calls:
@@ -25,6 +32,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from bench import consumed
+from bench.capacity import Capacity
+
 SERVICES = ("dynamodb", "kms", "secretsmanager")
 _KEY_PREFIX = re.compile(r"^[A-Z]+#?")  # "PAT#3f2a..." -> "PAT#", "COUNTER" -> "COUNTER"
 _ids = itertools.count(1)
@@ -38,6 +48,7 @@ class Call:
     keys: str = ""  # the kinds of keys touched, e.g. "PAT#", "MEMBERS#x2"
     items_read: int = 0
     seconds: float = 0.0  # from parameter building to the parsed answer (botocore's whole call)
+    capacity: Capacity = field(default_factory=Capacity)  # DynamoDB read and write units this call consumed
 
     def describe(self) -> str:
         if self.service != "dynamodb":
@@ -51,6 +62,7 @@ class Calls:
     """The AWS calls made while a ``measure()`` block ran."""
 
     calls: list[Call] = field(default_factory=list)
+    probe_seconds: float = 0.0  # spent reading item sizes for the capacity figures (not the handler's)
 
     def count(self, service: str) -> int:
         return sum(1 for call in self.calls if call.service == service)
@@ -69,6 +81,18 @@ class Calls:
     @property
     def items_read(self) -> int:
         return sum(call.items_read for call in self.calls)
+
+    @property
+    def capacity(self) -> Capacity:
+        return sum((call.capacity for call in self.calls), Capacity())
+
+    @property
+    def read_units(self) -> float:
+        return self.capacity.read
+
+    @property
+    def write_units(self) -> float:
+        return self.capacity.write
 
     @property
     def aws_seconds(self) -> float:
@@ -145,12 +169,14 @@ def _items_read(operation: str, parsed: dict[str, Any]) -> int:
 
 
 class RoundTrips:
-    """Hooks on the functions' AWS clients; ``measure()`` collects the calls of one block."""
+    """Hooks on the functions' AWS clients; ``measure()`` collects the calls of one block.
+    ``capacity=False`` skips the probes (round trips and items only)."""
 
-    def __init__(self) -> None:
+    def __init__(self, capacity: bool = True) -> None:
         self._uid = f"bench-roundtrips-{next(_ids)}"
         self._current: Calls | None = None
-        self._pending: dict[int, tuple[str, str, str, str]] = {}
+        self._capacity = capacity
+        self._probe: consumed.Probe | None = None
 
     def attach(self) -> None:
         """Register on the clients the functions use (again after a container reset: new clients)."""
@@ -161,13 +187,14 @@ class RoundTrips:
             events.register("before-parameter-build", self._before, unique_id=f"{self._uid}-before")
             events.register("after-call", self._after, unique_id=f"{self._uid}-after")
             events.register("after-call-error", self._after_error, unique_id=f"{self._uid}-error")
+        if self._capacity:
+            self._probe = consumed.Probe(client("dynamodb"))
 
     @contextlib.contextmanager
     def measure(self) -> Iterator[Calls]:
         self.attach()
         calls = Calls()
         self._current = calls
-        self._pending.clear()
         try:
             yield calls
         finally:
@@ -180,18 +207,29 @@ class RoundTrips:
         service = model.service_model.service_name
         operation = model.name
         table, keys = _where(operation, params or {}) if service == "dynamodb" else ("", "")
-        context["bench_call"] = (service, operation, table, keys, time.perf_counter())
+        images = {}
+        if service == "dynamodb" and self._probe is not None:
+            probing = time.perf_counter()
+            images = consumed.before(self._probe, operation, params or {})
+            self._current.probe_seconds += time.perf_counter() - probing
+        context["bench_call"] = (service, operation, table, keys, dict(params or {}), images, time.perf_counter())
 
     def _after(self, parsed: dict[str, Any], model: Any, context: dict[str, Any], **_: Any) -> None:
         if self._current is None or "bench_call" not in context:
             return
-        service, operation, table, keys, started = context.pop("bench_call")
+        service, operation, table, keys, params, images, started = context.pop("bench_call")
+        seconds = time.perf_counter() - started
         items = _items_read(operation, parsed or {}) if service == "dynamodb" else 0
-        self._current.calls.append(Call(service, operation, table, keys, items, time.perf_counter() - started))
+        units = Capacity()
+        if service == "dynamodb" and self._probe is not None:
+            probing = time.perf_counter()
+            units = consumed.units(self._probe, operation, params, parsed or {}, images)
+            self._current.probe_seconds += time.perf_counter() - probing
+        self._current.calls.append(Call(service, operation, table, keys, items, seconds, units))
 
     def _after_error(self, context: dict[str, Any], **_: Any) -> None:
         """A call that never got an answer (connection error): still a round trip attempted."""
         if self._current is None or "bench_call" not in context:
             return
-        service, operation, table, keys, started = context.pop("bench_call")
+        service, operation, table, keys, _params, _images, started = context.pop("bench_call")
         self._current.calls.append(Call(service, operation, table, keys, 0, time.perf_counter() - started))

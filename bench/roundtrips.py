@@ -35,8 +35,8 @@ class RouteCount:
         """Median time of a warm request spent outside botocore's calls: the handler's own work."""
         if not self.elapsed:
             return None
-        return statistics.median(total - calls.aws_seconds for total, calls in zip(self.elapsed, self.warm,
-                                                                                   strict=True))
+        return statistics.median(total - calls.aws_seconds - calls.probe_seconds
+                                 for total, calls in zip(self.elapsed, self.warm, strict=True))
 
     @property
     def limit(self) -> int:
@@ -48,6 +48,14 @@ class RouteCount:
     @property
     def warm_items(self) -> int:
         return max((calls.items_read for calls in self.warm), default=0)
+
+    @property
+    def warm_read_units(self) -> float:
+        return max((calls.read_units for calls in self.warm), default=0.0)
+
+    @property
+    def warm_write_units(self) -> float:
+        return max((calls.write_units for calls in self.warm), default=0.0)
 
     @property
     def stable(self) -> bool:

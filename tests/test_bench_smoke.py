@@ -108,3 +108,28 @@ def test_the_authorize_proxy_user_scenario_meets_its_targets(root_token, counter
             response = client.send(request)
         assert response.status == request.expect == 201, response.body
         assert warm.dynamodb <= 3 and warm.kms == 0, warm.sequence()
+def test_capacity_units_come_from_the_items_touched(root_token, world, counter):
+    # Given the root user's PAT (one small item) and a project with members
+    client = InProcess()
+    request = Request("GET", "/user", {"PRIVATE-TOKEN": root_token})
+    client.send(request)
+    with counter.measure() as read:
+        assert client.send(request).status == 200
+    # Then a strongly consistent GetItem of an item under 4 KB is one read unit, no write unit
+    assert (read.read_units, read.write_units) == (1.0, 0.0)
+    assert read.calls[0].capacity.read == 1.0
+
+    # When a write adds a member (a plain conditional write or a transaction)
+    project = world.project("capacity")
+    joiner = world.user("joiner")
+    add = Request("POST", f"/projects/{project['id']}/members", {"PRIVATE-TOKEN": root_token},
+                  {"user_id": joiner.id, "access_level": 30})
+    with counter.measure() as write:
+        assert client.send(add).status == 201
+    writes = [call for call in write.calls if call.operation in ("PutItem", "UpdateItem", "TransactWriteItems")]
+    assert writes and write.write_units >= 1
+    for call in writes:  # every write of small items: 1 unit per item, twice that in a transaction
+        assert call.capacity.write >= 1
+        if call.operation == "TransactWriteItems":
+            assert call.capacity.write % 2 == 0
+    assert write.probe_seconds > 0

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 
 
 def parse_http_time(value: str | None) -> datetime | None:
@@ -11,6 +10,8 @@ def parse_http_time(value: str | None) -> datetime | None:
     as ``1990-01-12T00:00:48-0600`` (no zone: UTC). None when unparseable: the header is ignored."""
     if not value or not value.strip():
         return None
+    from email.utils import parsedate_to_datetime  # deferred: only requests with a precondition header
+
     text = value.strip()
     try:
         moment = parsedate_to_datetime(text)

@@ -1,0 +1,245 @@
+"""BENCHMARKS.md's internet-scale sections (issue 17): deep pages, hot keys with their ceilings,
+the load run and the cost per million requests, all from this run's measurements.
+
+``hot_items(ddb, container)`` reads, at the end of the round-trip phase, the items that many
+requests share, so their ceilings come from their real sizes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from bench import capacity
+
+PARTITION_READS = 3000  # read units per second one partition (so one item) serves
+PARTITION_WRITES = 1000  # write units per second
+# Public prices (us-east-1, on-demand, as published in 2025): the assumptions of the cost table.
+PRICES = {
+    "lambda_gb_second_arm64": 0.0000133334,
+    "lambda_request": 0.20 / 1e6,
+    "api_gateway_rest_request": 3.50 / 1e6,  # first 333 million a month
+    "dynamodb_read_unit": 0.125 / 1e6,  # on-demand read request unit (strongly consistent, 4 KB)
+    "dynamodb_write_unit": 0.625 / 1e6,  # on-demand write request unit (1 KB)
+}
+
+
+@dataclass(frozen=True)
+class HotKey:
+    label: str  # the item, as its key
+    table: str  # "agents" | "directory"
+    pk_prefix: str
+    sk: str | None  # the exact sort key, or None for "any"
+    shared_by: str  # which requests touch it
+    touch: str  # "read" | "write" | "transaction write"
+    needed: int  # requests per second a large instance needs on this item (0: no figure given)
+    reason: str  # why the ceiling is what it is, and what happens past it
+
+
+HOT_KEYS = (
+    HotKey("`COUNTER / agent` (Agents)", "agents", "COUNTER", "agent",
+           "every agent creation, all tenants (`POST /projects/:id/cluster_agents`)", "write", 1000,
+           "one plain `UpdateItem ADD` per creation. Planned design if more is needed: each container "
+           "reserves a block of ids (`ADD 10`) and hands them out in memory (ids stay unique; creation order "
+           "across containers no longer follows id order), which multiplies the ceiling by the block size."),
+    HotKey("`COUNTER / agent_token` (Agents)", "agents", "COUNTER", "agent_token",
+           "every agent token creation, all tenants", "write", 1000,
+           "as for agents: one `UpdateItem ADD` per token; id blocks per container if more is needed."),
+    HotKey("`COUNTER / personal_access_token` (Directory)", "directory", "COUNTER", "personal_access_token",
+           "every PAT creation, all tenants", "write", 1000, "as for agents."),
+    HotKey("`COUNTER / job` (Directory)", "directory", "COUNTER", "job",
+           "every `POST /admin/ci/jobs` (a test-harness route: GitLab makes jobs itself)", "write", 0,
+           "not on a production path."),
+    HotKey("`PROJECT#<id> / #STATS` (Agents)", "agents", "PROJECT#", "#STATS",
+           "agent creations and deletions in one project (in their transaction)", "transaction write", 0,
+           "per project: one project creating 500 agents a second is far beyond any GitLab use."),
+    HotKey("`PROJECT#<id>` name index + `#STATS` (Agents)", "agents", "PROJECT#", "#STATS",
+           "every agents list of one project (first page: one Query of `#STATS` and the page)", "read", 0,
+           "per project; reads past the ceiling are throttled, retried by botocore, then answered 429."),
+    HotKey("`CIACCESS#group#<id> / ALL` (Agents)", "agents", "CIACCESS#", "ALL",
+           "every `GET /job/allowed_agents` of a job in a project under that group (BatchGetItem, "
+           "strongly consistent)", "read", 10000,
+           "the 10,000 a second of a large instance are spread over its top-level groups (each has its own "
+           "item); one group alone reaches the ceiling only with that many running jobs asking at once. The "
+           "ceiling falls as the item grows (one read unit per 4 KB: about 150 agents' entries). Planned "
+           "design if one group needs more: read it eventually consistent (twice the ceiling, a change "
+           "visible within a second) or cache it per container for a few seconds."),
+    HotKey("`PAT#<digest> / PAT` (Directory)", "directory", "PAT#", None,
+           "every request authenticated by that one token (a busy CI bot)", "read", 0,
+           "per token; past it, 429 with `Retry-After`."),
+)
+
+
+def hot_items(ddb: Any, tables: dict[str, str]) -> dict[str, int]:
+    """Size in bytes of one real item of each hot key (the largest found), by label."""
+    sizes: dict[str, int] = {}
+    for hot in HOT_KEYS:
+        found = 0
+        start = None
+        while True:
+            more = {"ExclusiveStartKey": start} if start else {}
+            page = ddb.scan(TableName=tables[hot.table], FilterExpression="begins_with(pk, :p)",
+                            ExpressionAttributeValues={":p": {"S": hot.pk_prefix}}, **more)
+            for item in page["Items"]:
+                if hot.sk is None or item["sk"]["S"] == hot.sk:
+                    found = max(found, capacity.item_size(item))
+            start = page.get("LastEvaluatedKey")
+            if not start:
+                break
+        if found:
+            sizes[hot.label] = found
+    return sizes
+
+
+def units_per_touch(hot: HotKey, size: int) -> float:
+    if hot.touch == "read":
+        return capacity.read_units(size)
+    return capacity.write_units(size, transactional=hot.touch == "transaction write")
+
+
+def ceiling(hot: HotKey, size: int) -> int:
+    limit = PARTITION_READS if hot.touch == "read" else PARTITION_WRITES
+    return int(limit / units_per_touch(hot, size))
+
+
+# ---------------------------------------------------------------- sections
+def _n(value: float) -> str:
+    return f"{value:,.0f}"
+
+
+def deep_pages(scales: list) -> list[str]:
+    lines = ["## Deep pages", ""]
+    deep = next((s for s in scales if s.name.startswith("a deep page") and s.small and s.large), None)
+    if deep is None:
+        return [*lines, "Not measured in this run.", ""]
+    small, large = deep.small.capacity.read, deep.large.capacity.read
+    skipped = max(0, deep.large.items_read - deep.small.items_read)
+    per_key = (large - small) / skipped if skipped else 0.0
+    lines += [
+        f"The agents list pages by offset, as GitLab's REST API does: {deep.large_label} first reads the name-index "
+        f"items of every agent before it (keys only, but DynamoDB charges a read by the whole items it evaluates), "
+        f"then its page. Measured: {deep.small_label} **{small:g} RCU** ({deep.small.items_read} items, "
+        f"{deep.small.dynamodb} round trips), {deep.large_label} **{large:g} RCU** ({deep.large.items_read} items, "
+        f"{deep.large.dynamodb} round trips): {deep.capacity_ratio:.1f}x, about {per_key:.3f} RCU per skipped "
+        "agent.",
+        "",
+        "Why it is left so, and what caps it: the cost of a page is bounded by the project's own agents (a page past "
+        "the end reads at most the whole index once, and `X-Total` comes from `#STATS` without reading it), so it "
+        "never grows with the rest of the data. GitLab's clients stay on the first page: the agent server (KAS) "
+        "never lists agents; `glab cluster agent list` reads one page; python-gitlab and Terraform walk the pages "
+        "one by one through `X-Next-Page`, where a project with hundreds of agents is already unusual (GitLab.com's "
+        "agents are a handful per project). Planned design if deep walks ever matter: remember, per container, the "
+        "last name of each page served together with a change counter kept in `#STATS` (moved by every creation "
+        "and deletion in their existing transaction), so the next page of the same walk starts right after that "
+        "name at page 1's cost while staying exact.",
+        "",
+    ]
+    return lines
+
+
+def hot_keys(sizes: dict[str, int]) -> list[str]:
+    lines = [
+        "## Hot keys",
+        "",
+        f"Items that many requests share. One partition serves at most {PARTITION_READS:,} read units and "
+        f"{PARTITION_WRITES:,} write units a second, and one item never spans partitions, so an item's ceiling is "
+        "that limit ÷ the units each request spends on it (from the item's real size in this run, by the rules "
+        "above). Past it DynamoDB throttles: botocore retries (standard mode, 3 attempts), then the request is "
+        "answered **429 with `Retry-After`** (`StoreBusy(throttled=True)`); every write is a conditional write or "
+        "a transaction, so a throttled write has written nothing and none is lost. Other data keeps its own "
+        "partitions: only requests sharing the hot item slow down. The `COUNTER` items of a table share one "
+        "partition key (`COUNTER`, one sort key per entity): DynamoDB can split a busy item collection by sort key "
+        "(adaptive capacity's split for heat), so each counter can reach its own ceiling once split, never more "
+        "than one item's.",
+        "",
+        "| item | shared by | bytes | units per request | ceiling (requests/s) | a large instance needs | verdict | "
+        "why, and what then |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for hot in HOT_KEYS:
+        size = sizes.get(hot.label)
+        if size is None:
+            lines.append(f"| {hot.label} | {hot.shared_by} | (none in this run) | | | | | {hot.reason} |")
+            continue
+        top = ceiling(hot, size)
+        units = units_per_touch(hot, size)
+        kind = "RCU" if hot.touch == "read" else "WCU"
+        if not hot.needed:
+            verdict, needed = "no figure", "-"
+        else:
+            needed = f"{hot.needed:,}/s"
+            verdict = ("**below**" if top < hot.needed else "at the figure, no headroom" if top == hot.needed
+                       else "above")
+        lines.append(f"| {hot.label} | {hot.shared_by} | {size:,} | {units:g} {kind} ({hot.touch}) | {_n(top)} | "
+                     f"{needed} | {verdict} | {hot.reason} |")
+    below = [hot.label for hot in HOT_KEYS if hot.needed and hot.label in sizes
+             and ceiling(hot, sizes[hot.label]) < hot.needed]
+    lines += ["", "Below the figure a large instance needs: " + (", ".join(below) if below else "none")
+              + ". No design was changed for them; why each is acceptable, and the planned design should it not be, "
+                "is in its row.", ""]
+    return lines
+
+
+def memory_of(template: dict, logical_id: str) -> int:
+    """A function's MemorySize (its own, else the template's Globals)."""
+    props = template.get("Resources", {}).get(logical_id, {}).get("Properties", {})
+    default = template.get("Globals", {}).get("Function", {}).get("MemorySize", 128)
+    value = props.get("MemorySize", default)
+    return int(value) if isinstance(value, int | str) and str(value).isdigit() else int(default)
+
+
+def route_costs(counts: list, template: dict, dynamodb_ms: float = 5.0) -> list[RouteCost]:
+    rows = []
+    for count in counts:
+        if count.error or count.own_seconds is None:
+            continue
+        seconds = count.own_seconds + count.warm_max("dynamodb") * dynamodb_ms / 1000
+        rows.append(RouteCost(count.scenario.name, seconds, memory_of(template, count.function),
+                              count.warm_read_units, count.warm_write_units))
+    return rows
+
+
+@dataclass
+class RouteCost:
+    route: str
+    seconds: float  # modelled billed duration of one warm request
+    memory_mb: int
+    read_units: float
+    write_units: float
+
+    def per_million(self) -> dict[str, float]:
+        gb_seconds = self.memory_mb / 1024 * self.seconds
+        parts = {
+            "Lambda": 1e6 * (gb_seconds * PRICES["lambda_gb_second_arm64"] + PRICES["lambda_request"]),
+            "API Gateway": 1e6 * PRICES["api_gateway_rest_request"],
+            "DynamoDB": 1e6 * (self.read_units * PRICES["dynamodb_read_unit"]
+                               + self.write_units * PRICES["dynamodb_write_unit"]),
+        }
+        parts["total"] = sum(parts.values())
+        return parts
+
+
+def costs(rows: list[RouteCost]) -> list[str]:
+    if not rows:
+        return ["## Cost per million requests", "", "Not measured in this run.", ""]
+    lines = [
+        "## Cost per million requests",
+        "",
+        "Modelled, in US dollars per million warm requests of each route, from this run's measurements: the "
+        "route's DynamoDB capacity units (round-trip table), its function's `MemorySize` from template.yaml, and "
+        "a billed duration = the handler's own time in process (*own ms*) + its DynamoDB round trips x 5 ms "
+        "(a typical in-region DynamoDB call; moto's latency says nothing about DynamoDB's). Prices (us-east-1, "
+        "public list prices): Lambda arm64 "
+        f"${PRICES['lambda_gb_second_arm64']:.10f} per GB-s and $0.20 per million requests; API Gateway REST $3.50 "
+        "per million (first 333 million a month); DynamoDB on-demand $0.125 per million read units and $0.625 per "
+        "million write units. Not included: KMS (no call when warm), CloudWatch logs and X-Ray, data transfer, "
+        "storage, cold starts.",
+        "",
+        "| route | billed ms | memory MB | RCU | WCU | Lambda $ | API Gateway $ | DynamoDB $ | total $ |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        parts = row.per_million()
+        lines.append(f"| `{row.route}` | {row.seconds * 1000:.1f} | {row.memory_mb} | {row.read_units:g} | "
+                     f"{row.write_units:g} | {parts['Lambda']:.2f} | {parts['API Gateway']:.2f} | "
+                     f"{parts['DynamoDB']:.2f} | {parts['total']:.2f} |")
+    return [*lines, ""]
