@@ -72,10 +72,11 @@ AGENTS_NOT_FOUND = Outcome(404, {"message": "404 ClusterAgents Not Found"}, "404
 RECORD_NOT_FOUND = Outcome(404, {"message": "404 Not found"}, "404 record")
 NOT_FOUND = Outcome(404, {"message": "404 Not Found"}, "404 Not Found")
 JOB_NOT_FOUND = Outcome(404, {"message": "404 Job Not Found"}, "404 job")
+NAMESPACE_NOT_FOUND = Outcome(404, {"message": "404 Namespace Not Found"}, "404 namespace")
 
 LEGEND = [OK, HEAD_OK, HTML_PAGE, CREATED, NO_CONTENT, UNAUTHORIZED, EXPIRED, REVOKED, KAS_INVALID, FORBIDDEN, SCOPE,
           *NO_SCOPE.values(), JOB_NOT_RUNNING, PROJECT_NOT_FOUND, GROUP_NOT_FOUND, AGENTS_NOT_FOUND,
-          RECORD_NOT_FOUND, NOT_FOUND, JOB_NOT_FOUND]
+          RECORD_NOT_FOUND, NOT_FOUND, JOB_NOT_FOUND, NAMESPACE_NOT_FOUND]
 
 # ---------------------------------------------------------------- roles
 GUEST, PLANNER, REPORTER, DEVELOPER, MAINTAINER, OWNER = 10, 15, 20, 30, 40, 50
@@ -359,7 +360,7 @@ USER_ROUTES: list[UserRoute] = [
     UserRoute("POST", "/api/v4/projects",
               lambda s, t: Request("POST", "/projects", json={"name": s.unique("project"),
                                                                "namespace_id": t.group["id"]}),
-              MAINTAINER, CREATED, target="group", hidden=FORBIDDEN, note="in a group"),
+              MAINTAINER, CREATED, target="group", hidden=NAMESPACE_NOT_FOUND, note="in a group"),
     UserRoute("GET", "/api/v4/projects/{id}", lambda s, t: Request("GET", f"/projects/{t.project['id']}"), ANYONE, OK),
     *_member_routes("project"),
     *_member_routes("group"),
