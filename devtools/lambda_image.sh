@@ -3,7 +3,7 @@
 # AWS's own when it is there or can be pulled, else a stand-in built here from Debian's packages
 # (no registry needed). `sam local` then runs with --skip-pull-image.
 #
-#     devtools/lambda_image.sh [PYTHON3.12]     # PYTHON3.12: the interpreter to copy in (Makefile's SAM_PYTHON)
+#     [ARCH=x86_64] devtools/lambda_image.sh [PYTHON3.12]   # the interpreter to copy in (Makefile's SAM_PYTHON)
 #
 # The stand-in is what AWS's image is, as far as the runtime interface goes: a Debian bookworm
 # root file system (debootstrap --variant=minbase, from the mirror this machine's apt uses), a
@@ -12,7 +12,8 @@
 # /lambda-entrypoint.sh as AWS's image has it. About 2 minutes; nothing to do once it exists.
 set -euo pipefail
 
-IMAGE=public.ecr.aws/lambda/python:3.12-x86_64
+ARCH=${ARCH:-x86_64}
+IMAGE=public.ecr.aws/lambda/python:3.12-$ARCH
 PYTHON=${1:-python3.12}
 SUITE=bookworm
 # Shared libraries the interpreter's extension modules link against (ssl, ctypes, sqlite3, ...).
@@ -31,7 +32,8 @@ log "cannot pull $IMAGE: building a stand-in from Debian's packages"
 
 "$PYTHON" -c 'import sys; assert sys.version_info[:2] == (3, 12)' 2>/dev/null \
     || { log "need a Python 3.12 to copy into the image (got: $PYTHON)"; exit 1; }
-[ "$(uname -m)" = x86_64 ] || { log "the stand-in is x86_64 only (this machine is $(uname -m))"; exit 1; }
+[ "$ARCH" = x86_64 ] && [ "$(uname -m)" = x86_64 ] \
+    || { log "the stand-in is x86_64 only (wanted $ARCH on $(uname -m)): pull AWS's image instead"; exit 1; }
 command -v debootstrap >/dev/null || { log "debootstrap is missing (apt-get install -y debootstrap)"; exit 1; }
 
 # The Debian mirror apt already uses here (deb822 .sources or one-line .list), else deb.debian.org.
