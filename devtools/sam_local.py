@@ -69,8 +69,11 @@ def run(*command: str | Path, timeout: float | None = None, **kwargs) -> subproc
 
 
 def docker_answers() -> bool:
-    return shutil.which("docker") is not None and run(
-        "docker", "info", capture_output=True, timeout=30).returncode == 0
+    try:
+        return shutil.which("docker") is not None and run(
+            "docker", "info", capture_output=True, timeout=30).returncode == 0
+    except subprocess.TimeoutExpired:
+        return False
 
 
 def architecture() -> str:
@@ -231,6 +234,8 @@ def invoke_events(arch: str, endpoint: str) -> list[str]:
         try:
             done = run(SAM, "local", "invoke", logical_id, "--event", handle.name, *sam_local_arguments(arch, endpoint),
                        capture_output=True, text=True, env=sam_environment(endpoint), timeout=INVOKE_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            return {"error": f"sam local invoke took more than {INVOKE_TIMEOUT_S} s"}
         finally:
             os.unlink(handle.name)
         lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
@@ -341,6 +346,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     except Failed as error:
         say(f"FAILED: {error}")
+        return 1
+    except subprocess.TimeoutExpired as error:
+        say(f"FAILED: {' '.join(map(str, error.cmd))} took more than {error.timeout:.0f} s")
         return 1
     except KeyboardInterrupt:
         say("stopped")
