@@ -50,6 +50,9 @@ SAM_LABEL = "sam.cli.container.type=lambda"
 ENGINE_START_TIMEOUT_S = 60
 INVOKE_TIMEOUT_S = 180
 START_API_TIMEOUT_S = 180
+# `sam local` starts a function's clock before its container and imports (Lambda gives the init
+# phase a budget of its own): a cold start on a busy machine takes more than the deployed 10 s.
+LOCAL_TIMEOUT_S = 60
 
 
 class Unavailable(Exception):
@@ -215,7 +218,8 @@ def seed(endpoint: str, sample_project: bool) -> None:
 # --------------------------------------------------------------------------- 5. sam local
 def sam_local_arguments(arch: str, endpoint: str) -> list[str]:
     return ["--template", str(BUILT_TEMPLATE), "--skip-pull-image",
-            "--parameter-overrides", f"Architecture={arch} LocalEndpointUrl={endpoint}",
+            "--parameter-overrides",
+            f"Architecture={arch} LocalEndpointUrl={endpoint} FunctionTimeout={LOCAL_TIMEOUT_S}",
             "--env-vars", str(sam_events.LOCAL_ENV_FILE)]
 
 

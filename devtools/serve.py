@@ -670,6 +670,8 @@ def _function_spec(template: dict, function: cfn.Function) -> FunctionSpec:
 
     def number(key: str, fallback: float) -> float:
         value = props.get(key, defaults.get(key, fallback))
+        if isinstance(value, dict) and value.get("Ref") in template.get("Parameters", {}):
+            value = template["Parameters"][value["Ref"]].get("Default", fallback)  # as a deployed stack
         return value if isinstance(value, int | float) and not isinstance(value, bool) else fallback
 
     return FunctionSpec(

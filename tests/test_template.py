@@ -434,6 +434,14 @@ def test_architecture_is_a_parameter_whose_default_a_deployed_stack_gets():
     assert layer["Metadata"]["BuildArchitecture"] == {"Ref": "Architecture"}  # sam build resolves it
 
 
+def test_function_timeout_is_a_parameter_whose_default_a_deployed_stack_gets():
+    parameter = TEMPLATE["Parameters"]["FunctionTimeout"]
+    assert (parameter["Type"], parameter["Default"]) == ("Number", 10)
+    assert TEMPLATE["Globals"]["Function"]["Timeout"] == {"Ref": "FunctionTimeout"}
+    timeouts = {serve._function_spec(TEMPLATE, function).timeout_s for function in functions(TEMPLATE)}
+    assert timeouts == {10.0}  # what the local server and a deployed stack give every function
+
+
 LOCAL_ONLY_VARIABLES = {"AWS_ENDPOINT_URL": {"Ref": "LocalEndpointUrl"}, "KAS_SECRET": ""}
 
 
