@@ -12,7 +12,8 @@ SAM_PYTHON ?= $(shell for p in python3.12 $$(pyenv root 2>/dev/null)/versions/3.
 SAM := $(SAM_VENV)/bin/sam
 SAM_ENV := SAM_CLI_TELEMETRY=0
 
-.PHONY: install serve test test-fast lint format bench load check build validate validate-if-possible deploy openapi clean
+.PHONY: install serve test test-fast lint format bench load check build validate validate-if-possible deploy openapi clean \
+	sam-local test-sam-local
 
 $(VENV)/.installed: pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -73,6 +74,14 @@ build: $(SAM_VENV)/.installed ## sam build into .aws-sam/ (needs Python 3.12 on 
 
 deploy: build ## sam deploy --guided (parameters: see README, "Operating it")
 	@$(SAM_ENV) $(SAM) deploy --guided
+
+# `sam local` for real: Docker (started here when none runs), SAM's image (a stand-in where no registry
+# answers), sam build for this machine's architecture, a seeded local AWS (moto); devtools/sam_local.py.
+sam-local: install $(SAM_VENV)/.installed ## sam local start-api at http://127.0.0.1:$(PORT) on a seeded local AWS (Ctrl-C stops it)
+	@SAM_PYTHON=$(SAM_PYTHON) $(PY) -m devtools.sam_local serve --port $(PORT)
+
+test-sam-local: install $(SAM_VENV)/.installed ## every events/ file through sam local invoke, then python-gitlab through start-api
+	@SAM_PYTHON=$(SAM_PYTHON) $(PY) -m devtools.sam_local test
 
 openapi: install ## regenerate docs/openapi.json and the docs function's copy from the routes
 	@$(PY) -m devtools.openapi

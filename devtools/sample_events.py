@@ -3,7 +3,8 @@
     python -m devtools.sample_events WorldFunction     # writes events/world/<EventName>.json
 
 Path parameters and bodies come from SAMPLE_VALUES; the credential is SAMPLE_TOKEN, which the
-tests seed as root's token."""
+tests seed as root's token. An event that exists is left alone (it may have been made runnable in
+the order of events/ORDER, devtools.sam_events): only new routes get a file, to edit and add there."""
 
 from __future__ import annotations
 
@@ -41,6 +42,8 @@ def write_events(logical_id: str, bodies: dict[str, dict] | None = None) -> list
         sample["requestContext"]["requestId"] = sample["requestContext"]["extendedRequestId"] = f"sample-{name}"
         sample["requestContext"]["requestTimeEpoch"] = 1767225600000
         path = folder / f"{name}.json"
+        if path.exists():
+            continue
         path.write_text(json.dumps(sample, indent=2) + "\n")
         written.append(path)
     return written

@@ -512,7 +512,8 @@ class _SerialisedApp:
                     result.close()
 
 
-def _make_moto_server() -> Any:
+def make_moto_server(host: str = "127.0.0.1", port: int = 0) -> Any:
+    """A threaded moto server (one AWS call at a time) on host:port, not yet serving."""
     from moto.moto_server.werkzeug_app import (
         DomainDispatcherApplication,
         MotoRequestHandler,
@@ -525,13 +526,13 @@ def _make_moto_server() -> Any:
             pass
 
     app = _SerialisedApp(DomainDispatcherApplication(create_backend_app))
-    return make_server("127.0.0.1", 0, app, threaded=True, request_handler=QuietRequestHandler)
+    return make_server(host, port, app, threaded=True, request_handler=QuietRequestHandler)
 
 
 def _moto_process_main(conn: Any) -> None:
     """A store process: serve moto until the parent closes the pipe (or goes away)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    server = _make_moto_server()
+    server = make_moto_server()
     threading.Thread(target=server.serve_forever, args=(POLL_INTERVAL_S,), name="moto", daemon=True).start()
     conn.send(server.server_port)
     with contextlib.suppress(EOFError, OSError):
@@ -553,7 +554,7 @@ class MotoStore:
 
     def start(self) -> str:
         if self.in_process:
-            self._server = _make_moto_server()
+            self._server = make_moto_server()
             self._thread = threading.Thread(
                 target=self._server.serve_forever, args=(POLL_INTERVAL_S,), name="moto", daemon=True
             )
@@ -669,6 +670,8 @@ def _function_spec(template: dict, function: cfn.Function) -> FunctionSpec:
 
     def number(key: str, fallback: float) -> float:
         value = props.get(key, defaults.get(key, fallback))
+        if isinstance(value, dict) and value.get("Ref") in template.get("Parameters", {}):
+            value = template["Parameters"][value["Ref"]].get("Default", fallback)  # as a deployed stack
         return value if isinstance(value, int | float) and not isinstance(value, bool) else fallback
 
     return FunctionSpec(

@@ -349,6 +349,7 @@ def test_sample_events_drive_the_function(aws):
     from cluster_agents.bootstrap import seed_root
 
     from devtools.apigw import LambdaContext
+    from devtools.sam_events import EventRun
     from devtools.sample_events import SAMPLE_TOKEN
     from devtools.template import ROOT
 
@@ -360,7 +361,8 @@ def test_sample_events_drive_the_function(aws):
     expected = [("CreateAgentToken", 201), ("ListAgentTokens", 200), ("GetAgentToken", 200),
                 ("RevokeAgentToken", 204), ("GetAgentToken", 404), ("RevokeAgentToken", 204)]
     for name, status in expected:
-        event = json.loads((ROOT / "events" / "agent_tokens" / f"{name}.json").read_text())
+        event = EventRun(values={"CreateAgent.id": "1", "CreateAgentToken.id": "1"}).render(
+            ROOT / "events" / "agent_tokens" / f"{name}.json")
         result = handler(event, LambdaContext("AgentTokensFunction"))
         assert result["statusCode"] == status, (name, result)
         if name == "CreateAgentToken":

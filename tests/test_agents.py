@@ -641,6 +641,7 @@ def test_sample_events_drive_the_function(aws):
     from cluster_agents.bootstrap import seed_root
 
     from devtools.apigw import LambdaContext
+    from devtools.sam_events import EventRun
     from devtools.sample_events import SAMPLE_TOKEN
     from devtools.template import ROOT
 
@@ -650,7 +651,7 @@ def test_sample_events_drive_the_function(aws):
     expected = [("CreateAgent", 201), ("ListAgents", 200), ("GetAgent", 200), ("DeleteAgent", 204),
                 ("GetAgent", 404)]
     for name, status in expected:
-        event = json.loads((ROOT / "events" / "agents" / f"{name}.json").read_text())
+        event = EventRun(values={"CreateAgent.id": "1"}).render(ROOT / "events" / "agents" / f"{name}.json")
         assert event["requestContext"]["resourcePath"] == event["resource"]
         result = handler(event, LambdaContext("AgentsFunction"))
         assert result["statusCode"] == status, (name, result)

@@ -216,10 +216,13 @@ def test_only_the_kas_jwt_and_before_the_body(aws, path):
 
 
 # ---------------------------------------------------------------- sample events
-def _invoke(name: str, **changes) -> dict:
+def _invoke(name: str, query: dict[str, str] | None = None, **changes) -> dict:
     from devtools.apigw import LambdaContext
 
     event = json.loads((EVENTS / f"{name}.json").read_text())
+    if query is not None:
+        event["queryStringParameters"] = query
+        event["multiValueQueryStringParameters"] = {key: [value] for key, value in query.items()}
     module = importlib.import_module("kas_app")
     assert module.lambda_handler(event, LambdaContext("KasFunction"))["statusCode"] == 401  # the JWT is stale
     for headers in (event["headers"], event["multiValueHeaders"]):
@@ -231,4 +234,5 @@ def _invoke(name: str, **changes) -> dict:
 def test_sample_events(flux):
     assert _invoke("PostUsageMetrics")["statusCode"] == 204
     assert _invoke("PostAgentEvents")["statusCode"] == 204
-    assert _invoke("GetVerifyProjectAccess", **{"Gitlab-Agentk-Api-Request": flux["token"]})["statusCode"] == 204
+    verified = _invoke("VerifyProjectAccess", {"id": "fleet/website"}, **{"Gitlab-Agentk-Api-Request": flux["token"]})
+    assert verified["statusCode"] == 204

@@ -480,3 +480,68 @@ def test_readme_documents_every_parameter_with_its_default():
     for name, parameter in TEMPLATE["Parameters"].items():
         if name.endswith("ReservedConcurrency"):
             assert f"`{name}` | `{parameter['Default']}`" in readme, name
+# ---------------------------------------------------------------- `sam local` (make sam-local)
+def test_architecture_is_a_parameter_whose_default_a_deployed_stack_gets():
+    parameter = TEMPLATE["Parameters"]["Architecture"]
+    assert (parameter["Default"], parameter["AllowedValues"]) == ("arm64", ["arm64", "x86_64"])
+    chosen = [{"Ref": "Architecture"}]
+    assert TEMPLATE["Globals"]["Function"]["Architectures"] == chosen
+    assert all("Architectures" not in function["Properties"] for function in SERVERLESS_FUNCTIONS.values())
+    assert PLAIN_FUNCTIONS["KasSecretGeneratorFunction"]["Properties"]["Architectures"] == chosen
+    layer = resources_of_type("AWS::Serverless::LayerVersion", TEMPLATE)["CommonLayer"]
+    assert layer["Properties"]["CompatibleArchitectures"] == chosen
+    assert layer["Metadata"]["BuildArchitecture"] == {"Ref": "Architecture"}  # sam build resolves it
+
+
+def test_function_timeout_is_a_parameter_whose_default_a_deployed_stack_gets():
+    parameter = TEMPLATE["Parameters"]["FunctionTimeout"]
+    assert (parameter["Type"], parameter["Default"]) == ("Number", 10)
+    assert TEMPLATE["Globals"]["Function"]["Timeout"] == {"Ref": "FunctionTimeout"}
+    timeouts = {serve._function_spec(TEMPLATE, function).timeout_s for function in functions(TEMPLATE)}
+    assert timeouts == {10.0}  # what the local server and a deployed stack give every function
+
+
+LOCAL_ONLY_VARIABLES = {"AWS_ENDPOINT_URL": {"Ref": "LocalEndpointUrl"}, "KAS_SECRET": ""}
+
+
+def test_local_only_variables_are_absent_from_a_deployed_stack():
+    """What `sam local` needs (SAM passes only declared variables) is declared behind IsLocalRun,
+    false unless LocalEndpointUrl is given: a deployed stack's functions get no such variable."""
+    assert TEMPLATE["Parameters"]["LocalEndpointUrl"]["Default"] == ""
+    assert TEMPLATE["Conditions"]["IsLocalRun"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "LocalEndpointUrl"}, ""]}]}
+    variables = TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]
+    for name, local_value in LOCAL_ONLY_VARIABLES.items():
+        assert variables[name] == {"Fn::If": ["IsLocalRun", local_value, {"Ref": "AWS::NoValue"}]}
+    for function in ALL_FUNCTIONS.values():
+        assert not set(LOCAL_ONLY_VARIABLES) & set(function["Properties"].get("Environment", {}).get("Variables", {}))
+    resolved = LocalResources(refs={"DirectoryTable": "d", "AgentsTable": "a", "TokenDigestKey": "k1",
+                                    "DataKey": "k2"}).function_environment(TEMPLATE)
+    assert not set(LOCAL_ONLY_VARIABLES) & set(resolved)
+    conditions = TEMPLATE["Conditions"]
+    assert [name for name in conditions if "LocalEndpointUrl" in json.dumps(conditions[name])] == ["IsLocalRun"]
+    # Nothing but those two variables depends on the local run.
+    uses = [path for path, value in _walk(TEMPLATE) if value in ("IsLocalRun", {"Ref": "LocalEndpointUrl"})]
+    assert sorted(uses) == ["Conditions.IsLocalRun.Fn::Not.0.Fn::Equals.0",
+                            "Globals.Function.Environment.Variables.AWS_ENDPOINT_URL.Fn::If.0",
+                            "Globals.Function.Environment.Variables.AWS_ENDPOINT_URL.Fn::If.1",
+                            "Globals.Function.Environment.Variables.KAS_SECRET.Fn::If.0"]
+
+
+def test_the_local_env_file_sets_only_declared_variables():
+    from devtools.sam_events import LOCAL_ENV_FILE
+
+    env = json.loads(LOCAL_ENV_FILE.read_text())
+    assert set(env) == {"Parameters"}  # every function
+    assert set(env["Parameters"]) <= set(TEMPLATE["Globals"]["Function"]["Environment"]["Variables"])
+    assert len(base64.b64decode(env["Parameters"]["KAS_SECRET"], validate=True)) == 32
+
+
+def _walk(value: Any, path: str = "") -> list[tuple[str, Any]]:
+    found = [(path.lstrip("."), value)]
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found += _walk(item, f"{path}.{key}")
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found += _walk(item, f"{path}.{index}")
+    return found

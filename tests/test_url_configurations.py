@@ -811,6 +811,7 @@ def test_sample_events_drive_the_handler(aws):
     import url_configurations_app
     from cluster_agents.bootstrap import seed_root
 
+    from devtools.sam_events import EventRun
     from devtools.sample_events import SAMPLE_TOKEN
 
     seed_root(SAMPLE_TOKEN)
@@ -821,7 +822,8 @@ def test_sample_events_drive_the_handler(aws):
                 ("ListUrlConfigurations", 200), ("DeleteUrlConfiguration", 204)]
     seen = []
     for name, status in expected:
-        event = json.loads((EVENTS / f"{name}.json").read_text())
+        event = EventRun(values={"CreateAgent.id": "1", "CreateUrlConfiguration.id": "1"}).render(
+            EVENTS / f"{name}.json")
         assert match_route(event["httpMethod"], event["path"])[0].logical_id == "UrlConfigurationsFunction"
         result = url_configurations_app.lambda_handler(event, LambdaContext("UrlConfigurationsFunction"))
         assert result["statusCode"] == status, (name, result.get("body"))
