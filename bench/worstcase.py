@@ -296,6 +296,31 @@ def _authorize_proxy_user(w: World) -> Iterator[Case]:
                                                                 "csrf_token": long_string(0.5),
                                                                 "access_key": long_string(0.45)}, expect=None)
 
+
+@hostile("POST", "/internal/kubernetes/usage_metrics")
+def _usage_metrics(w: World) -> Iterator[Case]:
+    path, headers = "/internal/kubernetes/usage_metrics", w.kas_headers()
+    yield from common("POST", path, headers, {"counters": {"k8s_api_proxy_request": 1}})
+    many = (max_body() - 200) // 9
+    yield "largest unique counter", Request("POST", path, headers, {"unique_counters": {
+        "k8s_api_proxy_requests_unique_users_via_ci_access": list(range(10_000_000, 10_000_000 + many))}},
+                                            expect=None)
+    yield "every unique counter invalid", Request("POST", path, headers, {"unique_counters": {
+        "flux_git_push_notified_unique_projects": ["x"] * (many // 2)}}, expect=None)
+
+
+@hostile("POST", "/internal/kubernetes/agent_events")
+def _agent_events(w: World) -> Iterator[Case]:
+    path, headers = "/internal/kubernetes/agent_events", w.kas_headers()
+    yield from common("POST", path, headers, {"events": {"register_agent_at_kas": [{"project_id": 1}]}})
+    many = (max_body() - 200) // 34
+    yield "most events", Request("POST", path, headers, {"events": {
+        "k8s_api_proxy_requests_unique_users_via_ci_access": [{"user_id": 1, "project_id": 2}] * many}},
+                                 expect=None)
+    yield "every event invalid", Request("POST", path, headers, {"events": {
+        "k8s_api_proxy_requests_unique_users_via_pat_access": [{"user_id": "x", "project_id": "y"}] * many}},
+                                         expect=None)
+
 # ---------------------------------------------------------------- measuring
 @dataclass
 class RouteCost:

@@ -664,13 +664,18 @@ def test_sample_agent_info_events(agent, name):
     assert json.loads(result["body"])["agent_id"] == agent[1]["id"]
 
 
-def test_sample_agent_configuration_event(estate):
-    event = json.loads((EVENTS / "kas" / "PostAgentConfiguration.json").read_text())
-    assert _invoke(event)["statusCode"] == 401
-    body = json.loads(event["body"])
-    body["agent_id"] = estate["agent"]["id"]
-    event["body"] = json.dumps(body)
-    event["headers"]["Gitlab-Kas-Api-Request"] = kas_jwt()
-    event["multiValueHeaders"]["Gitlab-Kas-Api-Request"] = [event["headers"]["Gitlab-Kas-Api-Request"]]
+def test_sample_agent_configuration_event(api):
+    """events/kas/PostAgentConfiguration.json, rendered as `make test-sam-local` renders it (a fresh
+    JWT, the agent made before it), authorises root/sample for its agent in root/sample."""
+    from devtools.sam_events import EventRun
+
+    sample = api.post("/projects", json_body={"name": "sample"}).json()
+    agent = create_agent(api, sample["id"], "sample-agent")
+    path = EVENTS / "kas" / "PostAgentConfiguration.json"
+    event = EventRun(KAS_SECRET, {"CreateAgent.id": str(agent["id"])}).render(path)
+    stale = json.loads(json.dumps(event))
+    stale["headers"]["Gitlab-Kas-Api-Request"] = kas_jwt(secret=b"x" * 32)
+    stale["multiValueHeaders"]["Gitlab-Kas-Api-Request"] = [stale["headers"]["Gitlab-Kas-Api-Request"]]
+    assert _invoke(stale)["statusCode"] == 401
     assert _invoke(event)["statusCode"] == 204
-    assert ("group", estate["root"]["id"]) in _ci_access_of(estate["agent"]["id"])
+    assert ("project", sample["id"]) in _ci_access_of(agent["id"])
