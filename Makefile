@@ -25,7 +25,7 @@ $(VENV)/.installed: pyproject.toml
 install: $(VENV)/.installed
 
 serve: install ## the local API at http://127.0.0.1:$(PORT)/api/v4 (embedded moto, no Docker)
-	@$(PY) -m devtools.serve --port $(PORT) --workers $(WORKERS)
+	@REVISION=$${REVISION:-$$(git rev-parse --short HEAD 2>/dev/null)} $(PY) -m devtools.serve --port $(PORT) --workers $(WORKERS)
 
 lint: install
 	@$(PY) -m ruff check .
@@ -73,7 +73,7 @@ build: $(SAM_VENV)/.installed ## sam build into .aws-sam/ (needs Python 3.12 on 
 	@PATH="$$(dirname $(SAM_PYTHON)):$$PATH" $(SAM_ENV) $(SAM) build
 
 deploy: build ## sam deploy --guided (parameters: see README, "Operating it")
-	@$(SAM_ENV) $(SAM) deploy --guided
+	@$(SAM_ENV) $(SAM) deploy --guided --parameter-overrides Revision=$$(git rev-parse --short HEAD 2>/dev/null)
 
 # `sam local` for real: Docker (started here when none runs), SAM's image (a stand-in where no registry
 # answers), sam build for this machine's architecture, a seeded local AWS (moto); devtools/sam_local.py.

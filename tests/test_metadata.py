@@ -205,3 +205,13 @@ def test_route_scopes(registered, token, method, scope):
     with pytest.raises(errors.InsufficientScope) as refused:
         rule.authorize(token, method)
     assert refused.value.scope == scope
+
+
+@pytest.mark.parametrize(("given", "revision"), [("6f1e2d3c", "6f1e2d3c"), ("", "cluster-agents-api")])
+def test_revision_is_the_builds_commit_id_when_it_has_one(api, monkeypatch, given, revision):
+    """The stack's Revision parameter (make deploy passes git's commit id) becomes REVISION."""
+    from tests.conftest import reset_caches
+
+    monkeypatch.setenv("REVISION", given)
+    reset_caches()
+    assert api.get("/metadata").json()["revision"] == revision

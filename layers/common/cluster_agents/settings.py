@@ -25,11 +25,13 @@ class Settings(BaseModel):
     kas_external_url: str = ""
     kas_external_k8s_proxy_url: str = ""
     version: str = "17.11.0"
-    revision: str = "cluster-agents-api"
+    revision: str = "cluster-agents-api"  # the build's commit id (REVISION) when it has one
 
     @classmethod
     def from_environment(cls) -> Settings:
         values = {name: os.environ[name.upper()] for name in cls.model_fields if name.upper() in os.environ}
+        if not values.get("revision"):  # a stack deployed without its commit id (Revision empty)
+            values.pop("revision", None)
         return cls.model_validate(values)
 
 
