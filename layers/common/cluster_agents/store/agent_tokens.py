@@ -199,29 +199,9 @@ class AgentTokenRepository:
     def record_use(self, token: AuthenticatedAgentToken, now: datetime | None = None) -> bool:
         """Record that ``token`` was used ``now``, throttled (see the module docstring).
         Returns whether the stored value was written."""
-        now = now or clock.now()
-        threshold = clock.iso(now - WRITE_INTERVAL)
-        if token.last_used_at is not None and token.last_used_at >= threshold:
-            return False
-        from botocore.exceptions import ClientError
-
-        try:
-            with dynamo.translated():
-                dynamo.ddb().update_item(
-                    TableName=self.table,
-                    Key=dynamo.key(agent_pk(token.agent.id), token_sk(ACTIVE_TOKEN_PREFIX, token.token_id)),
-                    UpdateExpression="SET #used = :now",
-                    ConditionExpression="attribute_exists(pk) AND (attribute_not_exists(#used) OR "
-                                        "attribute_type(#used, :null) OR #used < :threshold)",
-                    ExpressionAttributeNames={"#used": "last_used_at"},
-                    ExpressionAttributeValues={":now": {"S": clock.iso(now)}, ":threshold": {"S": threshold},
-                                               ":null": {"S": "NULL"}},
-                )
-        except ClientError as error:
-            if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
-                raise
-            return False  # another container recorded a use within the window, or the token is gone
-        return True
+        sk = token_sk(ACTIVE_TOKEN_PREFIX, token.token_id)
+        return dynamo.record_last_use(self.table, agent_pk(token.agent.id), sk, token.last_used_at,
+                                      now or clock.now(), WRITE_INTERVAL)
 
 
 @functools.cache

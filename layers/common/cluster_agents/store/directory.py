@@ -223,28 +223,8 @@ class DirectoryRepository:
         item exists and its value is still older than the window (so concurrent uses write once,
         the value never moves back, and a deleted token is never recreated). Returns whether it
         wrote. Throttling raises StoreBusy: the caller decides whether that may fail its request."""
-        from botocore.exceptions import ClientError
-
-        now = now or clock.now()
-        threshold = clock.iso(now - PAT_USE_INTERVAL)
-        if token.last_used_at is not None and token.last_used_at >= threshold:
-            return False
-        try:
-            with dynamo.translated():
-                dynamo.ddb().update_item(
-                    TableName=self.table, Key=dynamo.key(f"PAT#{digest}", "PAT"),
-                    UpdateExpression="SET #used = :now",
-                    ConditionExpression="attribute_exists(pk) AND (attribute_not_exists(#used) OR "
-                                        "attribute_type(#used, :null) OR #used < :threshold)",
-                    ExpressionAttributeNames={"#used": "last_used_at"},
-                    ExpressionAttributeValues={":now": {"S": clock.iso(now)}, ":threshold": {"S": threshold},
-                                               ":null": {"S": "NULL"}},
-                )
-        except ClientError as error:
-            if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
-                raise
-            return False  # another container recorded a use within the window, or the token is gone
-        return True
+        return dynamo.record_last_use(self.table, f"PAT#{digest}", "PAT", token.last_used_at, now or clock.now(),
+                                      PAT_USE_INTERVAL)
 
     def revoke_pat(self, digest: str) -> None:
         with dynamo.translated():

@@ -8,9 +8,11 @@ import random
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, Generic, TypeVar
 
+from cluster_agents import clock
 from cluster_agents.aws import THROTTLING_CODES, busy_on_transient_errors, client
 from cluster_agents.errors import KeyTooLong, StoreBusy
 
@@ -342,3 +344,31 @@ def query_all(table: str, pk: str, *, sk_prefix: str | None = None) -> list[dict
         items.extend(page)
         if start is None:
             return items
+
+
+def record_last_use(table: str, pk: str, sk: str, last_used_at: str | None, now: datetime,
+                    interval: timedelta) -> bool:
+    """SET the item's ``last_used_at`` to ``now``, at most once per ``interval``: nothing while the
+    value as read (``last_used_at``) is that recent; else one UpdateItem on condition that the item
+    exists and its value is still older (so concurrent uses write once, the value never moves back
+    and a deleted item is never recreated). Returns whether it wrote; throttling raises StoreBusy."""
+    from botocore.exceptions import ClientError
+
+    threshold = clock.iso(now - interval)
+    if last_used_at is not None and last_used_at >= threshold:
+        return False
+    try:
+        with translated():
+            ddb().update_item(
+                TableName=table, Key=key(pk, sk), UpdateExpression="SET #used = :now",
+                ConditionExpression="attribute_exists(pk) AND (attribute_not_exists(#used) OR "
+                                    "attribute_type(#used, :null) OR #used < :threshold)",
+                ExpressionAttributeNames={"#used": "last_used_at"},
+                ExpressionAttributeValues={":now": {"S": clock.iso(now)}, ":threshold": {"S": threshold},
+                                           ":null": {"S": "NULL"}},
+            )
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+            raise
+        return False  # another container recorded a use within the window, or the item is gone
+    return True
