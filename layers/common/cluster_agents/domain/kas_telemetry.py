@@ -105,14 +105,26 @@ def agent_events_problems(params: dict[str, Any]) -> list[str]:
 
 
 def _elements_problems(prefix: str, elements: list[Any], declaration: Declaration) -> list[str]:
-    """Each declared member over every element, member after member (Grape's order)."""
+    """Each declared member over every element, member after member (Grape's order). Names are
+    built only for the failures: a valid element costs a few type checks."""
     problems: list[str] = []
     for member, kind in declaration:
         for index, element in enumerate(elements):
-            if element is None:
-                continue
-            problems += _member_problems(f"{prefix}[{index}]", element, member, kind)
+            if element is not None and not _member_valid(element, member, kind):
+                problems += _member_problems(f"{prefix}[{index}]", element, member, kind)
     return problems
+
+
+def _member_valid(element: Any, member: str, kind: Any) -> bool:
+    if not isinstance(element, dict):
+        return False
+    value = element.get(member)
+    if kind == "integer":
+        return valid_integer(value)
+    if kind == "string":
+        return valid_string(value)
+    return value is None or (isinstance(value, dict) and all(_member_valid(value, inner, inner_kind)
+                                                             for inner, inner_kind in kind))
 
 
 def _member_problems(prefix: str, element: Any, member: str, kind: Any) -> Iterator[str]:

@@ -92,11 +92,10 @@ def comma_separated(values: tuple[str, ...]) -> Any:
         if isinstance(value, str):
             items = _ruby_split(value)
         elif isinstance(value, list):
-            items = []
-            for item in value:
-                if item is not None and not isinstance(item, str):
-                    raise _not_a_value()
-                items += _ruby_split(item or "")
+            if any(item is not None and not isinstance(item, str) for item in value):
+                raise _not_a_value()
+            # Repeats mean nothing (a token's scopes are a set): each distinct item is split once.
+            items = [piece for item in dict.fromkeys(value) for piece in _ruby_split(item or "")]
         else:
             return value  # not a list: the list type refuses it
         if any(item not in values for item in items):
