@@ -259,7 +259,7 @@ def start_api(arch: str, endpoint: str, port: int) -> Iterator[subprocess.Popen]
                            env=sam_environment(endpoint), start_new_session=True)
     try:
         deadline = time.monotonic() + START_API_TIMEOUT_S
-        while not answers(f"http://127.0.0.1:{port}/api/v4/version"):
+        while not answers(f"http://127.0.0.1:{port}/api/v4/version", {"PRIVATE-TOKEN": SAMPLE_TOKEN}):
             if api.poll() is not None or time.monotonic() > deadline:
                 raise Failed("sam local start-api did not start answering")
             time.sleep(1)
@@ -274,9 +274,9 @@ def start_api(arch: str, endpoint: str, port: int) -> Iterator[subprocess.Popen]
                 api.wait(5)
 
 
-def answers(url: str) -> bool:
+def answers(url: str, headers: dict[str, str] | None = None) -> bool:
     try:
-        with urllib.request.urlopen(url, timeout=30) as response:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers or {}), timeout=30) as response:
             return response.status == 200
     except OSError:
         return False
