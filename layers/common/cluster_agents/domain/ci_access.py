@@ -14,7 +14,7 @@ FilterService, RefreshService) as pure functions over plain records.
   their lower-cased ``id`` (a later duplicate wins); the stored configuration is the entry without
   ``id``, its keys in PostgreSQL ``jsonb`` order, which is the order GitLab returns them in.
 
-What an entry may hold is bounded (issue 18): only the fields GitLab's agent configuration knows
+What an entry may hold is bounded: only the fields GitLab's agent configuration knows
 (``KNOWN_FIELDS``: KAS parses ``config.yaml`` into its protobuf schema and sends nothing else, so
 anything more never reaches GitLab), at most ``MAX_ENTRY_BYTES`` of stored JSON each, nested at
 most ``MAX_ENTRY_DEPTH`` deep. A larger

@@ -19,7 +19,7 @@ creates the item when it is not there yet (a nested path would fail on a missing
 that stops authorising the source REMOVEs its attribute, and an item left with no entry stays.
 
 Its limit is DynamoDB's 400 KB per item, shared by every agent authorising the source, so what one
-agent may put there is bounded (issue 18: no agent's configuration may make another agent's
+agent may put there is bounded (no agent's configuration may make another agent's
 authorisation fail): an entry is at most about ``INLINE_LIMIT`` + 30 bytes whatever the agent's
 configuration, since a longer configuration stays in the agent's own mirror item (one per agent
 and source, 400 KB each) and the job side reads it from there, in one more BatchGetItem, only when
