@@ -3,14 +3,10 @@ tokens, groups, projects, members, and CI jobs (admin create, runner-style finis
 
 from __future__ import annotations
 
-from datetime import date
-from typing import Literal
-
 from aws_lambda_powertools.event_handler import Response
 from cluster_agents import errors as e
 from cluster_agents.domain.access import VALID_ACCESS_LEVELS
 from cluster_agents.domain.naming import TOO_DEEP, path_from_name, too_long, valid_path, valid_username
-from cluster_agents.domain.personal_access_tokens import SELF_SERVICE_SCOPES
 from cluster_agents.errors import InvalidParameters, RequestRejected, ValidationFailed
 from cluster_agents.services import world
 from cluster_agents.settings import get_settings
@@ -20,84 +16,22 @@ from cluster_agents.web.app import create_app, entrypoint, no_content, respond
 from cluster_agents.web.auth import ANY_SCOPE, METADATA, USERS, current_user, job_token
 from cluster_agents.web.pagination import headers as page_headers
 from cluster_agents.web.pagination import requested_page
-from cluster_agents.web.params import Params, comma_separated, integer, parse
+from cluster_agents.web.params import integer, parse
 from cluster_agents.web.request import current
-from pydantic import Field
+from world_params import (
+    JobUpdate,
+    MemberChange,
+    NewGroup,
+    NewJob,
+    NewMember,
+    NewOwnPersonalAccessToken,
+    NewPersonalAccessToken,
+    NewProject,
+    NewUser,
+)
 
 app = create_app()
 
-Visibility = Literal["private", "internal", "public"]
-TOKEN_SCOPES = ("api", "read_api", "read_user", "read_repository", "write_repository", "read_registry",
-                "write_registry", "sudo", "admin_mode", "create_runner", "manage_runner", "ai_features", "k8s_proxy")
-
-
-class NewUser(Params):
-    email: str
-    name: str
-    username: str
-    admin: bool = False
-
-
-class NewPersonalAccessToken(Params):
-    name: str
-    scopes: comma_separated(TOKEN_SCOPES)  # type: ignore[valid-type]
-    expires_at: date | None = None
-    description: str | None = None
-
-
-class NewOwnPersonalAccessToken(Params):
-    name: str | None  # required; null or blank: 422 Name can't be blank
-    scopes: comma_separated(SELF_SERVICE_SCOPES)  # type: ignore[valid-type]
-    description: str | None = None
-    expires_at: date | None = None  # null or absent: tomorrow
-
-
-class NewGroup(Params):
-    name: str
-    path: str
-    parent_id: int | None = None
-    visibility: Visibility = "private"
-    description: str = ""
-
-
-class NewProject(Params):
-    name: str | None = None
-    path: str | None = None
-    namespace_id: int | None = None
-    description: str = ""
-    visibility: Visibility = "private"
-
-
-class NewMember(Params):
-    user_id: int
-    access_level: int
-    expires_at: date | None = None
-
-
-class MemberChange(Params):
-    access_level: int
-    expires_at: date | None = None
-
-
-class JobEnvironment(Params):
-    name: str = Field(min_length=1, max_length=255)
-    tier: Literal["production", "staging", "testing", "development", "other"] | None = None
-
-
-class NewJob(Params):
-    project_id: int
-    user_id: int
-    pipeline_id: int | None = None
-    environment: JobEnvironment | str | None = None
-    ref: str = "main"
-    ref_protected: bool = False
-
-
-class JobUpdate(Params):
-    state: Literal["success", "failed"]
-
-
-# ---------------------------------------------------------------- what the routes document
 USER_TAGS, TOKEN_TAGS, GROUP_TAGS, PROJECT_TAGS = ["users"], ["personal access tokens"], ["groups"], ["projects"]
 MEMBER_TAGS, JOB_TAGS = ["members"], ["jobs"]
 ADMIN_ONLY = "Administrators only."

@@ -30,17 +30,16 @@ from typing import Any, TypeVar
 
 from cluster_agents import clock
 from cluster_agents.domain.models import (
-    Environment,
     Group,
     Job,
     Membership,
-    Namespace,
     PersonalAccessToken,
     Project,
     User,
 )
 from cluster_agents.errors import Conflict, ValidationFailed
 from cluster_agents.settings import get_settings
+from cluster_agents.store import directory_items as stored
 from cluster_agents.store import dynamo
 from cluster_agents.store.dynamo import TransactionCancelled
 
@@ -48,79 +47,6 @@ T = TypeVar("T")
 JOB_COUNTER = "job"
 PIPELINE_COUNTER_ATTRIBUTE = "pipeline"  # of the job counter item
 PAT_USE_INTERVAL = timedelta(seconds=60)  # how stale a stored last_used_at of a PAT may get
-
-
-def _members_pk(source_kind: str, source_id: int) -> str:
-    return f"MEMBERS#{source_kind}#{source_id}"
-
-
-def _member_sk(user_id: int) -> str:
-    return f"USER#{user_id:012d}"
-
-
-def _user(item: dict[str, Any]) -> User:
-    return User(
-        id=item["id"], username=item["username"], name=item["name"], email=item.get("email", ""),
-        is_admin=bool(item.get("is_admin")), created_at=item["created_at"], state=item.get("state", "active"),
-    )
-
-
-def _user_fields(user: User) -> dict[str, Any]:
-    return {
-        "id": user.id, "username": user.username, "name": user.name, "email": user.email,
-        "is_admin": user.is_admin, "created_at": user.created_at, "state": user.state,
-    }
-
-
-def _namespace(data: dict[str, Any]) -> Namespace:
-    return Namespace(**data)
-
-
-def _group(item: dict[str, Any]) -> Group:
-    return Group(
-        id=item["id"], name=item["name"], path=item["path"], full_path=item["full_path"],
-        full_name=item["full_name"], visibility=item["visibility"], created_at=item["created_at"],
-        parent_id=item.get("parent_id"), ancestor_ids=tuple(item.get("ancestor_ids", [])),
-        description=item.get("description", ""),
-    )
-
-
-def _project(item: dict[str, Any]) -> Project:
-    return Project(
-        id=item["id"], name=item["name"], path=item["path"], description=item.get("description", ""),
-        visibility=item["visibility"], namespace=_namespace(item["namespace"]), created_at=item["created_at"],
-        creator_id=item["creator_id"], default_branch=item.get("default_branch", "main"),
-        group_ids=tuple(item.get("group_ids", [])),
-    )
-
-
-def _membership(item: dict[str, Any]) -> Membership:
-    return Membership(
-        source_kind=item["source_kind"], source_id=item["source_id"], user_id=item["user_id"],
-        access_level=item["access_level"], created_at=item["created_at"], expires_at=item.get("expires_at"),
-    )
-
-
-def _pat(item: dict[str, Any]) -> PersonalAccessToken:
-    return PersonalAccessToken(
-        id=item["id"], user_id=item["user_id"], name=item["name"], scopes=tuple(item["scopes"]),
-        created_at=item["created_at"], expires_at=item.get("expires_at"), revoked=bool(item.get("revoked")),
-        description=item.get("description"), last_used_at=item.get("last_used_at"),
-    )
-
-
-def _job(item: dict[str, Any]) -> Job:
-    env = item.get("environment")
-    return Job(
-        id=item["id"], project_id=item["project_id"], user_id=item["user_id"], pipeline_id=item["pipeline_id"],
-        status=item["status"], created_at=item["created_at"], ref=item.get("ref", "main"),
-        ref_protected=bool(item.get("ref_protected")),
-        environment=Environment(**env) if env else None,
-    )
-
-
-def _project_key(project_id: int) -> tuple[str, str]:
-    return f"PROJECT#{project_id}", "PROJECT"
 
 
 @dataclass(frozen=True)
@@ -155,7 +81,7 @@ class DirectoryRepository:
     # ------------------------------------------------------------ users
     def get_user(self, user_id: int) -> User | None:
         item = dynamo.get(self.table, f"USER#{user_id}", "USER")
-        return _user(item) if item else None
+        return stored.user(item) if item else None
 
     def find_user_id_by_username(self, username: str) -> int | None:
         item = dynamo.get(self.table, f"USERNAME#{username.lower()}", "USERNAME")
@@ -165,14 +91,22 @@ class DirectoryRepository:
         """Create a user with its unique username, e-mail and personal namespace, atomically."""
         t = self.table
         actions = [
-            dynamo.put_action(t, {"pk": f"USERNAME#{user.username.lower()}", "sk": "USERNAME", "user_id": user.id},
-                              "attribute_not_exists(pk)"),
-            dynamo.put_action(t, {"pk": f"EMAIL#{user.email.lower()}", "sk": "EMAIL", "user_id": user.id},
-                              "attribute_not_exists(pk)"),
-            dynamo.put_action(t, {"pk": f"NAMESPACE#{user.username.lower()}", "sk": "NAMESPACE",
-                                  "kind": "user", "id": user.id}, "attribute_not_exists(pk)"),
-            dynamo.put_action(t, {"pk": f"USER#{user.id}", "sk": "USER", **_user_fields(user)},
-                              "attribute_not_exists(pk)"),
+            dynamo.put_action(
+                t,
+                {"pk": f"USERNAME#{user.username.lower()}", "sk": "USERNAME", "user_id": user.id},
+                "attribute_not_exists(pk)",
+            ),
+            dynamo.put_action(
+                t, {"pk": f"EMAIL#{user.email.lower()}", "sk": "EMAIL", "user_id": user.id}, "attribute_not_exists(pk)"
+            ),
+            dynamo.put_action(
+                t,
+                {"pk": f"NAMESPACE#{user.username.lower()}", "sk": "NAMESPACE", "kind": "user", "id": user.id},
+                "attribute_not_exists(pk)",
+            ),
+            dynamo.put_action(
+                t, {"pk": f"USER#{user.id}", "sk": "USER", **stored.user_fields(user)}, "attribute_not_exists(pk)"
+            ),
         ]
         try:
             dynamo.transact(actions)
@@ -187,34 +121,50 @@ class DirectoryRepository:
     def create_pat(self, token: PersonalAccessToken, digest: str, user: User) -> None:
         t = self.table
         item = {
-            "pk": f"PAT#{digest}", "sk": "PAT", "id": token.id, "user_id": token.user_id, "name": token.name,
-            "scopes": list(token.scopes), "created_at": token.created_at, "expires_at": token.expires_at,
-            "revoked": False, "description": token.description, "user": _user_fields(user),
+            "pk": f"PAT#{digest}",
+            "sk": "PAT",
+            "id": token.id,
+            "user_id": token.user_id,
+            "name": token.name,
+            "scopes": list(token.scopes),
+            "created_at": token.created_at,
+            "expires_at": token.expires_at,
+            "revoked": False,
+            "description": token.description,
+            "user": stored.user_fields(user),
         }
-        dynamo.transact([
-            dynamo.put_action(t, item, "attribute_not_exists(pk)"),
-            dynamo.put_action(t, {"pk": f"PATID#{token.id}", "sk": "PATID", "digest": digest,
-                                  "user_id": token.user_id}, "attribute_not_exists(pk)"),
-        ])
+        dynamo.transact(
+            [
+                dynamo.put_action(t, item, "attribute_not_exists(pk)"),
+                dynamo.put_action(
+                    t,
+                    {"pk": f"PATID#{token.id}", "sk": "PATID", "digest": digest, "user_id": token.user_id},
+                    "attribute_not_exists(pk)",
+                ),
+            ]
+        )
 
     def get_pat_by_digest(self, digest: str) -> tuple[PersonalAccessToken, User] | None:
         item = dynamo.get(self.table, f"PAT#{digest}", "PAT")
         if not item:
             return None
-        return _pat(item), _user(item["user"])
+        return stored.pat(item), stored.user(item["user"])
 
     def pat_reading(self, digest: str) -> dynamo.Read[tuple[PersonalAccessToken, User] | None]:
         """``get_pat_by_digest`` as a read for ``dynamo.read_together``."""
         key = (f"PAT#{digest}", "PAT")
-        return dynamo.Read(self.table, (key,),
-                           lambda found: (_pat(found[key]), _user(found[key]["user"])) if key in found else None)
+        return dynamo.Read(
+            self.table,
+            (key,),
+            lambda found: (stored.pat(found[key]), stored.user(found[key]["user"])) if key in found else None,
+        )
 
     def get_pat(self, token_id: int) -> tuple[PersonalAccessToken, str] | None:
         pointer = dynamo.get(self.table, f"PATID#{token_id}", "PATID")
         if not pointer:
             return None
         item = dynamo.get(self.table, f"PAT#{pointer['digest']}", "PAT")
-        return (_pat(item), pointer["digest"]) if item else None
+        return (stored.pat(item), pointer["digest"]) if item else None
 
     def record_pat_use(self, digest: str, token: PersonalAccessToken, now: datetime | None = None) -> bool:
         """Record that the token with ``digest`` (as read: ``token``) was used ``now``, at most once
@@ -223,14 +173,17 @@ class DirectoryRepository:
         item exists and its value is still older than the window (so concurrent uses write once,
         the value never moves back, and a deleted token is never recreated). Returns whether it
         wrote. Throttling raises StoreBusy: the caller decides whether that may fail its request."""
-        return dynamo.record_last_use(self.table, f"PAT#{digest}", "PAT", token.last_used_at, now or clock.now(),
-                                      PAT_USE_INTERVAL)
+        return dynamo.record_last_use(
+            self.table, f"PAT#{digest}", "PAT", token.last_used_at, now or clock.now(), PAT_USE_INTERVAL
+        )
 
     def revoke_pat(self, digest: str) -> None:
         with dynamo.translated():
             dynamo.ddb().update_item(
-                TableName=self.table, Key=dynamo.key(f"PAT#{digest}", "PAT"),
-                UpdateExpression="SET revoked = :true", ExpressionAttributeValues={":true": {"BOOL": True}},
+                TableName=self.table,
+                Key=dynamo.key(f"PAT#{digest}", "PAT"),
+                UpdateExpression="SET revoked = :true",
+                ExpressionAttributeValues={":true": {"BOOL": True}},
             )
 
     # ------------------------------------------------------------ groups and namespaces
@@ -239,7 +192,7 @@ class DirectoryRepository:
             item = dynamo.get(self.table, f"GROUP#{group_id}", "GROUP")
             if not item:
                 return None
-            self._groups[group_id] = _group(item)
+            self._groups[group_id] = stored.group(item)
         return self._groups[group_id]
 
     def find_namespace(self, full_path: str) -> tuple[str, int] | None:
@@ -249,18 +202,36 @@ class DirectoryRepository:
     def create_group(self, group: Group, creator_membership: Membership, creator: User) -> None:
         t = self.table
         group_item = {
-            "pk": f"GROUP#{group.id}", "sk": "GROUP", "id": group.id, "name": group.name, "path": group.path,
-            "full_path": group.full_path, "full_name": group.full_name, "visibility": group.visibility,
-            "created_at": group.created_at, "parent_id": group.parent_id, "ancestor_ids": list(group.ancestor_ids),
+            "pk": f"GROUP#{group.id}",
+            "sk": "GROUP",
+            "id": group.id,
+            "name": group.name,
+            "path": group.path,
+            "full_path": group.full_path,
+            "full_name": group.full_name,
+            "visibility": group.visibility,
+            "created_at": group.created_at,
+            "parent_id": group.parent_id,
+            "ancestor_ids": list(group.ancestor_ids),
             "description": group.description,
         }
         try:
-            dynamo.transact([
-                dynamo.put_action(t, {"pk": f"NAMESPACE#{group.full_path.lower()}", "sk": "NAMESPACE",
-                                      "kind": "group", "id": group.id}, "attribute_not_exists(pk)"),
-                dynamo.put_action(t, group_item, "attribute_not_exists(pk)"),
-                self._membership_put(creator_membership, creator),
-            ])
+            dynamo.transact(
+                [
+                    dynamo.put_action(
+                        t,
+                        {
+                            "pk": f"NAMESPACE#{group.full_path.lower()}",
+                            "sk": "NAMESPACE",
+                            "kind": "group",
+                            "id": group.id,
+                        },
+                        "attribute_not_exists(pk)",
+                    ),
+                    dynamo.put_action(t, group_item, "attribute_not_exists(pk)"),
+                    self._membership_put(creator_membership, creator),
+                ]
+            )
         except TransactionCancelled as cancelled:
             if cancelled.failed(0):
                 raise ValidationFailed(["Path has already been taken"]) from None
@@ -272,7 +243,7 @@ class DirectoryRepository:
             item = dynamo.get(self.table, f"PROJECT#{project_id}", "PROJECT")
             if not item:
                 return None
-            self._projects[project_id] = _project(item)
+            self._projects[project_id] = stored.project(item)
         return self._projects[project_id]
 
     def find_project_id(self, full_path: str) -> int | None:
@@ -288,16 +259,37 @@ class DirectoryRepository:
         t = self.table
         ns = project.namespace
         item = {
-            "pk": f"PROJECT#{project.id}", "sk": "PROJECT", "id": project.id, "name": project.name,
-            "path": project.path, "description": project.description, "visibility": project.visibility,
-            "namespace": {"kind": ns.kind, "id": ns.id, "name": ns.name, "path": ns.path,
-                          "full_path": ns.full_path, "full_name": ns.full_name, "parent_id": ns.parent_id},
-            "created_at": project.created_at, "creator_id": project.creator_id,
-            "default_branch": project.default_branch, "group_ids": list(project.group_ids),
+            "pk": f"PROJECT#{project.id}",
+            "sk": "PROJECT",
+            "id": project.id,
+            "name": project.name,
+            "path": project.path,
+            "description": project.description,
+            "visibility": project.visibility,
+            "namespace": {
+                "kind": ns.kind,
+                "id": ns.id,
+                "name": ns.name,
+                "path": ns.path,
+                "full_path": ns.full_path,
+                "full_name": ns.full_name,
+                "parent_id": ns.parent_id,
+            },
+            "created_at": project.created_at,
+            "creator_id": project.creator_id,
+            "default_branch": project.default_branch,
+            "group_ids": list(project.group_ids),
         }
         actions = [
-            dynamo.put_action(t, {"pk": f"PROJECTPATH#{project.path_with_namespace.lower()}", "sk": "PROJECTPATH",
-                                  "project_id": project.id}, "attribute_not_exists(pk)"),
+            dynamo.put_action(
+                t,
+                {
+                    "pk": f"PROJECTPATH#{project.path_with_namespace.lower()}",
+                    "sk": "PROJECTPATH",
+                    "project_id": project.id,
+                },
+                "attribute_not_exists(pk)",
+            ),
             dynamo.put_action(t, item, "attribute_not_exists(pk)"),
         ]
         if creator_membership:
@@ -318,49 +310,57 @@ class DirectoryRepository:
         """The projects that exist among ``project_ids``: none read for those already cached,
         one BatchGetItem for the rest."""
         wanted = list(dict.fromkeys(project_ids))
-        for item in self._batch_get(_project_key(pid) for pid in wanted if pid not in self._projects).values():
-            self._projects[item["id"]] = _project(item)
+        for item in self._batch_get(stored.project_key(pid) for pid in wanted if pid not in self._projects).values():
+            self._projects[item["id"]] = stored.project(item)
         return {pid: self._projects[pid] for pid in wanted if pid in self._projects}
 
-    def get_user_and_memberships_reading(self, user_id: int, sources: Iterable[tuple[str, int]],
-                                         read: dynamo.Read[T]) -> tuple[User | None, list[Membership], T]:
+    def get_user_and_memberships_reading(
+        self, user_id: int, sources: Iterable[tuple[str, int]], read: dynamo.Read[T]
+    ) -> tuple[User | None, list[Membership], T]:
         """The user, their memberships of the given (kind, id) sources, and another repository's
         ``read`` (of any table), all in one BatchGetItem (up to 100 keys in all)."""
         user_key = (f"USER#{user_id}", "USER")
-        user_read = dynamo.Read(self.table, (user_key,), lambda found: _user(found[user_key]) if found else None)
+        user_read = dynamo.Read(self.table, (user_key,), lambda found: stored.user(found[user_key]) if found else None)
         user, memberships, answer = dynamo.read_together(user_read, self._memberships_read(user_id, sources), read)
         return user, memberships, answer
 
-    def resolve_configured_paths(self, agent_project_id: int, project_paths: Iterable[str],
-                                 group_paths: Iterable[str]) -> ConfiguredPaths:
+    def resolve_configured_paths(
+        self, agent_project_id: int, project_paths: Iterable[str], group_paths: Iterable[str]
+    ) -> ConfiguredPaths:
         """The agent's project, and what the ``ci_access`` project and group paths name: one
         BatchGetItem for the agent's project and every path pointer together, then one more only
         for projects and groups not cached yet."""
         cached = self._projects.get(agent_project_id)
         if cached is not None and not cached.group_ids:
             group_paths = ()  # an agent of a personal project authorises no group
-        project_pointers = {path: (f"PROJECTPATH#{path}", "PROJECTPATH")
-                            for path in dict.fromkeys(path.lower() for path in project_paths)}
-        group_pointers = {path: (f"NAMESPACE#{path}", "NAMESPACE")
-                          for path in dict.fromkeys(path.lower() for path in group_paths)}
-        own = [] if cached is not None else [_project_key(agent_project_id)]
+        project_pointers = {
+            path: (f"PROJECTPATH#{path}", "PROJECTPATH")
+            for path in dict.fromkeys(path.lower() for path in project_paths)
+        }
+        group_pointers = {
+            path: (f"NAMESPACE#{path}", "NAMESPACE") for path in dict.fromkeys(path.lower() for path in group_paths)
+        }
+        own = [] if cached is not None else [stored.project_key(agent_project_id)]
         found = self._batch_get([*own, *project_pointers.values(), *group_pointers.values()])
         for key in own:
             if key in found:
-                self._projects[agent_project_id] = _project(found[key])
+                self._projects[agent_project_id] = stored.project(found[key])
         agent_project = self._projects.get(agent_project_id)
         if agent_project is None:
             return ConfiguredPaths(None, {}, {})
         project_ids = {path: found[key]["project_id"] for path, key in project_pointers.items() if key in found}
-        group_ids = {path: found[key]["id"] for path, key in group_pointers.items()
-                     if agent_project.group_ids and key in found and found[key].get("kind") == "group"}
-        missing = [_project_key(pid) for pid in dict.fromkeys(project_ids.values()) if pid not in self._projects]
+        group_ids = {
+            path: found[key]["id"]
+            for path, key in group_pointers.items()
+            if agent_project.group_ids and key in found and found[key].get("kind") == "group"
+        }
+        missing = [stored.project_key(pid) for pid in dict.fromkeys(project_ids.values()) if pid not in self._projects]
         missing += [(f"GROUP#{gid}", "GROUP") for gid in dict.fromkeys(group_ids.values()) if gid not in self._groups]
         for key, item in self._batch_get(missing).items():
             if key[0].startswith("GROUP#"):
-                self._groups[item["id"]] = _group(item)
+                self._groups[item["id"]] = stored.group(item)
             else:
-                self._projects[item["id"]] = _project(item)
+                self._projects[item["id"]] = stored.project(item)
         return ConfiguredPaths(
             agent_project=agent_project,
             projects={path: self._projects[pid] for path, pid in project_ids.items() if pid in self._projects},
@@ -372,31 +372,43 @@ class DirectoryRepository:
         """The user's memberships of the given (kind, id) sources, in one round trip."""
         return dynamo.read_together(self._memberships_read(user_id, sources))[0]
 
-    def memberships_of_reading(self, user_id: int, sources: Iterable[tuple[str, int]],
-                               read: dynamo.Read[T]) -> tuple[list[Membership], T]:
+    def memberships_of_reading(
+        self, user_id: int, sources: Iterable[tuple[str, int]], read: dynamo.Read[T]
+    ) -> tuple[list[Membership], T]:
         """``memberships_of``, and another repository's ``read`` (of any table) in the same
         BatchGetItem: the memberships and that read's answer."""
         memberships, answer = dynamo.read_together(self._memberships_read(user_id, sources), read)
         return memberships, answer
 
     def _memberships_read(self, user_id: int, sources: Iterable[tuple[str, int]]) -> dynamo.Read[list[Membership]]:
-        keys = tuple(dict.fromkeys((_members_pk(kind, source_id), _member_sk(user_id)) for kind, source_id in sources))
-        return dynamo.Read(self.table, keys, lambda found: [_membership(found[key]) for key in keys if key in found])
+        keys = tuple(
+            dict.fromkeys(
+                (stored.members_pk(kind, source_id), stored.member_sk(user_id)) for kind, source_id in sources
+            )
+        )
+        return dynamo.Read(
+            self.table, keys, lambda found: [stored.membership(found[key]) for key in keys if key in found]
+        )
 
     def get_member(self, source_kind: str, source_id: int, user_id: int) -> tuple[Membership, User] | None:
-        item = dynamo.get(self.table, _members_pk(source_kind, source_id), _member_sk(user_id))
-        return (_membership(item), _user(item["user"])) if item else None
+        item = dynamo.get(self.table, stored.members_pk(source_kind, source_id), stored.member_sk(user_id))
+        return (stored.membership(item), stored.user(item["user"])) if item else None
 
     def list_members(self, source_kind: str, source_id: int) -> list[tuple[Membership, User]]:
-        items = dynamo.query_all(self.table, _members_pk(source_kind, source_id), sk_prefix="USER#")
-        return [(_membership(item), _user(item["user"])) for item in items]
+        items = dynamo.query_all(self.table, stored.members_pk(source_kind, source_id), sk_prefix="USER#")
+        return [(stored.membership(item), stored.user(item["user"])) for item in items]
 
     def _membership_put(self, membership: Membership, user: User, condition: str | None = None) -> dict:
         item = {
-            "pk": _members_pk(membership.source_kind, membership.source_id), "sk": _member_sk(membership.user_id),
-            "source_kind": membership.source_kind, "source_id": membership.source_id,
-            "user_id": membership.user_id, "access_level": membership.access_level,
-            "created_at": membership.created_at, "expires_at": membership.expires_at, "user": _user_fields(user),
+            "pk": stored.members_pk(membership.source_kind, membership.source_id),
+            "sk": stored.member_sk(membership.user_id),
+            "source_kind": membership.source_kind,
+            "source_id": membership.source_id,
+            "user_id": membership.user_id,
+            "access_level": membership.access_level,
+            "created_at": membership.created_at,
+            "expires_at": membership.expires_at,
+            "user": stored.user_fields(user),
         }
         return dynamo.put_action(self.table, item, condition)
 
@@ -416,8 +428,16 @@ class DirectoryRepository:
 
     def remove_member(self, source_kind: str, source_id: int, user_id: int) -> bool:
         try:
-            dynamo.transact([dynamo.delete_action(self.table, _members_pk(source_kind, source_id),
-                                                  _member_sk(user_id), "attribute_exists(pk)")])
+            dynamo.transact(
+                [
+                    dynamo.delete_action(
+                        self.table,
+                        stored.members_pk(source_kind, source_id),
+                        stored.member_sk(user_id),
+                        "attribute_exists(pk)",
+                    )
+                ]
+            )
         except TransactionCancelled:
             return False
         return True
@@ -426,24 +446,40 @@ class DirectoryRepository:
     def create_job(self, job: Job, digest: str) -> None:
         env = job.environment
         item = {
-            "pk": f"JOB#{digest}", "sk": "JOB", "id": job.id, "project_id": job.project_id,
-            "user_id": job.user_id, "pipeline_id": job.pipeline_id, "status": job.status,
-            "created_at": job.created_at, "ref": job.ref, "ref_protected": job.ref_protected,
+            "pk": f"JOB#{digest}",
+            "sk": "JOB",
+            "id": job.id,
+            "project_id": job.project_id,
+            "user_id": job.user_id,
+            "pipeline_id": job.pipeline_id,
+            "status": job.status,
+            "created_at": job.created_at,
+            "ref": job.ref,
+            "ref_protected": job.ref_protected,
             "environment": {"name": env.name, "slug": env.slug, "tier": env.tier} if env else None,
         }
         dynamo.transact([dynamo.put_action(self.table, item, "attribute_not_exists(pk)")])
 
     def get_job_by_digest(self, digest: str) -> Job | None:
         item = dynamo.get(self.table, f"JOB#{digest}", "JOB")
-        return _job(item) if item else None
+        return stored.job(item) if item else None
 
     def finish_job(self, digest: str, status: str) -> bool:
         """Move a running job to ``status``; False when it was not running."""
         try:
-            dynamo.transact([dynamo.update_action(
-                self.table, f"JOB#{digest}", "JOB", "SET #s = :status",
-                "#s = :running", names={"#s": "status"}, values={":status": status, ":running": "running"},
-            )])
+            dynamo.transact(
+                [
+                    dynamo.update_action(
+                        self.table,
+                        f"JOB#{digest}",
+                        "JOB",
+                        "SET #s = :status",
+                        "#s = :running",
+                        names={"#s": "status"},
+                        values={":status": status, ":running": "running"},
+                    )
+                ]
+            )
         except TransactionCancelled:
             return False
         return True
