@@ -29,6 +29,7 @@ serve: install ## the local API at http://127.0.0.1:$(PORT)/api/v4 (embedded mot
 
 lint: install
 	@$(PY) -m ruff check .
+	@$(PY) -m ruff format --check .
 	@$(VENV)/bin/cfn-lint template.yaml
 
 test: lint ## lint, then every test suite (unit, handler, end-to-end, concurrency), then sam validate --lint

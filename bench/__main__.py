@@ -30,8 +30,12 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 PHASES = ("roundtrips", "latency", "worstcase", "memory", "coldstart", "scaling", "load")
-PROFILED = ("GET /user", "GET /projects/{}/cluster_agents", "POST /projects/{}/cluster_agents",
-            "GET /job/allowed_agents")
+PROFILED = (
+    "GET /user",
+    "GET /projects/{}/cluster_agents",
+    "POST /projects/{}/cluster_agents",
+    "GET /job/allowed_agents",
+)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -124,8 +128,9 @@ def _load() -> str:
 
 def _git(*args: str) -> str:
     try:
-        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, timeout=10,
-                              check=False).stdout.strip()
+        return subprocess.run(
+            ["git", *args], cwd=ROOT, capture_output=True, text=True, timeout=10, check=False
+        ).stdout.strip()
     except OSError:
         return ""
 
@@ -148,11 +153,20 @@ def run(args: argparse.Namespace, say) -> object:
     functions = function_of(template)
     the_plan = plan(routes)
     command = "make bench" + (f" (python -m bench {' '.join(sys.argv[1:])})" if sys.argv[1:] else "")
-    report = Run(command=command, started=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"), seconds=0,
-                 machine=machine_facts(), plan=the_plan,
-                 options={"repeats": args.repeats, "latency_requests": args.latency_requests, "warmup": args.warmup,
-                          "import_repeats": args.import_repeats,
-                          "sizes": scaling.Sizes(args.agents, args.revoked, args.pats)})
+    report = Run(
+        command=command,
+        started=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        seconds=0,
+        machine=machine_facts(),
+        plan=the_plan,
+        options={
+            "repeats": args.repeats,
+            "latency_requests": args.latency_requests,
+            "warmup": args.warmup,
+            "import_repeats": args.import_repeats,
+            "sizes": scaling.Sizes(args.agents, args.revoked, args.pats),
+        },
+    )
     report.skipped_phases = sorted(args.skip)
     say(f"{len(the_plan.runnable)} routes to measure, {len(the_plan.waiting)} waiting for their routes")
     run_id = secrets.token_hex(3)
@@ -182,8 +196,16 @@ def run(args: argparse.Namespace, say) -> object:
                 http = Http("127.0.0.1", api.port)
                 report.floor = Floor(container.ddb(), container.directory_table)
                 report.costs = OpCosts(container.ddb(), [container.directory_table, container.agents_table])
-                report.latencies = measure_latency(http, world, measurable, report.floor, args.latency_requests,
-                                                   args.warmup, costs=report.costs, progress=say)
+                report.latencies = measure_latency(
+                    http,
+                    world,
+                    measurable,
+                    report.floor,
+                    args.latency_requests,
+                    args.warmup,
+                    costs=report.costs,
+                    progress=say,
+                )
                 report.table_items = report.costs.table_items()
                 http.close()
         if "worstcase" not in args.skip:
@@ -191,24 +213,29 @@ def run(args: argparse.Namespace, say) -> object:
 
             say("worst-case CPU per write route (in process)")
             report.routes = routes
-            report.worst_costs = worstcase.measure(world, client, routes, the_plan.runnable, args.repeats,
-                                                   progress=say)
+            report.worst_costs = worstcase.measure(world, client, routes, the_plan.runnable, args.repeats, progress=say)
             counts = (1, 10, 30) if args.quick else (1, 100, 1000)
             report.allowed_agents_costs = ci_access_cost.measure(world, client, counts, progress=say)
         report.seeded_notes += sorted(world.notes.seeded)
         if "roundtrips" not in args.skip:
             from bench.scale_report import hot_items, route_costs
 
-            report.hot_sizes = hot_items(container.ddb(), {"agents": container.agents_table,
-                                                           "directory": container.directory_table})
+            report.hot_sizes = hot_items(
+                container.ddb(), {"agents": container.agents_table, "directory": container.directory_table}
+            )
             report.route_costs = route_costs(report.counts, template)
 
     if "load" not in args.skip:
         from bench import load
 
         say(f"load run: locust, {args.load_seconds} s at most, {args.load_requests:,} requests at most")
-        report.load = load.run(seconds=args.load_seconds, max_requests=args.load_requests, users=args.load_users,
-                               workers=args.load_workers, progress=say)
+        report.load = load.run(
+            seconds=args.load_seconds,
+            max_requests=args.load_requests,
+            users=args.load_users,
+            workers=args.load_workers,
+            progress=say,
+        )
 
     if "memory" not in args.skip:
         say("memory of a worker over a mixed load (fresh moto server and local API)")
@@ -219,8 +246,9 @@ def run(args: argparse.Namespace, say) -> object:
                 http = Http("127.0.0.1", api.port)
                 checkpoints = tuple(n for n in (10, 100, 1000) if n <= args.memory_requests)
                 checkpoints += () if args.memory_requests in checkpoints else (args.memory_requests,)
-                report.memory = memory_run(http, api.worker_pids, world, measurable, functions,
-                                           args.memory_requests, checkpoints, progress=say)
+                report.memory = memory_run(
+                    http, api.worker_pids, world, measurable, functions, args.memory_requests, checkpoints, progress=say
+                )
                 http.close()
 
     if "coldstart" not in args.skip:
@@ -233,14 +261,21 @@ def run(args: argparse.Namespace, say) -> object:
             container, client, world = fresh_world(big.endpoint)
             report.scales = scaling.measure(world, client, report.options["sizes"], progress=say)
             report.seeded_notes += sorted(world.notes.seeded)
-        report.seeded_notes.insert(0, (
-            f"{args.agents - 10:,} agents (agent item and name-index copy each, `#STATS` `agent_count` raised to "
-            f"match), {args.revoked - 1:,} revoked tokens (`RT#` items) and {args.pats - 10:,} personal access tokens "
-            "(`PAT#` and `PATID#` items) were written with BatchWriteItem as raw copies of items the API had "
-            "written, under ids reserved from the `COUNTER` items; the small cases were made through the API."))
+        report.seeded_notes.insert(
+            0,
+            (
+                f"{args.agents - 10:,} agents (agent item and name-index copy each, `#STATS` `agent_count` raised to "
+                f"match), {args.revoked - 1:,} revoked tokens (`RT#` items) and {args.pats - 10:,} personal access "
+                "tokens "
+                "(`PAT#` and `PATID#` items) were written with BatchWriteItem as raw copies of items the API had "
+                "written, under ids reserved from the `COUNTER` items; the small cases were made through the API."
+            ),
+        )
 
-    report.machine["load average"] = (f"{report.machine['load average']} at the start, {_load()} at the end "
-                                      f"(1-minute; {os.cpu_count()} cores: above that, other work shared the machine)")
+    report.machine["load average"] = (
+        f"{report.machine['load average']} at the start, {_load()} at the end "
+        f"(1-minute; {os.cpu_count()} cores: above that, other work shared the machine)"
+    )
     report.seconds = time.monotonic() - started
     return report
 
@@ -259,8 +294,7 @@ def main(argv: list[str] | None = None) -> int:
         report = run(args, say)
         Path(args.output).write_text(render(report), encoding="utf-8")
         say(f"wrote {args.output}")
-    print(f"bench: wrote {args.output} in {time.monotonic() - t0:.0f} s (functions' logs: {log_path})",
-          file=sys.stderr)
+    print(f"bench: wrote {args.output} in {time.monotonic() - t0:.0f} s (functions' logs: {log_path})", file=sys.stderr)
     return 0
 
 

@@ -40,7 +40,7 @@ def number_size(text: str) -> int:
 
 def value_size(value: dict[str, Any]) -> int:
     """Bytes of one attribute value (without its name)."""
-    (kind, body), = value.items()
+    ((kind, body),) = value.items()
     if kind == "S":
         return len(body.encode("utf-8"))
     if kind == "N":

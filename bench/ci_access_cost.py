@@ -18,7 +18,7 @@ ITEM_LIMIT = 400 * 1024  # DynamoDB's item size limit
 
 def attribute_bytes(value: dict[str, Any]) -> int:
     """DynamoDB's size of one attribute value (wire format), as its documentation counts it."""
-    (kind, inner), = value.items()
+    ((kind, inner),) = value.items()
     if kind == "S":
         return len(inner.encode("utf-8"))
     if kind == "N":
@@ -96,13 +96,15 @@ class _BytesRead:
 
 def _wire(item: dict[str, Any]) -> dict[str, Any]:
     """botocore's parsed item back in wire form (binary values arrive as bytes)."""
+
     def value(v: dict[str, Any]) -> dict[str, Any]:
-        (kind, inner), = v.items()
+        ((kind, inner),) = v.items()
         if kind == "M":
             return {"M": {name: value(x) for name, x in inner.items()}}
         if kind == "L":
             return {"L": [value(x) for x in inner]}
         return {kind: inner}
+
     return {name: value(v) for name, v in item.items()}
 
 
@@ -118,8 +120,11 @@ def _seeded_agent(world: World, project_id: int) -> int:
         return world._seed_agent(project_id, name)
     except dynamo.TransactionCancelled:
         table = get_settings().agents_table
-        found = dynamo.ddb().get_item(TableName=table, Key=dynamo.key(f"PROJECT#{project_id}", f"AGENT#{name}"),
-                                      ConsistentRead=True).get("Item")
+        found = (
+            dynamo.ddb()
+            .get_item(TableName=table, Key=dynamo.key(f"PROJECT#{project_id}", f"AGENT#{name}"), ConsistentRead=True)
+            .get("Item")
+        )
         if not found:
             raise
         return int(found["id"]["N"])
@@ -141,27 +146,56 @@ def _copy_entries(world: World, project_id: int, group_id: int, numbers: range) 
     pending: list[tuple[int, str]] = []
     for number in numbers:
         agent_id = dynamo.next_id(table, "agent")  # plain writes: moto copies every table per transaction
-        fields = {"id": agent_id, "project_id": project_id, "name": world.unique("copied"), "created_at": "",
-                  "updated_at": "", "created_by_user_id": 1, "is_receptive": False, "active_tokens": 0, "version": 0}
+        fields = {
+            "id": agent_id,
+            "project_id": project_id,
+            "name": world.unique("copied"),
+            "created_at": "",
+            "updated_at": "",
+            "created_by_user_id": 1,
+            "is_receptive": False,
+            "active_tokens": 0,
+            "version": 0,
+        }
         dynamo.ddb().put_item(TableName=table, Item=dynamo.to_item({"pk": f"AGENT#{agent_id}", "sk": "A", **fields}))
         configuration = json.dumps({"default_namespace": f"ns-{number}"}, separators=(",", ":"))
         pending.append((agent_id, configuration))
-        dynamo.ddb().put_item(TableName=table, Item=dynamo.to_item({
-            "pk": f"AGENT#{agent_id}", "sk": f"CI#group#{group_id}", "agent_id": agent_id,
-            "agent_project_id": project_id, "kind": "group", "source_id": group_id,
-            "configuration": configuration}))
+        dynamo.ddb().put_item(
+            TableName=table,
+            Item=dynamo.to_item(
+                {
+                    "pk": f"AGENT#{agent_id}",
+                    "sk": f"CI#group#{group_id}",
+                    "agent_id": agent_id,
+                    "agent_project_id": project_id,
+                    "kind": "group",
+                    "source_id": group_id,
+                    "configuration": configuration,
+                }
+            ),
+        )
         if len(pending) == 100 or number == numbers[-1]:
             names = {f"#a{n}": f"a{agent_id}" for n, (agent_id, _) in enumerate(pending)}
-            values = {f":a{n}": {"M": {"p": {"N": str(project_id)}, "c": {"S": configuration}}}
-                      for n, (_, configuration) in enumerate(pending)}
-            dynamo.ddb().update_item(TableName=table, Key=dynamo.key(f"CIACCESS#group#{group_id}", "ALL"),
-                                     UpdateExpression="SET " + ", ".join(f"{name} = :{name[1:]}" for name in names),
-                                     ExpressionAttributeNames=names, ExpressionAttributeValues=values)
+            values = {
+                f":a{n}": {"M": {"p": {"N": str(project_id)}, "c": {"S": configuration}}}
+                for n, (_, configuration) in enumerate(pending)
+            }
+            dynamo.ddb().update_item(
+                TableName=table,
+                Key=dynamo.key(f"CIACCESS#group#{group_id}", "ALL"),
+                UpdateExpression="SET " + ", ".join(f"{name} = :{name[1:]}" for name in names),
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+            )
             pending = []
 
 
-def measure(world: World, client: InProcess, counts: tuple[int, ...] = (1, 100, 1000),
-            progress: Callable[[str], None] | None = None) -> list[AllowedAgentsCost]:
+def measure(
+    world: World,
+    client: InProcess,
+    counts: tuple[int, ...] = (1, 100, 1000),
+    progress: Callable[[str], None] | None = None,
+) -> list[AllowedAgentsCost]:
     """For each count: a fresh top-level group with a configuration project and an app project in
     it, that many agents each authorising the group (``{"default_namespace": "ns-<n>"}``), and a
     job of the app project; the warm ``allowed_agents`` request's reads."""
@@ -175,8 +209,12 @@ def measure(world: World, client: InProcess, counts: tuple[int, ...] = (1, 100, 
         configured = min(count, THROUGH_THE_API)
         for number in range(configured):
             agent_id = _seeded_agent(world, config["id"])
-            body = {"agent_id": agent_id, "agent_config": {"ci_access": {"groups": [
-                {"id": group["full_path"], "default_namespace": f"ns-{number}"}]}}}
+            body = {
+                "agent_id": agent_id,
+                "agent_config": {
+                    "ci_access": {"groups": [{"id": group["full_path"], "default_namespace": f"ns-{number}"}]}
+                },
+            }
             request = Request("POST", KAS_CONFIGURATION, world.kas_headers(), body, expect=204)
             check(request, client.send(request))
         _copy_entries(world, config["id"], group["id"], range(configured, count))
@@ -188,11 +226,22 @@ def measure(world: World, client: InProcess, counts: tuple[int, ...] = (1, 100, 
             started = time.process_time()
             response = check(request, client.send(request))
             cpu = time.process_time() - started
-        results.append(AllowedAgentsCost(count, len(response.json()["allowed_agents"]), calls.dynamodb,
-                                         calls.sequence(), calls.items_read, bytes_read.total, len(response.body),
-                                         cpu))
-    world.notes.seeded.add(f"the agents authorising one group (allowed_agents cost) were written straight to "
-                           f"AgentsTable in store/agents.py's layout; the first {THROUGH_THE_API} were configured "
-                           "through the agent server's route, the others' entries and mirrors written as raw "
-                           "copies of what it writes, 100 entries per UpdateItem")
+        results.append(
+            AllowedAgentsCost(
+                count,
+                len(response.json()["allowed_agents"]),
+                calls.dynamodb,
+                calls.sequence(),
+                calls.items_read,
+                bytes_read.total,
+                len(response.body),
+                cpu,
+            )
+        )
+    world.notes.seeded.add(
+        f"the agents authorising one group (allowed_agents cost) were written straight to "
+        f"AgentsTable in store/agents.py's layout; the first {THROUGH_THE_API} were configured "
+        "through the agent server's route, the others' entries and mirrors written as raw "
+        "copies of what it writes, 100 entries per UpdateItem"
+    )
     return results

@@ -56,8 +56,10 @@ class Response:
 
 class UnexpectedStatus(Exception):
     def __init__(self, request: Request, response: Response) -> None:
-        super().__init__(f"{request.method} {request.path} -> {response.status} (expected {request.expect or '2xx'}): "
-                         f"{response.body[:300]!r}")
+        super().__init__(
+            f"{request.method} {request.path} -> {response.status} (expected {request.expect or '2xx'}): "
+            f"{response.body[:300]!r}"
+        )
         self.response = response
 
 
@@ -81,8 +83,9 @@ class InProcess:
         if matched is None:
             return None
         function, resource, params = matched
-        event = apigw.rest_event(request.method, raw_path, resource, params, request.header_pairs(), query,
-                                 request.body(), stage="bench")
+        event = apigw.rest_event(
+            request.method, raw_path, resource, params, request.header_pairs(), query, request.body(), stage="bench"
+        )
         if function.logical_id not in self._handlers:
             module = importlib.import_module(function.module)
             self._handlers[function.logical_id] = getattr(module, function.handler)

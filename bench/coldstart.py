@@ -58,8 +58,12 @@ def _paths(function: cfn.Function | None, template: dict | None) -> list[str]:
 
 
 def _run(module: str, paths: list[str], env: dict[str, str], importtime: bool = False) -> subprocess.CompletedProcess:
-    command = [sys.executable, *(["-X", "importtime"] if importtime else []), "-c",
-               _TIMER.format(paths=paths, module=module)]
+    command = [
+        sys.executable,
+        *(["-X", "importtime"] if importtime else []),
+        "-c",
+        _TIMER.format(paths=paths, module=module),
+    ]
     return subprocess.run(command, env=env, capture_output=True, text=True, timeout=120, cwd="/", check=False)
 
 

@@ -26,19 +26,31 @@ class Probe:
 
         meta = hooked_client.meta
         self._client = boto3.session.Session().client(
-            "dynamodb", region_name=meta.region_name, endpoint_url=meta.endpoint_url)
+            "dynamodb", region_name=meta.region_name, endpoint_url=meta.endpoint_url
+        )
 
     def get(self, key: Key) -> dict | None:
         table, pk, sk = key
-        return self._client.get_item(TableName=table, Key={"pk": {"S": pk}, "sk": {"S": sk}},
-                                     ConsistentRead=True).get("Item")
+        return self._client.get_item(TableName=table, Key={"pk": {"S": pk}, "sk": {"S": sk}}, ConsistentRead=True).get(
+            "Item"
+        )
 
     def evaluated(self, operation: str, params: dict, scanned: int) -> list[dict]:
         """The whole items a Query/Scan page evaluated: the same key condition, start and limit
         without projection and filter, its first ``scanned`` items."""
-        kept = {name: params[name] for name in ("TableName", "IndexName", "KeyConditionExpression",
-                                                 "ExclusiveStartKey", "ScanIndexForward", "ConsistentRead",
-                                                 "Limit") if name in params}
+        kept = {
+            name: params[name]
+            for name in (
+                "TableName",
+                "IndexName",
+                "KeyConditionExpression",
+                "ExclusiveStartKey",
+                "ScanIndexForward",
+                "ConsistentRead",
+                "Limit",
+            )
+            if name in params
+        }
         used = set(_PLACEHOLDER.findall(params.get("KeyConditionExpression", "")))
         names = {k: v for k, v in (params.get("ExpressionAttributeNames") or {}).items() if k in used}
         values = {k: v for k, v in (params.get("ExpressionAttributeValues") or {}).items() if k in used}
@@ -62,7 +74,7 @@ def written_keys(operation: str, params: dict) -> list[tuple[Key, str]]:
     if operation == "TransactWriteItems":
         out = []
         for action in params.get("TransactItems", []):
-            (kind, body), = action.items()
+            ((kind, body),) = action.items()
             out.append((_key_of(body["TableName"], body.get("Key") or body["Item"]), kind))
         return out
     if operation == "BatchWriteItem":
@@ -94,8 +106,11 @@ def _unprocessed_writes(parsed: dict) -> set[Key]:
 
 
 def _unprocessed_reads(parsed: dict) -> set[Key]:
-    return {_key_of(table, key) for table, request in (parsed.get("UnprocessedKeys") or {}).items()
-            for key in request.get("Keys", [])}
+    return {
+        _key_of(table, key)
+        for table, request in (parsed.get("UnprocessedKeys") or {}).items()
+        for key in request.get("Keys", [])
+    }
 
 
 def units(probe: Probe, operation: str, params: dict, parsed: dict, images: dict[Key, dict | None]) -> Capacity:
@@ -123,8 +138,11 @@ def units(probe: Probe, operation: str, params: dict, parsed: dict, images: dict
         if failed:
             return Capacity()
         scanned = int(parsed.get("ScannedCount", parsed.get("Count", 0)))
-        whole = ("ProjectionExpression" not in params and "FilterExpression" not in params
-                 and params.get("Select") in (None, "ALL_ATTRIBUTES"))
+        whole = (
+            "ProjectionExpression" not in params
+            and "FilterExpression" not in params
+            and params.get("Select") in (None, "ALL_ATTRIBUTES")
+        )
         items = parsed.get("Items", []) if whole else probe.evaluated(operation, params, scanned)
         return capacity.query(items, consistent)
     if operation == "TransactGetItems":

@@ -38,8 +38,9 @@ def render_section(costs: list[RouteCost], agents: list, routes: set[RouteKey] |
             ratio = f"{cost.worst / cost.median:.1f}x" if cost.median else "-"
             statuses = ", ".join(sorted({str(status) for status in cost.statuses.values()}))
             median = f"{cost.median * 1000:.1f}" if cost.median is not None else "-"
-            lines.append(f"| `{cost.name}` | {median} | {cost.worst * 1000:.1f} | {ratio} | {cost.worst_case} | "
-                         f"{statuses} |")
+            lines.append(
+                f"| `{cost.name}` | {median} | {cost.worst * 1000:.1f} | {ratio} | {cost.worst_case} | {statuses} |"
+            )
         lines.append("")
         if EXPLAINED:
             lines += ["Where the worst case may pass 10x the median:", ""]
@@ -52,22 +53,30 @@ def render_section(costs: list[RouteCost], agents: list, routes: set[RouteKey] |
     if agents:
         least, usual = agents_one_item_holds()
         lines += [
-            "### `/job/allowed_agents` with many agents authorising one group", "",
-            "Each agent authorises the job's top-level group with `{\"default_namespace\": \"ns-<n>\"}`. Bytes are "
+            "### `/job/allowed_agents` with many agents authorising one group",
+            "",
+            'Each agent authorises the job\'s top-level group with `{"default_namespace": "ns-<n>"}`. Bytes are '
             "DynamoDB's item sizes of everything read (what read capacity is charged on); the response is the "
-            "JSON body.", "",
+            "JSON body.",
+            "",
             "| agents | allowed | round trips | calls | items read | bytes read | response bytes | CPU, ms |",
             "|---:|---:|---:|---|---:|---:|---:|---:|",
         ]
         for row in agents:
-            lines.append(f"| {row.agents:,} | {row.allowed:,} | {row.round_trips} | "
-                         f"{row.sequence.replace('|', chr(92) + '|')} | {row.items_read:,} | {row.bytes_read:,} | "
-                         f"{row.response_bytes:,} | {row.cpu * 1000:.1f} |")
-        lines += ["", f"One project or group holds the authorisations of at least **{least:,} agents** whatever "
-                      f"they configure (an entry is at most {_inline_limit()} bytes of configuration inline; a longer "
-                      f"one is read from the agent's own item), about {usual:,} with `{{}}` entries; every agent "
-                      "authorising it adds its entry to the item the job reads, so the bytes read grow with the "
-                      "agents in the answer, not with anything else stored.", ""]
+            lines.append(
+                f"| {row.agents:,} | {row.allowed:,} | {row.round_trips} | "
+                f"{row.sequence.replace('|', chr(92) + '|')} | {row.items_read:,} | {row.bytes_read:,} | "
+                f"{row.response_bytes:,} | {row.cpu * 1000:.1f} |"
+            )
+        lines += [
+            "",
+            f"One project or group holds the authorisations of at least **{least:,} agents** whatever "
+            f"they configure (an entry is at most {_inline_limit()} bytes of configuration inline; a longer "
+            f"one is read from the agent's own item), about {usual:,} with `{{}}` entries; every agent "
+            "authorising it adds its entry to the item the job reads, so the bytes read grow with the "
+            "agents in the answer, not with anything else stored.",
+            "",
+        ]
     return lines
 
 

@@ -142,8 +142,12 @@ def _where(operation: str, params: dict[str, Any]) -> tuple[str, str]:
             if isinstance(request, dict):
                 kinds += [_key_kind(k) for k in request.get("Keys", [])]
             else:
-                kinds += [_key_kind((w.get("PutRequest", {}) or {}).get("Item") or
-                                    (w.get("DeleteRequest", {}) or {}).get("Key")) for w in request]
+                kinds += [
+                    _key_kind(
+                        (w.get("PutRequest", {}) or {}).get("Item") or (w.get("DeleteRequest", {}) or {}).get("Key")
+                    )
+                    for w in request
+                ]
         return "+".join(dict.fromkeys(tables)), _kinds(kinds)
     if operation in ("TransactWriteItems", "TransactGetItems"):
         tables, kinds = [], []

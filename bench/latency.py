@@ -59,8 +59,16 @@ class Floor(Timings):
             self.samples.append(time.perf_counter() - started)
 
 
-def measure_latency(http: Http, world: World, scenarios: list[Scenario], floor: Floor, requests: int,
-                    warmup: int = 3, costs: OpCosts | None = None, progress=None) -> list[RouteLatency]:
+def measure_latency(
+    http: Http,
+    world: World,
+    scenarios: list[Scenario],
+    floor: Floor,
+    requests: int,
+    warmup: int = 3,
+    costs: OpCosts | None = None,
+    progress=None,
+) -> list[RouteLatency]:
     """Rounds over every route (one request each, in turn), so that the machine's ups and downs
     hit all routes alike; a raw GetItem is timed right after every request, and every kind of
     call (``costs``) once per round."""
@@ -120,20 +128,35 @@ class OpCosts:
         add = {"UpdateExpression": "ADD n :one", "ExpressionAttributeValues": {":one": {"N": "1"}}}
         for _ in range(rounds):
             for short, table in self.tables.items():
-                self._time(("GetItem", short),
-                           lambda t=table: ddb.get_item(TableName=t, Key=probe, ConsistentRead=True))
-                self._time(("BatchGetItem", short), lambda t=table: ddb.batch_get_item(
-                    RequestItems={t: {"Keys": [probe, missing], "ConsistentRead": True}}))
-                self._time(("Query", short), lambda t=table: ddb.query(
-                    TableName=t, KeyConditionExpression="pk = :pk", ConsistentRead=True,
-                    ExpressionAttributeValues={":pk": probe["pk"]}))
+                self._time(
+                    ("GetItem", short), lambda t=table: ddb.get_item(TableName=t, Key=probe, ConsistentRead=True)
+                )
+                self._time(
+                    ("BatchGetItem", short),
+                    lambda t=table: ddb.batch_get_item(
+                        RequestItems={t: {"Keys": [probe, missing], "ConsistentRead": True}}
+                    ),
+                )
+                self._time(
+                    ("Query", short),
+                    lambda t=table: ddb.query(
+                        TableName=t,
+                        KeyConditionExpression="pk = :pk",
+                        ConsistentRead=True,
+                        ExpressionAttributeValues={":pk": probe["pk"]},
+                    ),
+                )
                 self._time(("UpdateItem", short), lambda t=table: ddb.update_item(TableName=t, Key=probe, **add))
             for short, table in self.tables.items():  # last: moto's deep copies leave garbage behind
                 for actions in (1, 3):
-                    items = [{"Update": {"TableName": table, "Key": {**probe, "sk": {"S": f"P{i}"}}, **add}}
-                             for i in range(actions)]
-                    self._time((f"TransactWriteItems{actions}", short),
-                               lambda items=items: ddb.transact_write_items(TransactItems=items))
+                    items = [
+                        {"Update": {"TableName": table, "Key": {**probe, "sk": {"S": f"P{i}"}}, **add}}
+                        for i in range(actions)
+                    ]
+                    self._time(
+                        (f"TransactWriteItems{actions}", short),
+                        lambda items=items: ddb.transact_write_items(TransactItems=items),
+                    )
 
     def median(self, operation: str, table: str) -> float:
         samples = self.samples.get((operation, table)) or self.samples.get((operation, next(iter(self.tables))))
@@ -158,8 +181,7 @@ class OpCosts:
         return sum(self.price_call(call) for call in calls.calls)
 
     def table_items(self) -> dict[str, int]:
-        return {short: self._ddb.scan(TableName=table, Select="COUNT")["Count"]
-                for short, table in self.tables.items()}
+        return {short: self._ddb.scan(TableName=table, Select="COUNT")["Count"] for short, table in self.tables.items()}
 
 
 # ---------------------------------------------------------------- memory
@@ -198,8 +220,16 @@ def mixed_order(scenarios: list[Scenario], functions: dict) -> list[Scenario]:
     return order + [item for _ in range(READ_WEIGHT - 1) for item in order if not item.writes]
 
 
-def memory_run(http: Http, worker_pids: Any, world: World, scenarios: list[Scenario], functions: dict,
-               total: int = 1000, checkpoints: tuple[int, ...] = (10, 100, 1000), progress=None) -> MemoryRun:
+def memory_run(
+    http: Http,
+    worker_pids: Any,
+    world: World,
+    scenarios: list[Scenario],
+    functions: dict,
+    total: int = 1000,
+    checkpoints: tuple[int, ...] = (10, 100, 1000),
+    progress=None,
+) -> MemoryRun:
     """``worker_pids()``: the local API's worker processes (one)."""
     run = MemoryRun()
     order = mixed_order(scenarios, functions)

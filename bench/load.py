@@ -60,8 +60,7 @@ class LoadRun:
         return sum(route.rps for route in self.routes)
 
 
-def run(seconds: int = 60, max_requests: int = 20_000, users: int = 8, workers: int = 2,
-        progress=None) -> LoadRun:
+def run(seconds: int = 60, max_requests: int = 20_000, users: int = 8, workers: int = 2, progress=None) -> LoadRun:
     from bench.clients import InProcess
     from bench.scenarios import World, template_routes
     from bench.stack import KAS_SECRET, ROOT_TOKEN, Container, MotoServer
@@ -78,13 +77,22 @@ def run(seconds: int = 60, max_requests: int = 20_000, users: int = 8, workers: 
             agent_tokens = [world.token(fleet["id"], agent_id)[1] for agent_id in agent_ids]
             job_tokens = [world.job(fleet["id"], world.maintainer.id)[1] for _ in range(5)]
             _ = world.authorised_elsewhere
-            config = {"kas_secret": KAS_SECRET, "max_requests": max_requests, "project_id": fleet["id"],
-                      "scratch_id": world.scratch["id"], "group_path": world.bench_group["full_path"],
-                      "agent_ids": agent_ids, "agent_tokens": agent_tokens, "job_tokens": job_tokens,
-                      "maintainer_token": world.maintainer.token}
+            config = {
+                "kas_secret": KAS_SECRET,
+                "max_requests": max_requests,
+                "project_id": fleet["id"],
+                "scratch_id": world.scratch["id"],
+                "group_path": world.bench_group["full_path"],
+                "agent_ids": agent_ids,
+                "agent_tokens": agent_tokens,
+                "job_tokens": job_tokens,
+                "maintainer_token": world.maintainer.token,
+            }
             overrides = {"AWS_ENDPOINT_URL": store.endpoint, "ROOT_TOKEN": ROOT_TOKEN, "KAS_SECRET": KAS_SECRET}
-            with LocalApi(port=0, workers=workers, seed=True, env_overrides=overrides) as api, \
-                    tempfile.TemporaryDirectory(prefix="bench-load-") as scratch:
+            with (
+                LocalApi(port=0, workers=workers, seed=True, env_overrides=overrides) as api,
+                tempfile.TemporaryDirectory(prefix="bench-load-") as scratch,
+            ):
                 config_path = Path(scratch, "config.json")
                 config_path.write_text(json.dumps(config), encoding="utf-8")
                 started = time.monotonic()
@@ -97,15 +105,37 @@ def run(seconds: int = 60, max_requests: int = 20_000, users: int = 8, workers: 
     except Exception as error:  # report, never break the rest of the bench
         result.error = f"{type(error).__name__}: {error}"[:400]
     if progress:
-        progress(f"  load: {result.requests:,} requests, {result.failures} failures, {result.rps:.0f}/s; "
-                 f"invariants: {result.invariants or result.error}")
+        progress(
+            f"  load: {result.requests:,} requests, {result.failures} failures, {result.rps:.0f}/s; "
+            f"invariants: {result.invariants or result.error}"
+        )
     return result
 
 
 def _locust(port: int, config: Path, prefix: Path, seconds: int, users: int) -> subprocess.CompletedProcess:
-    command = [sys.executable, "-m", "locust", "-f", str(ROOT / "bench" / "locustfile.py"), "--headless",
-               "-u", str(users), "-r", str(users), "-t", f"{seconds}s", "--host", f"http://127.0.0.1:{port}",
-               "--csv", str(prefix), "--only-summary", "--stop-timeout", "5", "--loglevel", "WARNING"]
+    command = [
+        sys.executable,
+        "-m",
+        "locust",
+        "-f",
+        str(ROOT / "bench" / "locustfile.py"),
+        "--headless",
+        "-u",
+        str(users),
+        "-r",
+        str(users),
+        "-t",
+        f"{seconds}s",
+        "--host",
+        f"http://127.0.0.1:{port}",
+        "--csv",
+        str(prefix),
+        "--only-summary",
+        "--stop-timeout",
+        "5",
+        "--loglevel",
+        "WARNING",
+    ]
     env = {**os.environ, "LOAD_CONFIG": str(config)}
     return subprocess.run(command, env=env, capture_output=True, text=True, timeout=seconds + 120, check=False)
 
@@ -118,8 +148,16 @@ def _stats(path: Path) -> list[RouteLoad]:
         for row in csv.DictReader(handle):
             if row["Name"] == "Aggregated":
                 continue
-            routes.append(RouteLoad(row["Name"], int(row["Request Count"]), int(row["Failure Count"]),
-                                    float(row["50%"] or 0), float(row["99%"] or 0), float(row["Requests/s"] or 0)))
+            routes.append(
+                RouteLoad(
+                    row["Name"],
+                    int(row["Request Count"]),
+                    int(row["Failure Count"]),
+                    float(row["50%"] or 0),
+                    float(row["99%"] or 0),
+                    float(row["Requests/s"] or 0),
+                )
+            )
     return sorted(routes, key=lambda route: -route.requests)
 
 
@@ -129,8 +167,7 @@ def _check(table: str) -> tuple[str, bool]:
     from devtools.check import scan
 
     report = check_items(scan(table))
-    return (f"{report.items_read:,} items, {report.agents:,} agents, {len(report.violations)} violation(s)",
-            report.ok)
+    return (f"{report.items_read:,} items, {report.agents:,} agents, {len(report.violations)} violation(s)", report.ok)
 
 
 # ---------------------------------------------------------------- BENCHMARKS.md
@@ -160,9 +197,11 @@ def section(load: LoadRun | None) -> list[str]:
         "|---|---|---|---|---|---|---|---|",
     ]
     for route in load.routes:
-        lines.append(f"| {route.name} | {route.requests:,} | {route.requests / total:.1%} | {route.failures} | "
-                     f"{route.p50_ms:.0f} | {route.p99_ms:.0f} | {route.p99_ms / (route.p50_ms or 1):.1f}x | "
-                     f"{route.p50_ms / fastest:.1f}x |")
+        lines.append(
+            f"| {route.name} | {route.requests:,} | {route.requests / total:.1%} | {route.failures} | "
+            f"{route.p50_ms:.0f} | {route.p99_ms:.0f} | {route.p99_ms / (route.p50_ms or 1):.1f}x | "
+            f"{route.p50_ms / fastest:.1f}x |"
+        )
     return [*lines, ""]
 
 
@@ -179,8 +218,13 @@ def main(argv: list[str] | None = None) -> int:
     add_code_paths()
     log_path = tempfile.mkstemp(prefix="cluster-agents-load-", suffix=".log")[1]
     with quiet(log_path) as console:
-        load = run(args.seconds, args.requests, args.users, args.workers,
-                   progress=lambda message: console.write(message + "\n"))
+        load = run(
+            args.seconds,
+            args.requests,
+            args.users,
+            args.workers,
+            progress=lambda message: console.write(message + "\n"),
+        )
     print("\n".join(section(load)))
     return 0 if load.routes and load.failures == 0 and load.invariants_ok else 1
 

@@ -50,28 +50,40 @@ class GitLabTraffic(FastHttpUser):
     @task(30)
     def allowed_agents(self) -> None:
         self._budget()
-        self.client.get("/api/v4/job/allowed_agents", headers={"JOB-TOKEN": random.choice(CONFIG["job_tokens"])},
-                        name="GET /job/allowed_agents")
+        self.client.get(
+            "/api/v4/job/allowed_agents",
+            headers={"JOB-TOKEN": random.choice(CONFIG["job_tokens"])},
+            name="GET /job/allowed_agents",
+        )
 
     @task(10)
     def list_agents(self) -> None:
         self._budget()
-        self.client.get(f"/api/v4/projects/{CONFIG['project_id']}/cluster_agents", headers=self._private(),
-                        name="GET /projects/:id/cluster_agents")
+        self.client.get(
+            f"/api/v4/projects/{CONFIG['project_id']}/cluster_agents",
+            headers=self._private(),
+            name="GET /projects/:id/cluster_agents",
+        )
 
     @task(6)
     def get_agent(self) -> None:
         self._budget()
         agent = random.choice(CONFIG["agent_ids"])
-        self.client.get(f"/api/v4/projects/{CONFIG['project_id']}/cluster_agents/{agent}", headers=self._private(),
-                        name="GET /projects/:id/cluster_agents/:agent_id")
+        self.client.get(
+            f"/api/v4/projects/{CONFIG['project_id']}/cluster_agents/{agent}",
+            headers=self._private(),
+            name="GET /projects/:id/cluster_agents/:agent_id",
+        )
 
     @task(5)
     def list_tokens(self) -> None:
         self._budget()
         agent = random.choice(CONFIG["agent_ids"])
-        self.client.get(f"/api/v4/projects/{CONFIG['project_id']}/cluster_agents/{agent}/tokens",
-                        headers=self._private(), name="GET /projects/:id/cluster_agents/:agent_id/tokens")
+        self.client.get(
+            f"/api/v4/projects/{CONFIG['project_id']}/cluster_agents/{agent}/tokens",
+            headers=self._private(),
+            name="GET /projects/:id/cluster_agents/:agent_id/tokens",
+        )
 
     @task(5)
     def current_user(self) -> None:
@@ -81,21 +93,33 @@ class GitLabTraffic(FastHttpUser):
     @task(2)
     def agent_configuration(self) -> None:
         self._budget()
-        body = {"agent_id": random.choice(CONFIG["agent_ids"]),
-                "agent_config": {"ci_access": {"groups": [{"id": CONFIG["group_path"]}]}}}
-        self.client.post("/api/v4/internal/kubernetes/agent_configuration", json=body,
-                         headers={"Gitlab-Kas-Api-Request": _kas_jwt()}, name="POST agent_configuration")
+        body = {
+            "agent_id": random.choice(CONFIG["agent_ids"]),
+            "agent_config": {"ci_access": {"groups": [{"id": CONFIG["group_path"]}]}},
+        }
+        self.client.post(
+            "/api/v4/internal/kubernetes/agent_configuration",
+            json=body,
+            headers={"Gitlab-Kas-Api-Request": _kas_jwt()},
+            name="POST agent_configuration",
+        )
 
     @task(1)
     def create_and_delete_agent(self) -> None:
         self._budget()
         base = f"/api/v4/projects/{CONFIG['scratch_id']}/cluster_agents"
-        with self.client.post(base, json={"name": f"load-{uuid.uuid4().hex[:12]}"}, headers=self._private(),
-                              name="POST /projects/:id/cluster_agents", catch_response=True) as made:
+        with self.client.post(
+            base,
+            json={"name": f"load-{uuid.uuid4().hex[:12]}"},
+            headers=self._private(),
+            name="POST /projects/:id/cluster_agents",
+            catch_response=True,
+        ) as made:
             if made.status_code != 201:
                 made.failure(f"{made.status_code}")
                 return
             agent_id = made.json()["id"]
         self._budget()
-        self.client.delete(f"{base}/{agent_id}", headers=self._private(),
-                           name="DELETE /projects/:id/cluster_agents/:agent_id")
+        self.client.delete(
+            f"{base}/{agent_id}", headers=self._private(), name="DELETE /projects/:id/cluster_agents/:agent_id"
+        )

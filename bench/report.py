@@ -118,17 +118,24 @@ def verdicts(run: Run) -> list[Verdict]:
     if measured:
         kms = [count for count in measured if not count.kms_ok]
         worst = max(measured, key=lambda count: count.warm_max("kms"))
-        out.append(Verdict("warm requests make no KMS call", not kms,
-                           f"{len(measured) - len(kms)} of {len(measured)} routes make none"
-                           + (f"; worst {worst.warm_max('kms')} on {_route(worst.scenario)}" if kms else "")))
+        out.append(
+            Verdict(
+                "warm requests make no KMS call",
+                not kms,
+                f"{len(measured) - len(kms)} of {len(measured)} routes make none"
+                + (f"; worst {worst.warm_max('kms')} on {_route(worst.scenario)}" if kms else ""),
+            )
+        )
         for writes, limit, label in ((False, READ_LIMIT, "read"), (True, WRITE_LIMIT, "write")):
             group = [count for count in measured if count.scenario.writes == writes]
             if not group:
                 continue
             over = [count for count in group if count.warm_max("dynamodb") > limit]
             worst = max(group, key=lambda count: count.warm_max("dynamodb"))
-            text = (f"{len(group) - len(over)} of {len(group)} {label} routes within; worst "
-                    f"{worst.warm_max('dynamodb')} ({_route(worst.scenario)})")
+            text = (
+                f"{len(group) - len(over)} of {len(group)} {label} routes within; worst "
+                f"{worst.warm_max('dynamodb')} ({_route(worst.scenario)})"
+            )
             if over:
                 text += "; over: " + ", ".join(f"{_route(c.scenario)} {c.warm_max('dynamodb')}" for c in over)
             out.append(Verdict(f"{label} routes at most {limit} DynamoDB round trips (warm)", not over, text))
@@ -141,37 +148,60 @@ def verdicts(run: Run) -> list[Verdict]:
         extra = ""
         fixed = _fixed(run)
         if fixed:
-            net = [(lat.median - fixed.median) / (_count_of(run, lat.scenario).warm_max("dynamodb") * run.floor.median)
-                   for lat, _ in ratios]
+            net = [
+                (lat.median - fixed.median) / (_count_of(run, lat.scenario).warm_max("dynamodb") * run.floor.median)
+                for lat, _ in ratios
+            ]
             extra += f"; net of the local stack: {sum(r <= LATENCY_LIMIT for r in net)} of {len(net)} within"
         if run.costs and run.costs.samples:
             priced = [lat.median / run.costs.price(_count_of(run, lat.scenario).typical) for lat, _ in ratios]
-            extra += (f"; against each call's own cost on moto (\"priced\"): {sum(r <= LATENCY_LIMIT for r in priced)} "
-                      f"of {len(priced)} within, worst {_x(max(priced))}")
-        out.append(Verdict(f"median latency at most {LATENCY_LIMIT}x the floor", not over,
-                           f"{len(ratios) - len(over)} of {len(ratios)} routes within; from {_x(best)} "
-                           f"({_route(best_lat.scenario)}) to {_x(worst)} ({_route(worst_lat.scenario)})" + extra))
+            extra += (
+                f'; against each call\'s own cost on moto ("priced"): {sum(r <= LATENCY_LIMIT for r in priced)} '
+                f"of {len(priced)} within, worst {_x(max(priced))}"
+            )
+        out.append(
+            Verdict(
+                f"median latency at most {LATENCY_LIMIT}x the floor",
+                not over,
+                f"{len(ratios) - len(over)} of {len(ratios)} routes within; from {_x(best)} "
+                f"({_route(best_lat.scenario)}) to {_x(worst)} ({_route(worst_lat.scenario)})" + extra,
+            )
+        )
     boto3 = next((imp for imp in run.imports if imp.module == BOTO3 and imp.samples), None)
     handlers = [imp for imp in run.imports if imp.module != BOTO3 and imp.samples]
     if boto3 and handlers:
         worst = max(handlers, key=lambda imp: imp.median)
         over = [imp for imp in handlers if imp.median / boto3.median > IMPORT_LIMIT]
-        out.append(Verdict(f"every handler module imports in at most {IMPORT_LIMIT:g}x `import boto3`", not over,
-                           f"worst {_x(worst.median / boto3.median)} (`{worst.module}`, {_ms(worst.median)} ms "
-                           f"vs {_ms(boto3.median)} ms)"))
+        out.append(
+            Verdict(
+                f"every handler module imports in at most {IMPORT_LIMIT:g}x `import boto3`",
+                not over,
+                f"worst {_x(worst.median / boto3.median)} (`{worst.module}`, {_ms(worst.median)} ms "
+                f"vs {_ms(boto3.median)} ms)",
+            )
+        )
     scales = [scale for scale in run.scales if scale.target and scale.small and scale.large and not scale.error]
     if scales:
         over = [scale for scale in scales if not scale.met]
         worst = max(scales, key=lambda scale: max(scale.items_ratio, scale.trips_ratio, scale.capacity_ratio))
-        out.append(Verdict(f"every scaling ratio (items read, round trips, capacity units) at most {RATIO_LIMIT}x",
-                           not over, f"{len(scales) - len(over)} of {len(scales)} within; worst "
-                           f"{_x(max(worst.items_ratio, worst.trips_ratio, worst.capacity_ratio))} ({worst.name})"))
+        out.append(
+            Verdict(
+                f"every scaling ratio (items read, round trips, capacity units) at most {RATIO_LIMIT}x",
+                not over,
+                f"{len(scales) - len(over)} of {len(scales)} within; worst "
+                f"{_x(max(worst.items_ratio, worst.trips_ratio, worst.capacity_ratio))} ({worst.name})",
+            )
+        )
     if run.memory and {10, 1000} <= set(run.memory.checkpoints):
         growth = run.memory.growth(10, 1000)
-        out.append(Verdict(f"memory growth under {MEMORY_LIMIT:.0%} (RSS of a worker, 1,000 vs 10 requests)",
-                           growth < MEMORY_LIMIT,
-                           f"{growth:+.1%} ({run.memory.checkpoints[10] / 1024:.1f} → "
-                           f"{run.memory.checkpoints[1000] / 1024:.1f} MiB)"))
+        out.append(
+            Verdict(
+                f"memory growth under {MEMORY_LIMIT:.0%} (RSS of a worker, 1,000 vs 10 requests)",
+                growth < MEMORY_LIMIT,
+                f"{growth:+.1%} ({run.memory.checkpoints[10] / 1024:.1f} → "
+                f"{run.memory.checkpoints[1000] / 1024:.1f} MiB)",
+            )
+        )
     return out
 
 
@@ -235,8 +265,10 @@ def _round_trips(run: Run) -> list[str]:
     ]
     for count in run.counts:
         if count.error:
-            lines.append(f"| {_route(count.scenario)} | {count.function} | - | - | - | - | - | - | - | - | failed | "
-                         f"{count.error.replace('|', '/')} |")
+            lines.append(
+                f"| {_route(count.scenario)} | {count.function} | - | - | - | - | - | - | - | - | failed | "
+                f"{count.error.replace('|', '/')} |"
+            )
             continue
         ok = count.ddb_ok and count.kms_ok
         mark = "" if count.stable else " ≠"
@@ -247,16 +279,22 @@ def _round_trips(run: Run) -> list[str]:
             f"{count.cold.kms if count.cold else '-'} | "
             f"{_ms(count.own_seconds) if count.own_seconds is not None else ''} | "
             f"{'met' if ok else '**not met**'} (≤ {count.limit}) | "
-            f"{_calls(count.typical)} |")
+            f"{_calls(count.typical)} |"
+        )
     used = {kind for count in run.counts for calls in count.warm for call in calls.calls for kind in _kinds(call)}
     legend = [f"`{kind}` {ROLES[kind]}" for kind in ROLES if kind in used]
     if legend:
         lines += ["", "Key kinds in the call sequences: " + "; ".join(legend) + "."]
     if run.profiles:
         groups = list(dict.fromkeys(group for profile in run.profiles.values() for group in profile))
-        lines += ["", "Where a warm request's time goes in process (cProfile, ms per request by package; built-ins "
-                      "charged to their callers; profiling slows everything down, so compare within a row):", "",
-                  "| route | " + " | ".join(groups) + " |", "|---|" + "---|" * len(groups)]
+        lines += [
+            "",
+            "Where a warm request's time goes in process (cProfile, ms per request by package; built-ins "
+            "charged to their callers; profiling slows everything down, so compare within a row):",
+            "",
+            "| route | " + " | ".join(groups) + " |",
+            "|---|" + "---|" * len(groups),
+        ]
         for route, profile in run.profiles.items():
             lines.append(f"| `{route}` | " + " | ".join(f"{profile.get(group, 0.0):.2f}" for group in groups) + " |")
     return [*lines, ""]
@@ -279,45 +317,71 @@ def _latency(run: Run) -> list[str]:
         f"(p95 {_ms(floor.p95)} ms, {len(floor.samples)} samples). Target: median ≤ 1.5x floor.",
     ]
     if fixed:
-        lines += ["", f"Fixed cost of the local stack: `GET /docs` (no AWS call) has a median of "
-                      f"**{_ms(fixed.median)} ms** (p95 {_ms(fixed.p95)}): HTTP, the gateway, the pipe to the worker, "
-                      "Powertools' resolver and the JSON event."]
+        lines += [
+            "",
+            f"Fixed cost of the local stack: `GET /docs` (no AWS call) has a median of "
+            f"**{_ms(fixed.median)} ms** (p95 {_ms(fixed.p95)}): HTTP, the gateway, the pipe to the worker, "
+            "Powertools' resolver and the JSON event.",
+        ]
     costs = run.costs
     if costs and costs.samples:
         sizes = ", ".join(f"{table} {count:,} items" for table, count in run.table_items.items())
         rows = []
         for table in costs.tables:
             getitem = costs.median("GetItem", table)
-            cells = [f"{_ms(costs.median(op, table))} ({_x(costs.median(op, table) / getitem)})" for op in
-                     ("GetItem", "BatchGetItem", "Query", "UpdateItem", "TransactWriteItems1", "TransactWriteItems3")]
+            cells = [
+                f"{_ms(costs.median(op, table))} ({_x(costs.median(op, table) / getitem)})"
+                for op in (
+                    "GetItem",
+                    "BatchGetItem",
+                    "Query",
+                    "UpdateItem",
+                    "TransactWriteItems1",
+                    "TransactWriteItems3",
+                )
+            ]
             rows.append(f"| {table} | " + " | ".join(cells) + " |")
-        lines += ["", "What each kind of call costs on this moto server (ms, median, and ÷ GetItem), timed once per "
-                      f"round (tables at the end: {sizes}). moto's transactions deep-copy the "
-                      "whole table once per action and its queries walk every item of the table, so on moto a "
-                      "write costs several GetItems where DynamoDB charges about one round trip each; the "
-                      "**priced** columns use these costs for each of the route's own calls instead of a GetItem.",
-                  "", "| table | GetItem | BatchGetItem (2 keys) | Query | UpdateItem | TransactWriteItems, 1 action | "
-                      "TransactWriteItems, 3 actions |", "|---|---|---|---|---|---|---|", *rows]
-    lines += ["", "**Net of the local stack** subtracts `GET /docs`'s median (the emulator's HTTP, gateway and "
-                  "pipe, which API Gateway and Lambda replace with their own) before dividing by the floor.",
-              "", "| route | DynamoDB trips | median ms | p95 ms | floor ms | median / floor | p95 / floor | "
-                  "net of the local stack / floor | priced calls ms | median / priced | "
-                  "target (median / floor ≤ 1.5) |",
-              "|---|---|---|---|---|---|---|---|---|---|---|"]
+        lines += [
+            "",
+            "What each kind of call costs on this moto server (ms, median, and ÷ GetItem), timed once per "
+            f"round (tables at the end: {sizes}). moto's transactions deep-copy the "
+            "whole table once per action and its queries walk every item of the table, so on moto a "
+            "write costs several GetItems where DynamoDB charges about one round trip each; the "
+            "**priced** columns use these costs for each of the route's own calls instead of a GetItem.",
+            "",
+            "| table | GetItem | BatchGetItem (2 keys) | Query | UpdateItem | TransactWriteItems, 1 action | "
+            "TransactWriteItems, 3 actions |",
+            "|---|---|---|---|---|---|---|",
+            *rows,
+        ]
+    lines += [
+        "",
+        "**Net of the local stack** subtracts `GET /docs`'s median (the emulator's HTTP, gateway and "
+        "pipe, which API Gateway and Lambda replace with their own) before dividing by the floor.",
+        "",
+        "| route | DynamoDB trips | median ms | p95 ms | floor ms | median / floor | p95 / floor | "
+        "net of the local stack / floor | priced calls ms | median / priced | "
+        "target (median / floor ≤ 1.5) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for latency in run.latencies:
         count = _count_of(run, latency.scenario)
         if latency.error or not latency.samples:
             lines.append(f"| {_route(latency.scenario)} | | | | | | | | | | failed: {latency.error} |")
             continue
         if count is None:
-            lines.append(f"| {_route(latency.scenario)} | ? | {_ms(latency.median)} | {_ms(latency.p95)} | | | | | | | "
-                         "(round trips not counted in this run) |")
+            lines.append(
+                f"| {_route(latency.scenario)} | ? | {_ms(latency.median)} | {_ms(latency.p95)} | | | | | | | "
+                "(round trips not counted in this run) |"
+            )
             continue
         trips = count.warm_max("dynamodb")
         base = trips * floor.median
         if trips == 0:
-            lines.append(f"| {_route(latency.scenario)} | 0 | {_ms(latency.median)} | {_ms(latency.p95)} | 0 | n/a | "
-                         "n/a | n/a | | | n/a (no DynamoDB call) |")
+            lines.append(
+                f"| {_route(latency.scenario)} | 0 | {_ms(latency.median)} | {_ms(latency.p95)} | 0 | n/a | "
+                "n/a | n/a | | | n/a (no DynamoDB call) |"
+            )
             continue
         priced = costs.price(count.typical) if costs and costs.samples and count and count.typical else None
         ratio = latency.median / base
@@ -326,7 +390,8 @@ def _latency(run: Run) -> list[str]:
             f"{_x(ratio)} | {_x(latency.p95 / base)} | "
             f"{_x((latency.median - fixed.median) / base) if fixed else ''} | {_ms(priced) if priced else ''} | "
             f"{_x(latency.median / priced) if priced else ''} | "
-            f"{'met' if ratio <= LATENCY_LIMIT else '**not met**'} |")
+            f"{'met' if ratio <= LATENCY_LIMIT else '**not met**'} |"
+        )
     return [*lines, ""]
 
 
@@ -346,12 +411,15 @@ def _cold_start(run: Run) -> list[str]:
         "",
     ]
     if boto3 and boto3.samples:
-        lines.append(f"`import boto3`: **{_ms(boto3.median)} ms** median "
-                     f"({', '.join(_ms(s) for s in boto3.samples)} ms).")
+        lines.append(
+            f"`import boto3`: **{_ms(boto3.median)} ms** median ({', '.join(_ms(s) for s in boto3.samples)} ms)."
+        )
         lines.append("")
-    lines += ["| function | handler module | median ms | ÷ `import boto3` | target | where the time goes "
-              "(self time by top-level package, one `-X importtime` run) |",
-              "|---|---|---|---|---|---|"]
+    lines += [
+        "| function | handler module | median ms | ÷ `import boto3` | target | where the time goes "
+        "(self time by top-level package, one `-X importtime` run) |",
+        "|---|---|---|---|---|---|",
+    ]
     for imp in run.imports:
         if imp.module == BOTO3:
             continue
@@ -360,13 +428,19 @@ def _cold_start(run: Run) -> list[str]:
             lines.append(f"| {imp.function} | `{imp.module}` | | | failed | {imp.error} |")
             continue
         ratio = imp.median / boto3.median
-        lines.append(f"| {imp.function} | `{imp.module}` | {_ms(imp.median)} | {_x(ratio)} | "
-                     f"{'met' if ratio <= IMPORT_LIMIT else '**not met**'} | {packages} |")
+        lines.append(
+            f"| {imp.function} | `{imp.module}` | {_ms(imp.median)} | {_x(ratio)} | "
+            f"{'met' if ratio <= IMPORT_LIMIT else '**not met**'} | {packages} |"
+        )
     if boto3 and boto3.by_package:
-        lines += ["", "`import boto3` itself: " + ", ".join(
-            f"{name} {_ms(seconds)}" for name, seconds in list(boto3.by_package.items())[:6]) + " ms. "
+        lines += [
+            "",
+            "`import boto3` itself: "
+            + ", ".join(f"{name} {_ms(seconds)}" for name, seconds in list(boto3.by_package.items())[:6])
+            + " ms. "
             "The handler modules do not import boto3 (`cluster_agents.aws` defers it to the first client), so a "
-            "real cold start pays the handler import and then boto3's on the first request."]
+            "real cold start pays the handler import and then boto3's on the first request.",
+        ]
     return [*lines, ""]
 
 
@@ -387,8 +461,9 @@ def _scaling(run: Run) -> list[str]:
     ]
     for scale in run.scales:
         if scale.error and not (scale.small and scale.large):
-            lines.append(f"| {scale.name} | {scale.small_label} → {scale.large_label} | | | | | | | - | "
-                         f"{scale.error} |")
+            lines.append(
+                f"| {scale.name} | {scale.small_label} → {scale.large_label} | | | | | | | - | {scale.error} |"
+            )
             continue
         verdict = ("met" if scale.met else "**not met**") if scale.target else "(information)"
         note = "; ".join(part for part in (scale.check, scale.note, scale.error or "") if part)
@@ -396,7 +471,8 @@ def _scaling(run: Run) -> list[str]:
             f"| {scale.name} | {scale.small_label} → {scale.large_label} | {scale.small.items_read} → "
             f"{scale.large.items_read} | {_x(scale.items_ratio)} | {scale.small.dynamodb} → {scale.large.dynamodb} | "
             f"{_x(scale.trips_ratio)} | {_units(scale.small.capacity.total)} → {_units(scale.large.capacity.total)} | "
-            f"{_x(scale.capacity_ratio)} | {verdict} | {note} |")
+            f"{_x(scale.capacity_ratio)} | {verdict} | {note} |"
+        )
     lines += ["", "Calls of the large cases:", ""]
     for scale in run.scales:
         if scale.large:
@@ -426,10 +502,13 @@ def _memory(run: Run) -> list[str]:
     if {10, 1000} <= set(memory.checkpoints):
         lines += ["", f"Growth from 10 to 1,000 requests: **{memory.growth(10, 1000):+.1%}** (target < 5%)."]
     if {100, 1000} <= set(memory.checkpoints):
-        lines += ["", f"From 100 to 1,000 requests (every route served at least once by request 100): "
-                      f"**{memory.growth(100, 1000):+.1%}**. What grows before that is each route's first call "
-                      "(Powertools builds a route's validation models on its first request; first clients, "
-                      "first transaction, first envelope key), not something that grows with the traffic."]
+        lines += [
+            "",
+            f"From 100 to 1,000 requests (every route served at least once by request 100): "
+            f"**{memory.growth(100, 1000):+.1%}**. What grows before that is each route's first call "
+            "(Powertools builds a route's validation models on its first request; first clients, "
+            "first transaction, first envelope key), not something that grows with the traffic.",
+        ]
     if memory.replaced:
         lines += ["", f"Stopped early: {memory.replaced}."]
     if memory.failures:
@@ -440,8 +519,9 @@ def _memory(run: Run) -> list[str]:
 def _not_measured(run: Run) -> list[str]:
     lines = ["## Routes not measured", ""]
     items = [f"- `{item.name}`: {why}" for item, why in run.plan.waiting]
-    items += [f"- `{show(key)}`: in template.yaml but no scenario in `bench/scenarios.py` yet"
-              for key in run.plan.unscripted]
+    items += [
+        f"- `{show(key)}`: in template.yaml but no scenario in `bench/scenarios.py` yet" for key in run.plan.unscripted
+    ]
     items += [f"- `{count.scenario.name}`: its scenario failed ({count.error})" for count in run.counts if count.error]
     items += [f"- phase skipped: {phase}" for phase in run.skipped_phases]
     return lines + (items or ["Every route of SPEC in template.yaml was measured."]) + [""]
@@ -456,15 +536,18 @@ def _why(run: Run) -> list[str]:
         if not count.kms_ok:
             found = True
             kms = [call for calls in count.warm for call in calls.calls if call.service == "kms"]
-            lines.append(f"- {_route(count.scenario)} calls KMS on warm requests: "
-                         f"{', '.join(sorted({c.operation for c in kms}))}.")
+            lines.append(
+                f"- {_route(count.scenario)} calls KMS on warm requests: "
+                f"{', '.join(sorted({c.operation for c in kms}))}."
+            )
         if not count.ddb_ok:
             found = True
             over = count.warm_max("dynamodb") - count.limit
             notes = _trip_notes(count.typical)
-            lines.append(f"- {_route(count.scenario)}: {count.warm_max('dynamodb')} DynamoDB round trips, {over} over "
-                         f"the {count.limit} allowed: {_calls(count.typical)}"
-                         + (f". {' '.join(notes)}" if notes else "."))
+            lines.append(
+                f"- {_route(count.scenario)}: {count.warm_max('dynamodb')} DynamoDB round trips, {over} over "
+                f"the {count.limit} allowed: {_calls(count.typical)}" + (f". {' '.join(notes)}" if notes else ".")
+            )
     fixed = _fixed(run)
     slow = [(lat, _latency_ratio(run, lat)) for lat in run.latencies]
     slow = [(lat, ratio) for lat, ratio in slow if ratio is not None and ratio > LATENCY_LIMIT]
@@ -479,39 +562,57 @@ def _why(run: Run) -> list[str]:
         lines.append(
             f"- Latency: {len(slow)} routes over {LATENCY_LIMIT}x the floor, by "
             f"{_x(min(r for _, r in slow))} to {_x(max(r for _, r in slow))}"
-            + (f" (worst: {_route(max(slow, key=lambda pair: pair[1])[0].scenario)})" if slow else "") + ". "
+            + (f" (worst: {_route(max(slow, key=lambda pair: pair[1])[0].scenario)})" if slow else "")
+            + ". "
             + (f"The local stack's own cost is small ({_ms(fixed.median)} ms for `GET /docs`). " if fixed else "")
-            + ("Priced with what each of their calls costs on this moto (see the table above: a transaction costs "
-               "several GetItems here), the same medians are "
-               f"{_x(min(priced))} to {_x(max(priced))} of their calls' raw cost. "
-               if priced else "")
-            + (f"The handlers' own work (in process, outside botocore's calls) is {_ms(min(own))} to {_ms(max(own))} "
-               "ms a request (column *own ms* of the round-trip table); the rest is the worker, the client and "
-               "moto sharing two cores. " if own else "")
-            + "The per-route figures are in the latency table.")
+            + (
+                "Priced with what each of their calls costs on this moto (see the table above: a transaction costs "
+                "several GetItems here), the same medians are "
+                f"{_x(min(priced))} to {_x(max(priced))} of their calls' raw cost. "
+                if priced
+                else ""
+            )
+            + (
+                f"The handlers' own work (in process, outside botocore's calls) is {_ms(min(own))} to {_ms(max(own))} "
+                "ms a request (column *own ms* of the round-trip table); the rest is the worker, the client and "
+                "moto sharing two cores. "
+                if own
+                else ""
+            )
+            + "The per-route figures are in the latency table."
+        )
     boto3 = next((imp for imp in run.imports if imp.module == BOTO3 and imp.samples), None)
     for imp in run.imports:
         if boto3 and imp.module != BOTO3 and imp.samples and imp.median / boto3.median > IMPORT_LIMIT:
             found = True
-            lines.append(f"- `{imp.module}` imports in {_x(imp.median / boto3.median)} `import boto3`: " + ", ".join(
-                f"{name} {_ms(seconds)} ms" for name, seconds in list(imp.by_package.items())[:5]))
+            lines.append(
+                f"- `{imp.module}` imports in {_x(imp.median / boto3.median)} `import boto3`: "
+                + ", ".join(f"{name} {_ms(seconds)} ms" for name, seconds in list(imp.by_package.items())[:5])
+            )
     for scale in run.scales:
         if scale.target and scale.small and scale.large and not scale.met:
             found = True
-            lines.append(f"- {scale.name}: items read {scale.small.items_read} → {scale.large.items_read} "
-                         f"({_x(scale.items_ratio)}), round trips {scale.small.dynamodb} → {scale.large.dynamodb} "
-                         f"({_x(scale.trips_ratio)}), capacity units {_units(scale.small.capacity.total)} → "
-                         f"{_units(scale.large.capacity.total)} ({_x(scale.capacity_ratio)})"
-                         + (f"; {scale.note}" if scale.note else "") + f"; large: {_calls(scale.large)}")
+            lines.append(
+                f"- {scale.name}: items read {scale.small.items_read} → {scale.large.items_read} "
+                f"({_x(scale.items_ratio)}), round trips {scale.small.dynamodb} → {scale.large.dynamodb} "
+                f"({_x(scale.trips_ratio)}), capacity units {_units(scale.small.capacity.total)} → "
+                f"{_units(scale.large.capacity.total)} ({_x(scale.capacity_ratio)})"
+                + (f"; {scale.note}" if scale.note else "")
+                + f"; large: {_calls(scale.large)}"
+            )
     if run.memory and {10, 1000} <= set(run.memory.checkpoints) and run.memory.growth(10, 1000) >= MEMORY_LIMIT:
         found = True
-        steady = (f"; from 100 to 1,000 it grows {run.memory.growth(100, 1000):+.1%}, so the growth is the first "
-                  "call of routes not yet served by request 10 (one worker here hosts all "
-                  f"{run.memory.routes} routes of every function; a Lambda container hosts one function's)"
-                  if 100 in run.memory.checkpoints else "")
-        lines.append(f"- Memory grows {run.memory.growth(10, 1000):+.1%} from 10 to 1,000 requests "
-                     f"({run.memory.checkpoints[10] / 1024:.1f} → {run.memory.checkpoints[1000] / 1024:.1f} MiB)"
-                     + steady + ".")
+        steady = (
+            f"; from 100 to 1,000 it grows {run.memory.growth(100, 1000):+.1%}, so the growth is the first "
+            "call of routes not yet served by request 10 (one worker here hosts all "
+            f"{run.memory.routes} routes of every function; a Lambda container hosts one function's)"
+            if 100 in run.memory.checkpoints
+            else ""
+        )
+        lines.append(
+            f"- Memory grows {run.memory.growth(10, 1000):+.1%} from 10 to 1,000 requests "
+            f"({run.memory.checkpoints[10] / 1024:.1f} → {run.memory.checkpoints[1000] / 1024:.1f} MiB)" + steady + "."
+        )
     if not found:
         lines.append("Every target is met.")
     return [*lines, ""]
@@ -532,11 +633,14 @@ def _trip_notes(calls: Calls | None) -> list[str]:
             notes.append(f"`{keys}` ({table}) is read {times} times in separate round trips.")
     counters = [call for call in dynamo if call.operation == "UpdateItem" and call.keys.startswith("COUNTER")]
     if counters:
-        notes.append(f"{len(counters)} round trip{'s' if len(counters) > 1 else ''} only to allocate "
-                     f"id{'s' if len(counters) > 1 else ''} (`COUNTER` UpdateItem) before the write.")
+        notes.append(
+            f"{len(counters)} round trip{'s' if len(counters) > 1 else ''} only to allocate "
+            f"id{'s' if len(counters) > 1 else ''} (`COUNTER` UpdateItem) before the write."
+        )
     for index, call in enumerate(dynamo):
-        if call.operation == "TransactWriteItems" and any(later.operation in ("Query", "GetItem")
-                                                          for later in dynamo[index + 1:]):
+        if call.operation == "TransactWriteItems" and any(
+            later.operation in ("Query", "GetItem") for later in dynamo[index + 1 :]
+        ):
             notes.append("It reads again after its transaction.")
             break
     if len(reads) >= 4:
@@ -594,9 +698,21 @@ def render(run: Run) -> str:
     from bench.cost_report import render_section
 
     bounded = render_section(run.worst_costs, run.allowed_agents_costs, run.routes)
-    sections = [_header(run), _targets(run), _round_trips(run), _latency(run), bounded, _cold_start(run),
-                _scaling(run), scale_report.deep_pages(run.scales),
-                scale_report.hot_keys(run.hot_sizes) if run.hot_sizes else [],
-                load.section(run.load), scale_report.costs(run.route_costs),
-                _memory(run), _why(run), _not_measured(run), _method(run)]
+    sections = [
+        _header(run),
+        _targets(run),
+        _round_trips(run),
+        _latency(run),
+        bounded,
+        _cold_start(run),
+        _scaling(run),
+        scale_report.deep_pages(run.scales),
+        scale_report.hot_keys(run.hot_sizes) if run.hot_sizes else [],
+        load.section(run.load),
+        scale_report.costs(run.route_costs),
+        _memory(run),
+        _why(run),
+        _not_measured(run),
+        _method(run),
+    ]
     return "\n".join(line for section in sections for line in section).rstrip() + "\n"

@@ -35,8 +35,10 @@ class RouteCount:
         """Median time of a warm request spent outside botocore's calls: the handler's own work."""
         if not self.elapsed:
             return None
-        return statistics.median(total - calls.aws_seconds - calls.probe_seconds
-                                 for total, calls in zip(self.elapsed, self.warm, strict=True))
+        return statistics.median(
+            total - calls.aws_seconds - calls.probe_seconds
+            for total, calls in zip(self.elapsed, self.warm, strict=True)
+        )
 
     @property
     def limit(self) -> int:
@@ -76,8 +78,9 @@ class RouteCount:
         return self.warm_max("kms") == 0
 
 
-def count_route(item: Scenario, function: str, world: World, client: InProcess, counter: RoundTrips,
-                repeats: int = 3) -> RouteCount:
+def count_route(
+    item: Scenario, function: str, world: World, client: InProcess, counter: RoundTrips, repeats: int = 3
+) -> RouteCount:
     result = RouteCount(item, function)
     driver = Driver(item, world)
     try:
@@ -101,26 +104,49 @@ def count_route(item: Scenario, function: str, world: World, client: InProcess, 
     return result
 
 
-def count_all(scenarios: list[Scenario], functions: dict, world: World, client: InProcess,
-              repeats: int = 3, progress=None) -> list[RouteCount]:
+def count_all(
+    scenarios: list[Scenario], functions: dict, world: World, client: InProcess, repeats: int = 3, progress=None
+) -> list[RouteCount]:
     counter = RoundTrips()
     results = []
     for item in scenarios:
         results.append(count_route(item, functions.get(item.key, "?"), world, client, counter, repeats))
         if progress:
-            progress(f"  round trips {item.name}: "
-                     + (results[-1].error or f"{results[-1].warm_max('dynamodb')} DynamoDB, "
-                                             f"{results[-1].warm_max('kms')} KMS"))
+            progress(
+                f"  round trips {item.name}: "
+                + (
+                    results[-1].error
+                    or f"{results[-1].warm_max('dynamodb')} DynamoDB, {results[-1].warm_max('kms')} KMS"
+                )
+            )
     return results
 
 
 # ---------------------------------------------------------------- where a handler's own time goes
 _GROUPS = (
-    ("botocore and HTTP (inside the AWS calls)", ("/botocore/", "/urllib3/", "/http/", "/socket.py", "/ssl.py",
-                                                 "/boto3/", "/email/", "/dateutil/", "/hmac.py", "/selectors.py",
-                                                 "/jmespath/", "socket", "_ssl", "select")),
-    ("Powertools: OpenAPI validation", ("/aws_lambda_powertools/event_handler/openapi/",
-                                       "/aws_lambda_powertools/event_handler/middlewares/")),
+    (
+        "botocore and HTTP (inside the AWS calls)",
+        (
+            "/botocore/",
+            "/urllib3/",
+            "/http/",
+            "/socket.py",
+            "/ssl.py",
+            "/boto3/",
+            "/email/",
+            "/dateutil/",
+            "/hmac.py",
+            "/selectors.py",
+            "/jmespath/",
+            "socket",
+            "_ssl",
+            "select",
+        ),
+    ),
+    (
+        "Powertools: OpenAPI validation",
+        ("/aws_lambda_powertools/event_handler/openapi/", "/aws_lambda_powertools/event_handler/middlewares/"),
+    ),
     ("Powertools: resolver, logger, metrics", ("/aws_lambda_powertools/",)),
     ("pydantic", ("/pydantic/", "/pydantic_core/", "/annotated_types/", "/typing_extensions.py", "pydantic_core")),
     ("cluster_agents (layer) and the function", ("/cluster_agents/", "/functions/")),

@@ -36,36 +36,92 @@ class HotKey:
 
 
 HOT_KEYS = (
-    HotKey("`COUNTER / agent` (Agents)", "agents", "COUNTER", "agent",
-           "every agent creation, all tenants (`POST /projects/:id/cluster_agents`)", "write", 1000,
-           "one plain `UpdateItem ADD` per creation. Planned design if more is needed: each container "
-           "reserves a block of ids (`ADD 10`) and hands them out in memory (ids stay unique; creation order "
-           "across containers no longer follows id order), which multiplies the ceiling by the block size."),
-    HotKey("`COUNTER / agent_token` (Agents)", "agents", "COUNTER", "agent_token",
-           "every agent token creation, all tenants", "write", 1000,
-           "as for agents: one `UpdateItem ADD` per token; id blocks per container if more is needed."),
-    HotKey("`COUNTER / personal_access_token` (Directory)", "directory", "COUNTER", "personal_access_token",
-           "every PAT creation, all tenants", "write", 1000, "as for agents."),
-    HotKey("`COUNTER / job` (Directory)", "directory", "COUNTER", "job",
-           "every `POST /admin/ci/jobs` (a test-harness route: GitLab makes jobs itself)", "write", 0,
-           "not on a production path."),
-    HotKey("`PROJECT#<id> / #STATS` (Agents)", "agents", "PROJECT#", "#STATS",
-           "agent creations and deletions in one project (in their transaction)", "transaction write", 0,
-           "per project: one project creating 500 agents a second is far beyond any GitLab use."),
-    HotKey("`PROJECT#<id>` name index + `#STATS` (Agents)", "agents", "PROJECT#", "#STATS",
-           "every agents list of one project (first page: one Query of `#STATS` and the page)", "read", 0,
-           "per project; reads past the ceiling are throttled, retried by botocore, then answered 429."),
-    HotKey("`CIACCESS#group#<id> / ALL` (Agents)", "agents", "CIACCESS#", "ALL",
-           "every `GET /job/allowed_agents` of a job in a project under that group (BatchGetItem, "
-           "strongly consistent)", "read", 10000,
-           "the 10,000 a second of a large instance are spread over its top-level groups (each has its own "
-           "item); one group alone reaches the ceiling only with that many running jobs asking at once. The "
-           "ceiling falls as the item grows (one read unit per 4 KB: about 150 agents' entries). Planned "
-           "design if one group needs more: read it eventually consistent (twice the ceiling, a change "
-           "visible within a second) or cache it per container for a few seconds."),
-    HotKey("`PAT#<digest> / PAT` (Directory)", "directory", "PAT#", None,
-           "every request authenticated by that one token (a busy CI bot)", "read", 0,
-           "per token; past it, 429 with `Retry-After`."),
+    HotKey(
+        "`COUNTER / agent` (Agents)",
+        "agents",
+        "COUNTER",
+        "agent",
+        "every agent creation, all tenants (`POST /projects/:id/cluster_agents`)",
+        "write",
+        1000,
+        "one plain `UpdateItem ADD` per creation. Planned design if more is needed: each container "
+        "reserves a block of ids (`ADD 10`) and hands them out in memory (ids stay unique; creation order "
+        "across containers no longer follows id order), which multiplies the ceiling by the block size.",
+    ),
+    HotKey(
+        "`COUNTER / agent_token` (Agents)",
+        "agents",
+        "COUNTER",
+        "agent_token",
+        "every agent token creation, all tenants",
+        "write",
+        1000,
+        "as for agents: one `UpdateItem ADD` per token; id blocks per container if more is needed.",
+    ),
+    HotKey(
+        "`COUNTER / personal_access_token` (Directory)",
+        "directory",
+        "COUNTER",
+        "personal_access_token",
+        "every PAT creation, all tenants",
+        "write",
+        1000,
+        "as for agents.",
+    ),
+    HotKey(
+        "`COUNTER / job` (Directory)",
+        "directory",
+        "COUNTER",
+        "job",
+        "every `POST /admin/ci/jobs` (a test-harness route: GitLab makes jobs itself)",
+        "write",
+        0,
+        "not on a production path.",
+    ),
+    HotKey(
+        "`PROJECT#<id> / #STATS` (Agents)",
+        "agents",
+        "PROJECT#",
+        "#STATS",
+        "agent creations and deletions in one project (in their transaction)",
+        "transaction write",
+        0,
+        "per project: one project creating 500 agents a second is far beyond any GitLab use.",
+    ),
+    HotKey(
+        "`PROJECT#<id>` name index + `#STATS` (Agents)",
+        "agents",
+        "PROJECT#",
+        "#STATS",
+        "every agents list of one project (first page: one Query of `#STATS` and the page)",
+        "read",
+        0,
+        "per project; reads past the ceiling are throttled, retried by botocore, then answered 429.",
+    ),
+    HotKey(
+        "`CIACCESS#group#<id> / ALL` (Agents)",
+        "agents",
+        "CIACCESS#",
+        "ALL",
+        "every `GET /job/allowed_agents` of a job in a project under that group (BatchGetItem, strongly consistent)",
+        "read",
+        10000,
+        "the 10,000 a second of a large instance are spread over its top-level groups (each has its own "
+        "item); one group alone reaches the ceiling only with that many running jobs asking at once. The "
+        "ceiling falls as the item grows (one read unit per 4 KB: about 150 agents' entries). Planned "
+        "design if one group needs more: read it eventually consistent (twice the ceiling, a change "
+        "visible within a second) or cache it per container for a few seconds.",
+    ),
+    HotKey(
+        "`PAT#<digest> / PAT` (Directory)",
+        "directory",
+        "PAT#",
+        None,
+        "every request authenticated by that one token (a busy CI bot)",
+        "read",
+        0,
+        "per token; past it, 429 with `Retry-After`.",
+    ),
 )
 
 
@@ -77,8 +133,12 @@ def hot_items(ddb: Any, tables: dict[str, str]) -> dict[str, int]:
         start = None
         while True:
             more = {"ExclusiveStartKey": start} if start else {}
-            page = ddb.scan(TableName=tables[hot.table], FilterExpression="begins_with(pk, :p)",
-                            ExpressionAttributeValues={":p": {"S": hot.pk_prefix}}, **more)
+            page = ddb.scan(
+                TableName=tables[hot.table],
+                FilterExpression="begins_with(pk, :p)",
+                ExpressionAttributeValues={":p": {"S": hot.pk_prefix}},
+                **more,
+            )
             for item in page["Items"]:
                 if hot.sk is None or item["sk"]["S"] == hot.sk:
                     found = max(found, capacity.item_size(item))
@@ -167,15 +227,26 @@ def hot_keys(sizes: dict[str, int]) -> list[str]:
             verdict, needed = "no figure", "-"
         else:
             needed = f"{hot.needed:,}/s"
-            verdict = ("**below**" if top < hot.needed else "at the figure, no headroom" if top == hot.needed
-                       else "above")
-        lines.append(f"| {hot.label} | {hot.shared_by} | {size:,} | {units:g} {kind} ({hot.touch}) | {_n(top)} | "
-                     f"{needed} | {verdict} | {hot.reason} |")
-    below = [hot.label for hot in HOT_KEYS if hot.needed and hot.label in sizes
-             and ceiling(hot, sizes[hot.label]) < hot.needed]
-    lines += ["", "Below the figure a large instance needs: " + (", ".join(below) if below else "none")
-              + ". No design was changed for them; why each is acceptable, and the planned design should it not be, "
-                "is in its row.", ""]
+            verdict = (
+                "**below**" if top < hot.needed else "at the figure, no headroom" if top == hot.needed else "above"
+            )
+        lines.append(
+            f"| {hot.label} | {hot.shared_by} | {size:,} | {units:g} {kind} ({hot.touch}) | {_n(top)} | "
+            f"{needed} | {verdict} | {hot.reason} |"
+        )
+    below = [
+        hot.label
+        for hot in HOT_KEYS
+        if hot.needed and hot.label in sizes and ceiling(hot, sizes[hot.label]) < hot.needed
+    ]
+    lines += [
+        "",
+        "Below the figure a large instance needs: "
+        + (", ".join(below) if below else "none")
+        + ". No design was changed for them; why each is acceptable, and the planned design should it not be, "
+        "is in its row.",
+        "",
+    ]
     return lines
 
 
@@ -193,8 +264,15 @@ def route_costs(counts: list, template: dict, dynamodb_ms: float = 5.0) -> list[
         if count.error or count.own_seconds is None:
             continue
         seconds = count.own_seconds + count.warm_max("dynamodb") * dynamodb_ms / 1000
-        rows.append(RouteCost(count.scenario.name, seconds, memory_of(template, count.function),
-                              count.warm_read_units, count.warm_write_units))
+        rows.append(
+            RouteCost(
+                count.scenario.name,
+                seconds,
+                memory_of(template, count.function),
+                count.warm_read_units,
+                count.warm_write_units,
+            )
+        )
     return rows
 
 
@@ -211,8 +289,8 @@ class RouteCost:
         parts = {
             "Lambda": 1e6 * (gb_seconds * PRICES["lambda_gb_second_arm64"] + PRICES["lambda_request"]),
             "API Gateway": 1e6 * PRICES["api_gateway_rest_request"],
-            "DynamoDB": 1e6 * (self.read_units * PRICES["dynamodb_read_unit"]
-                               + self.write_units * PRICES["dynamodb_write_unit"]),
+            "DynamoDB": 1e6
+            * (self.read_units * PRICES["dynamodb_read_unit"] + self.write_units * PRICES["dynamodb_write_unit"]),
         }
         parts["total"] = sum(parts.values())
         return parts
@@ -239,7 +317,9 @@ def costs(rows: list[RouteCost]) -> list[str]:
     ]
     for row in rows:
         parts = row.per_million()
-        lines.append(f"| `{row.route}` | {row.seconds * 1000:.1f} | {row.memory_mb} | {row.read_units:g} | "
-                     f"{row.write_units:g} | {parts['Lambda']:.2f} | {parts['API Gateway']:.2f} | "
-                     f"{parts['DynamoDB']:.2f} | {parts['total']:.2f} |")
+        lines.append(
+            f"| `{row.route}` | {row.seconds * 1000:.1f} | {row.memory_mb} | {row.read_units:g} | "
+            f"{row.write_units:g} | {parts['Lambda']:.2f} | {parts['API Gateway']:.2f} | "
+            f"{parts['DynamoDB']:.2f} | {parts['total']:.2f} |"
+        )
     return [*lines, ""]

@@ -71,8 +71,12 @@ class Scale:
 
     @property
     def met(self) -> bool:
-        return (self.error is None and self.items_ratio <= RATIO_LIMIT and self.trips_ratio <= RATIO_LIMIT
-                and self.capacity_ratio <= RATIO_LIMIT)
+        return (
+            self.error is None
+            and self.items_ratio <= RATIO_LIMIT
+            and self.trips_ratio <= RATIO_LIMIT
+            and self.capacity_ratio <= RATIO_LIMIT
+        )
 
 
 # ---------------------------------------------------------------- bulk writes of raw items
@@ -99,10 +103,16 @@ def bulk_put(ddb: Any, table: str, items: Iterator[dict]) -> int:
 
 def reserve_ids(ddb: Any, table: str, entity: str, count: int) -> range:
     """``count`` ids of ``entity`` that the atomic counter will never hand out."""
-    value = int(ddb.update_item(
-        TableName=table, Key={"pk": {"S": "COUNTER"}, "sk": {"S": entity}}, UpdateExpression="ADD #v :n",
-        ExpressionAttributeNames={"#v": "value"}, ExpressionAttributeValues={":n": {"N": str(count)}},
-        ReturnValues="UPDATED_NEW")["Attributes"]["value"]["N"])
+    value = int(
+        ddb.update_item(
+            TableName=table,
+            Key={"pk": {"S": "COUNTER"}, "sk": {"S": entity}},
+            UpdateExpression="ADD #v :n",
+            ExpressionAttributeNames={"#v": "value"},
+            ExpressionAttributeValues={":n": {"N": str(count)}},
+            ReturnValues="UPDATED_NEW",
+        )["Attributes"]["value"]["N"]
+    )
     return range(value - count + 1, value + 1)
 
 
@@ -139,8 +149,13 @@ def raw_partition(ddb: Any, table: str, pk: str) -> list[dict]:
     items, start = [], None
     while True:
         more = {"ExclusiveStartKey": start} if start else {}
-        page = ddb.query(TableName=table, KeyConditionExpression="pk = :pk", ConsistentRead=True,
-                         ExpressionAttributeValues={":pk": {"S": pk}}, **more)
+        page = ddb.query(
+            TableName=table,
+            KeyConditionExpression="pk = :pk",
+            ConsistentRead=True,
+            ExpressionAttributeValues={":pk": {"S": pk}},
+            **more,
+        )
         items += page["Items"]
         start = page.get("LastEvaluatedKey")
         if not start:
@@ -173,17 +188,27 @@ def _guarded(result: Scale, body: Callable[[], None]) -> Scale:
 # ---------------------------------------------------------------- agents: first page, X-Total, single, last page
 def agents_at_scale(world: World, probe: Probe, ddb: Any, sizes: Sizes, progress=None) -> list[Scale]:
     per_page = 10
-    first = Scale(f"first page of a project's agents (`per_page={per_page}`)", f"{sizes.small_agents} agents",
-                  f"{sizes.agents:,} agents")
-    single = Scale("one agent (`GET .../cluster_agents/:agent_id`)", f"{sizes.small_agents} agents",
-                   f"{sizes.agents:,} agents")
-    total = Scale("`X-Total` of the agents list (items read for the count)", f"{sizes.small_agents} agents",
-                  f"{sizes.agents:,} agents")
+    first = Scale(
+        f"first page of a project's agents (`per_page={per_page}`)",
+        f"{sizes.small_agents} agents",
+        f"{sizes.agents:,} agents",
+    )
+    single = Scale(
+        "one agent (`GET .../cluster_agents/:agent_id`)", f"{sizes.small_agents} agents", f"{sizes.agents:,} agents"
+    )
+    total = Scale(
+        "`X-Total` of the agents list (items read for the count)",
+        f"{sizes.small_agents} agents",
+        f"{sizes.agents:,} agents",
+    )
     deep_page = min(DEEP_PAGE, max(1, sizes.agents // DEEP_PER_PAGE))
-    deep = Scale(f"a deep page of the agents (`per_page={DEEP_PER_PAGE}`)", f"page 1 of {sizes.agents:,} agents",
-                 f"page {deep_page} of {sizes.agents:,} agents", target=False,
-                 note="offset pagination: page N first reads the (N-1)xper_page name-index keys before it; "
-                      "see *Deep pages*")
+    deep = Scale(
+        f"a deep page of the agents (`per_page={DEEP_PER_PAGE}`)",
+        f"page 1 of {sizes.agents:,} agents",
+        f"page {deep_page} of {sizes.agents:,} agents",
+        target=False,
+        note="offset pagination: page N first reads the (N-1)xper_page name-index keys before it; see *Deep pages*",
+    )
     results = [first, single, total, deep]
     if not (world.has("POST", "/projects/{}/cluster_agents") and world.has("GET", "/projects/{}/cluster_agents")):
         for result in results:
@@ -195,8 +220,11 @@ def agents_at_scale(world: World, probe: Probe, ddb: Any, sizes: Sizes, progress
         auth = world.maintainer.auth
         ids = []
         for index in range(sizes.small_agents):
-            ids.append(world.send("POST", f"/projects/{project}/cluster_agents", json_body={"name": f"a{index:06d}"},
-                                  expect=201).json()["id"])
+            ids.append(
+                world.send(
+                    "POST", f"/projects/{project}/cluster_agents", json_body={"name": f"a{index:06d}"}, expect=201
+                ).json()["id"]
+            )
         listing = f"/projects/{project}/cluster_agents"
 
         def page(number: int) -> Request:
@@ -216,8 +244,11 @@ def agents_at_scale(world: World, probe: Probe, ddb: Any, sizes: Sizes, progress
         def clones() -> Iterator[dict]:
             for offset, agent_id in enumerate(reserved):
                 name = f"a{sizes.small_agents + offset:06d}"
-                strings = {f"AGENT#{template_id}": f"AGENT#{agent_id}", template_name: name,
-                           f"AGENT#{template_name}": f"AGENT#{name}"}
+                strings = {
+                    f"AGENT#{template_id}": f"AGENT#{agent_id}",
+                    template_name: name,
+                    f"AGENT#{template_name}": f"AGENT#{name}",
+                }
                 numbers = {"id": {"old": str(template_id), "new": str(agent_id)}}
                 yield replaced(agent_item, strings, numbers)
                 yield replaced(index_item, strings, numbers)
@@ -228,19 +259,24 @@ def agents_at_scale(world: World, probe: Probe, ddb: Any, sizes: Sizes, progress
         stats = raw_get(ddb, table, f"PROJECT#{project}", "#STATS")
         counts = [name for name, value in stats.items() if "count" in name and "N" in value]
         for name in counts:
-            ddb.update_item(TableName=table, Key={"pk": {"S": f"PROJECT#{project}"}, "sk": {"S": "#STATS"}},
-                            UpdateExpression="ADD #c :n", ExpressionAttributeNames={"#c": name},
-                            ExpressionAttributeValues={":n": {"N": str(extra)}})
+            ddb.update_item(
+                TableName=table,
+                Key={"pk": {"S": f"PROJECT#{project}"}, "sk": {"S": "#STATS"}},
+                UpdateExpression="ADD #c :n",
+                ExpressionAttributeNames={"#c": name},
+                ExpressionAttributeValues={":n": {"N": str(extra)}},
+            )
         big_page, big_response = probe.warm(page(1))
         first.large = total.large = big_page
         single.large, _ = probe.warm(Request("GET", f"{listing}/{ids[0]}", auth))
         deep.small, _ = probe.warm(Request("GET", listing, auth, query={"per_page": DEEP_PER_PAGE, "page": 1}))
-        deep.large, _ = probe.warm(Request("GET", listing, auth, query={"per_page": DEEP_PER_PAGE,
-                                                                        "page": deep_page}))
+        deep.large, _ = probe.warm(Request("GET", listing, auth, query={"per_page": DEEP_PER_PAGE, "page": deep_page}))
         shown = big_response.header("X-Total")
         verdict = "correct" if shown == str(sizes.agents) else "WRONG"
-        total.check = (f"`X-Total: {shown}` at {sizes.agents:,} agents ({verdict}; at {sizes.small_agents}: "
-                       f"`{small_response.header('X-Total')}`)")
+        total.check = (
+            f"`X-Total: {shown}` at {sizes.agents:,} agents ({verdict}; at {sizes.small_agents}: "
+            f"`{small_response.header('X-Total')}`)"
+        )
         if shown != str(sizes.agents):
             total.error = f"X-Total is {shown}, expected {sizes.agents}"
     except Exception as error:
@@ -271,9 +307,12 @@ def tokens_at_scale(world: World, probe: Probe, ddb: Any, sizes: Sizes, progress
         listing.small, _ = probe.warm(Request("GET", base, auth))
         single.small, _ = probe.warm(Request("GET", f"{base}/{second}", auth))
         world.token(project, agent_id)  # revokes the oldest (first): one revoked, two active
-        revoked = [item for item in raw_partition(ddb, table, f"AGENT#{agent_id}")
-                   if item["sk"]["S"].startswith("RT#") or
-                   (item.get("id") == {"N": str(first)} and not item["sk"]["S"].startswith("AT#"))]
+        revoked = [
+            item
+            for item in raw_partition(ddb, table, f"AGENT#{agent_id}")
+            if item["sk"]["S"].startswith("RT#")
+            or (item.get("id") == {"N": str(first)} and not item["sk"]["S"].startswith("AT#"))
+        ]
         if not revoked:
             raise LookupError("no revoked-token item found in the agent's partition")
         template = revoked[0]
@@ -305,8 +344,11 @@ RECEPTIVE_AGENTS = "/internal/kubernetes/receptive_agents"
 def receptive_at_scale(world: World, probe: Probe, ddb: Any, sizes: Sizes, progress=None) -> list[Scale]:
     """The agent server's receptive list reads the receptive-agents index only: one receptive
     agent listed, with 1 and then ``sizes.non_receptive`` agents stored that are not receptive."""
-    result = Scale(f"receptive agents for the agent server (`GET {RECEPTIVE_AGENTS}`, 1 listed)",
-                   "1 non-receptive agent", f"{sizes.non_receptive:,} non-receptive agents")
+    result = Scale(
+        f"receptive agents for the agent server (`GET {RECEPTIVE_AGENTS}`, 1 listed)",
+        "1 non-receptive agent",
+        f"{sizes.non_receptive:,} non-receptive agents",
+    )
     urls = "/projects/{}/cluster_agents/{}/url_configurations"
     if not (world.has("GET", RECEPTIVE_AGENTS) and world.has("POST", urls)):
         result.error = "skipped: the receptive agents routes are not in template.yaml yet"
@@ -326,8 +368,9 @@ def receptive_at_scale(world: World, probe: Probe, ddb: Any, sizes: Sizes, progr
         bulk_put(ddb, table, clone_agent(ddb, table, project, plain, extra))
         result.large, response = probe.warm(Request("GET", RECEPTIVE_AGENTS, world.kas_headers()))
         listed = len(response.json()["agents"])
-        result.check = (f"{listed} receptive agent(s) listed with {sizes.non_receptive:,} others stored "
-                        f"(with 1: {listed_before})")
+        result.check = (
+            f"{listed} receptive agent(s) listed with {sizes.non_receptive:,} others stored (with 1: {listed_before})"
+        )
         if listed != listed_before:
             result.error = f"{listed} agents listed, expected {listed_before}"
 
@@ -340,13 +383,20 @@ def clone_agent(ddb: Any, table: str, project: int, template_id: int, count: int
     agent_item = raw_get(ddb, table, f"AGENT#{template_id}", "A")
     template_name = agent_item["name"]["S"]
     index_item = raw_get(ddb, table, f"PROJECT#{project}", f"AGENT#{template_name}")
-    ddb.update_item(TableName=table, Key={"pk": {"S": f"PROJECT#{project}"}, "sk": {"S": "#STATS"}},
-                    UpdateExpression="ADD #c :n", ExpressionAttributeNames={"#c": "agent_count"},
-                    ExpressionAttributeValues={":n": {"N": str(count)}})
+    ddb.update_item(
+        TableName=table,
+        Key={"pk": {"S": f"PROJECT#{project}"}, "sk": {"S": "#STATS"}},
+        UpdateExpression="ADD #c :n",
+        ExpressionAttributeNames={"#c": "agent_count"},
+        ExpressionAttributeValues={":n": {"N": str(count)}},
+    )
     for agent_id in reserve_ids(ddb, table, "agent", count):
         name = f"{template_name}-c{agent_id}"
-        strings = {f"AGENT#{template_id}": f"AGENT#{agent_id}", template_name: name,
-                   f"AGENT#{template_name}": f"AGENT#{name}"}
+        strings = {
+            f"AGENT#{template_id}": f"AGENT#{agent_id}",
+            template_name: name,
+            f"AGENT#{template_name}": f"AGENT#{name}",
+        }
         numbers = {"id": {"old": str(template_id), "new": str(agent_id)}}
         yield replaced(agent_item, strings, numbers)
         yield replaced(index_item, strings, numbers)
@@ -377,8 +427,11 @@ def pats_at_scale(world: World, probe: Probe, ddb: Any, sizes: Sizes, progress=N
         def clones() -> Iterator[dict]:
             for token_id in reserved:
                 fresh = secrets.token_hex(32)
-                strings = {f"PAT#{template_digest}": f"PAT#{fresh}", template_digest: fresh,
-                           f"PATID#{template_id}": f"PATID#{token_id}"}
+                strings = {
+                    f"PAT#{template_digest}": f"PAT#{fresh}",
+                    template_digest: fresh,
+                    f"PATID#{template_id}": f"PATID#{token_id}",
+                }
                 numbers = {"id": {"old": str(template_id), "new": str(token_id)}}
                 yield replaced(pat_item, strings, numbers)
                 yield replaced(pointer_item, strings, numbers)
@@ -395,8 +448,13 @@ def _count_pats(ddb: Any, table: str) -> int:
     count, start = 0, None
     while True:
         more = {"ExclusiveStartKey": start} if start else {}
-        page = ddb.scan(TableName=table, Select="COUNT", FilterExpression="begins_with(pk, :p)",
-                        ExpressionAttributeValues={":p": {"S": "PAT#"}}, **more)
+        page = ddb.scan(
+            TableName=table,
+            Select="COUNT",
+            FilterExpression="begins_with(pk, :p)",
+            ExpressionAttributeValues={":p": {"S": "PAT#"}},
+            **more,
+        )
         count += page["Count"]
         start = page.get("LastEvaluatedKey")
         if not start:
@@ -408,9 +466,12 @@ def authorising_at_scale(world: World, probe: Probe, ddb: Any, sizes: Sizes, pro
     """A job in a group that 1 vs ``sizes.authorising`` agents authorise through ci_access. The
     large case clones the first agent's entry of the group's ``CIACCESS#`` item (the job side
     reads only that item and the agents' configuration project)."""
-    result = Scale("`GET /job/allowed_agents`, agents authorising the job's group", "1 agent",
-                   f"{sizes.authorising:,} agents",
-                   note="the answer lists every authorised agent: it grows with them whatever the storage")
+    result = Scale(
+        "`GET /job/allowed_agents`, agents authorising the job's group",
+        "1 agent",
+        f"{sizes.authorising:,} agents",
+        note="the answer lists every authorised agent: it grows with them whatever the storage",
+    )
     if not (world.has("GET", "/job/allowed_agents") and world.has("POST", KAS_CONFIGURATION)):
         result.error = "skipped: /job/allowed_agents or the agent configuration route is not in template.yaml yet"
         return [result]
@@ -422,8 +483,14 @@ def authorising_at_scale(world: World, probe: Probe, ddb: Any, sizes: Sizes, pro
         jobs_home = world.project(group["id"], name="jobs")
         agent_id = world.agent(agents_home["id"], "authoriser")
         config = {"ci_access": {"groups": [{"id": group["full_path"]}]}}
-        world.send("POST", KAS_CONFIGURATION, auth={}, headers=world.kas_headers(), expect=204,
-                   json_body={"agent_id": agent_id, "agent_config": config})
+        world.send(
+            "POST",
+            KAS_CONFIGURATION,
+            auth={},
+            headers=world.kas_headers(),
+            expect=204,
+            json_body={"agent_id": agent_id, "agent_config": config},
+        )
         _, token = world.job(jobs_home["id"], world.maintainer.id)
         request = Request("GET", "/job/allowed_agents", {"JOB-TOKEN": token})
         result.small, small_answer = probe.warm(request)
@@ -433,20 +500,27 @@ def authorising_at_scale(world: World, probe: Probe, ddb: Any, sizes: Sizes, pro
         if progress:
             progress(f"  seeding {len(reserved):,} ci_access entries of one group")
         for start in range(0, len(reserved), 100):
-            chunk = reserved[start:start + 100]
-            ddb.update_item(TableName=table, Key={"pk": item["pk"], "sk": item["sk"]},
-                            UpdateExpression="SET " + ", ".join(f"#a{n} = :e" for n in range(len(chunk))),
-                            ExpressionAttributeNames={f"#a{n}": f"a{new}" for n, new in enumerate(chunk)},
-                            ExpressionAttributeValues={":e": entry})
+            chunk = reserved[start : start + 100]
+            ddb.update_item(
+                TableName=table,
+                Key={"pk": item["pk"], "sk": item["sk"]},
+                UpdateExpression="SET " + ", ".join(f"#a{n} = :e" for n in range(len(chunk))),
+                ExpressionAttributeNames={f"#a{n}": f"a{new}" for n, new in enumerate(chunk)},
+                ExpressionAttributeValues={":e": entry},
+            )
         result.large, large_answer = probe.warm(request)
         listed = len(large_answer.json()["allowed_agents"])
-        result.check = (f"answer {len(small_answer.body):,} → {len(large_answer.body):,} bytes, {listed:,} agents "
-                        f"listed; {result.large.capacity.total / max(1, listed):.3f} capacity units per agent listed")
+        result.check = (
+            f"answer {len(small_answer.body):,} → {len(large_answer.body):,} bytes, {listed:,} agents "
+            f"listed; {result.large.capacity.total / max(1, listed):.3f} capacity units per agent listed"
+        )
         if listed != sizes.authorising:
             result.error = f"{listed} agents listed, expected {sizes.authorising}"
 
-    world.notes.seeded.add(f"{sizes.authorising - 1:,} ci_access entries (the first agent's entry of the group's "
-                           "`CIACCESS#` item copied under ids reserved from the agent counter)")
+    world.notes.seeded.add(
+        f"{sizes.authorising - 1:,} ci_access entries (the first agent's entry of the group's "
+        "`CIACCESS#` item copied under ids reserved from the agent counter)"
+    )
     return [_guarded(result, run)]
 
 
@@ -454,9 +528,12 @@ def authorising_at_scale(world: World, probe: Probe, ddb: Any, sizes: Sizes, pro
 def many_receptive_at_scale(world: World, probe: Probe, ddb: Any, sizes: Sizes, progress=None) -> list[Scale]:
     """``GET /internal/kubernetes/receptive_agents`` with 1 vs ``sizes.receptive`` receptive agents,
     all made through the API (so whatever layout the route's storage has)."""
-    result = Scale("`GET /internal/kubernetes/receptive_agents`, receptive agents", "1 receptive agent",
-                   f"{sizes.receptive:,} receptive agents",
-                   note="the answer lists every receptive agent: it grows with them whatever the storage")
+    result = Scale(
+        "`GET /internal/kubernetes/receptive_agents`, receptive agents",
+        "1 receptive agent",
+        f"{sizes.receptive:,} receptive agents",
+        note="the answer lists every receptive agent: it grows with them whatever the storage",
+    )
     if not (world.has("GET", RECEPTIVE_AGENTS) and world.has("POST", URL_CONFIGURATIONS)):
         result.error = "skipped: GET /internal/kubernetes/receptive_agents is not in template.yaml yet"
         return [result]

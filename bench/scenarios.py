@@ -62,11 +62,13 @@ class Scenario:
 SCENARIOS: list[Scenario] = []
 
 
-def scenario(method: str, path: str, *, label: str = "", needs: tuple[tuple[str, str], ...] = (),
-             group: str = "") -> Callable:
+def scenario(
+    method: str, path: str, *, label: str = "", needs: tuple[tuple[str, str], ...] = (), group: str = ""
+) -> Callable:
     def register(make: Callable[[World], Iterator[Request]]) -> Callable:
-        SCENARIOS.append(Scenario(route_key(method, path), make, label,
-                                  tuple(route_key(m, p) for m, p in needs), group))
+        SCENARIOS.append(
+            Scenario(route_key(method, path), make, label, tuple(route_key(m, p) for m, p in needs), group)
+        )
         return make
 
     return register
@@ -102,8 +104,9 @@ class Notes:
 class World:
     """Users, groups, projects, agents, tokens, jobs - made through the API as root, in process."""
 
-    def __init__(self, client: InProcess, routes: set[RouteKey], run_id: str, container: Any = None,
-                 root_token: str = ROOT_TOKEN) -> None:
+    def __init__(
+        self, client: InProcess, routes: set[RouteKey], run_id: str, container: Any = None, root_token: str = ROOT_TOKEN
+    ) -> None:
         self.client = client
         self.root_auth = {"PRIVATE-TOKEN": root_token}
         self.routes = routes
@@ -120,19 +123,36 @@ class World:
     def unique(self, prefix: str) -> str:
         return f"{prefix}-{self.run}-{next(self._seq)}"
 
-    def send(self, method: str, path: str, *, auth: dict[str, str] | None = None, json_body: Any = None,
-             expect: int = 200, headers: dict[str, str] | None = None) -> Response:
-        request = Request(method, path, {**(self.root_auth if auth is None else auth), **(headers or {})},
-                          json_body, expect=expect)
+    def send(
+        self,
+        method: str,
+        path: str,
+        *,
+        auth: dict[str, str] | None = None,
+        json_body: Any = None,
+        expect: int = 200,
+        headers: dict[str, str] | None = None,
+    ) -> Response:
+        request = Request(
+            method, path, {**(self.root_auth if auth is None else auth), **(headers or {})}, json_body, expect=expect
+        )
         return check(request, self.client.send(request))
 
     # -------------------------------------------------------------- the GitLab world
     def user(self, prefix: str = "user") -> Person:
         username = self.unique(prefix)
-        made = self.send("POST", "/users", json_body={"username": username, "name": username.title(),
-                                                      "email": f"{username}@example.com"}, expect=201).json()
-        pat = self.send("POST", f"/users/{made['id']}/personal_access_tokens",
-                        json_body={"name": "bench", "scopes": ["api"]}, expect=201).json()
+        made = self.send(
+            "POST",
+            "/users",
+            json_body={"username": username, "name": username.title(), "email": f"{username}@example.com"},
+            expect=201,
+        ).json()
+        pat = self.send(
+            "POST",
+            f"/users/{made['id']}/personal_access_tokens",
+            json_body={"name": "bench", "scopes": ["api"]},
+            expect=201,
+        ).json()
         return Person(made["id"], username, pat["token"])
 
     def group(self, owner: Person | None = None, parent_id: int | None = None) -> dict:
@@ -147,30 +167,41 @@ class World:
         return self.send("POST", "/projects", auth=owner.auth if owner else None, json_body=body, expect=201).json()
 
     def member(self, kind: str, source_id: int, user_id: int, level: int) -> None:
-        self.send("POST", f"/{kind}s/{source_id}/members", json_body={"user_id": user_id, "access_level": level},
-                  expect=201)
+        self.send(
+            "POST", f"/{kind}s/{source_id}/members", json_body={"user_id": user_id, "access_level": level}, expect=201
+        )
 
     def remove_member(self, kind: str, source_id: int, user_id: int) -> None:
         self.send("DELETE", f"/{kind}s/{source_id}/members/{user_id}", expect=204)
 
     def pat(self, user_id: int) -> int:
-        return self.send("POST", f"/users/{user_id}/personal_access_tokens",
-                         json_body={"name": "bench", "scopes": ["api"]}, expect=201).json()["id"]
+        return self.send(
+            "POST",
+            f"/users/{user_id}/personal_access_tokens",
+            json_body={"name": "bench", "scopes": ["api"]},
+            expect=201,
+        ).json()["id"]
 
     def job(self, project_id: int, user_id: int) -> tuple[int, str]:
-        made = self.send("POST", "/admin/ci/jobs", json_body={"project_id": project_id, "user_id": user_id,
-                                                              "environment": {"name": "production"}},
-                         expect=201).json()
+        made = self.send(
+            "POST",
+            "/admin/ci/jobs",
+            json_body={"project_id": project_id, "user_id": user_id, "environment": {"name": "production"}},
+            expect=201,
+        ).json()
         return made["id"], made["token"]
 
     # -------------------------------------------------------------- agents and what they own
     def agent(self, project_id: int, prefix: str = "agent") -> int:
         name = self.unique(prefix)
         if self.has("POST", "/projects/{}/cluster_agents"):
-            return self.send("POST", f"/projects/{project_id}/cluster_agents", json_body={"name": name},
-                             expect=201).json()["id"]
-        self.notes.seeded.add("agents (POST /projects/:id/cluster_agents is not in template.yaml yet: agent items "
-                              "written straight to AgentsTable in store/agents.py's layout)")
+            return self.send(
+                "POST", f"/projects/{project_id}/cluster_agents", json_body={"name": name}, expect=201
+            ).json()["id"]
+        self.notes.seeded.add(
+            "agents (POST /projects/:id/cluster_agents is not in template.yaml yet: agent items "
+            "written straight to AgentsTable in store/agents.py's layout)"
+        )
         return self._seed_agent(project_id, name)
 
     def _seed_agent(self, project_id: int, name: str) -> int:
@@ -181,15 +212,28 @@ class World:
         table = get_settings().agents_table
         agent_id = dynamo.next_id(table, "agent")
         now = clock.now_iso()
-        fields = {"id": agent_id, "project_id": project_id, "name": name, "created_at": now, "updated_at": now,
-                  "created_by_user_id": 1, "is_receptive": False, "active_tokens": 0, "version": 0}
-        dynamo.transact([
-            dynamo.put_action(table, {"pk": f"AGENT#{agent_id}", "sk": "A", **fields}, "attribute_not_exists(pk)"),
-            dynamo.put_action(table, {"pk": f"PROJECT#{project_id}", "sk": f"AGENT#{name}", **fields},
-                              "attribute_not_exists(pk)"),
-            dynamo.update_action(table, f"PROJECT#{project_id}", "#STATS", "ADD agent_count :one",
-                                 values={":one": 1}),
-        ])
+        fields = {
+            "id": agent_id,
+            "project_id": project_id,
+            "name": name,
+            "created_at": now,
+            "updated_at": now,
+            "created_by_user_id": 1,
+            "is_receptive": False,
+            "active_tokens": 0,
+            "version": 0,
+        }
+        dynamo.transact(
+            [
+                dynamo.put_action(table, {"pk": f"AGENT#{agent_id}", "sk": "A", **fields}, "attribute_not_exists(pk)"),
+                dynamo.put_action(
+                    table, {"pk": f"PROJECT#{project_id}", "sk": f"AGENT#{name}", **fields}, "attribute_not_exists(pk)"
+                ),
+                dynamo.update_action(
+                    table, f"PROJECT#{project_id}", "#STATS", "ADD agent_count :one", values={":one": 1}
+                ),
+            ]
+        )
         return agent_id
 
     def token(self, project_id: int, agent_id: int) -> tuple[int, str]:
@@ -197,8 +241,12 @@ class World:
         active = self._active_tokens[agent_id]
         if len(active) >= 2:
             self.revoke(project_id, agent_id, active[0])
-        made = self.send("POST", f"/projects/{project_id}/cluster_agents/{agent_id}/tokens",
-                         json_body={"name": self.unique("token")}, expect=201).json()
+        made = self.send(
+            "POST",
+            f"/projects/{project_id}/cluster_agents/{agent_id}/tokens",
+            json_body={"name": self.unique("token")},
+            expect=201,
+        ).json()
         active.append(made["id"])
         return made["id"], made["token"]
 
@@ -208,15 +256,22 @@ class World:
             self._active_tokens[agent_id].remove(token_id)
 
     def url_configuration(self, project_id: int, agent_id: int) -> int:
-        return self.send("POST", f"/projects/{project_id}/cluster_agents/{agent_id}/url_configurations",
-                         json_body={"url": URL}, expect=201).json()["id"]
+        return self.send(
+            "POST",
+            f"/projects/{project_id}/cluster_agents/{agent_id}/url_configurations",
+            json_body={"url": URL},
+            expect=201,
+        ).json()["id"]
 
     def kas_headers(self, agent_token: str | None = None) -> dict[str, str]:
         import jwt
 
         now = int(time.time())
-        signed = jwt.encode({"iss": "gitlab-kas", "aud": "gitlab", "iat": now, "exp": now + 5},
-                            base64.b64decode(KAS_SECRET), algorithm="HS256")
+        signed = jwt.encode(
+            {"iss": "gitlab-kas", "aud": "gitlab", "iat": now, "exp": now + 5},
+            base64.b64decode(KAS_SECRET),
+            algorithm="HS256",
+        )
         headers = {"Gitlab-Kas-Api-Request": signed}
         if agent_token:
             headers["Authorization"] = f"Bearer {agent_token}"
@@ -265,8 +320,14 @@ class World:
         infra = self.project(self.bench_group["id"], name="infra")
         agent_id = self.agent(infra["id"], "deployer")
         config = {"ci_access": {"groups": [{"id": self.bench_group["full_path"]}]}}
-        self.send("POST", KAS_CONFIGURATION, auth={}, headers=self.kas_headers(),
-                  json_body={"agent_id": agent_id, "agent_config": config}, expect=204)
+        self.send(
+            "POST",
+            KAS_CONFIGURATION,
+            auth={},
+            headers=self.kas_headers(),
+            json_body={"agent_id": agent_id, "agent_config": config},
+            expect=204,
+        )
         return agent_id
 
 
@@ -304,23 +365,34 @@ def _get_user(w: World) -> Iterator[Request]:
 def _create_user(w: World) -> Iterator[Request]:
     while True:
         name = w.unique("new")
-        yield Request("POST", "/users", w.root_auth, {"username": name, "name": name, "email": f"{name}@example.com"},
-                      expect=201)
+        yield Request(
+            "POST", "/users", w.root_auth, {"username": name, "name": name, "email": f"{name}@example.com"}, expect=201
+        )
 
 
 @scenario("POST", "/users/{}/personal_access_tokens", group="world")
 def _create_pat(w: World) -> Iterator[Request]:
     owner = w.user("owner")
     while True:
-        yield Request("POST", f"/users/{owner.id}/personal_access_tokens", w.root_auth,
-                      {"name": "bench", "scopes": ["api"]}, expect=201)
+        yield Request(
+            "POST",
+            f"/users/{owner.id}/personal_access_tokens",
+            w.root_auth,
+            {"name": "bench", "scopes": ["api"]},
+            expect=201,
+        )
 
 
 @scenario("POST", "/user/personal_access_tokens", group="world")
 def _create_own_pat(w: World) -> Iterator[Request]:
     while True:
-        yield Request("POST", "/user/personal_access_tokens", w.maintainer.auth,
-                      {"name": "kubectl", "scopes": ["k8s_proxy"]}, expect=201)
+        yield Request(
+            "POST",
+            "/user/personal_access_tokens",
+            w.maintainer.auth,
+            {"name": "kubectl", "scopes": ["k8s_proxy"]},
+            expect=201,
+        )
 
 
 @scenario("GET", "/personal_access_tokens/self", group="world")
@@ -329,8 +401,7 @@ def _get_own_pat(w: World) -> Iterator[Request]:
         yield Request("GET", "/personal_access_tokens/self", w.maintainer.auth)
 
 
-@scenario("DELETE", "/personal_access_tokens/{}", needs=(("POST", "/users/{}/personal_access_tokens"),),
-          group="world")
+@scenario("DELETE", "/personal_access_tokens/{}", needs=(("POST", "/users/{}/personal_access_tokens"),), group="world")
 def _revoke_pat(w: World) -> Iterator[Request]:
     owner = w.user("owner")
     while True:
@@ -388,16 +459,22 @@ def _members(kind: str) -> None:
             if added:
                 w.remove_member(kind, source(w), joiner.id)
             added = True
-            yield Request("POST", f"/{kind}s/{source(w)}/members", w.maintainer.auth,
-                          {"user_id": joiner.id, "access_level": DEVELOPER}, expect=201)
+            yield Request(
+                "POST",
+                f"/{kind}s/{source(w)}/members",
+                w.maintainer.auth,
+                {"user_id": joiner.id, "access_level": DEVELOPER},
+                expect=201,
+            )
 
     @scenario("PUT", base + "/{}", group="world")
     def _update(w: World) -> Iterator[Request]:
         member = w.user("member")
         w.member(kind, source(w), member.id, REPORTER)
         for level in itertools.cycle((DEVELOPER, REPORTER)):
-            yield Request("PUT", f"/{kind}s/{source(w)}/members/{member.id}", w.maintainer.auth,
-                          {"access_level": level})
+            yield Request(
+                "PUT", f"/{kind}s/{source(w)}/members/{member.id}", w.maintainer.auth, {"access_level": level}
+            )
 
     @scenario("DELETE", base + "/{}", group="world")
     def _remove(w: World) -> Iterator[Request]:
@@ -414,8 +491,9 @@ _members("group")
 @scenario("POST", "/admin/ci/jobs", group="world")
 def _create_job(w: World) -> Iterator[Request]:
     while True:
-        yield Request("POST", "/admin/ci/jobs", w.root_auth,
-                      {"project_id": w.fleet["id"], "user_id": w.maintainer.id}, expect=201)
+        yield Request(
+            "POST", "/admin/ci/jobs", w.root_auth, {"project_id": w.fleet["id"], "user_id": w.maintainer.id}, expect=201
+        )
 
 
 @scenario("PUT", "/jobs/{}", needs=(("POST", "/admin/ci/jobs"),), group="world")
@@ -449,16 +527,20 @@ def _get_agent(w: World) -> Iterator[Request]:
 @scenario("POST", "/projects/{}/cluster_agents", group="agents")
 def _create_agent(w: World) -> Iterator[Request]:
     while True:
-        yield Request("POST", f"/projects/{w.scratch['id']}/cluster_agents", w.maintainer.auth,
-                      {"name": w.unique("new")}, expect=201)
+        yield Request(
+            "POST",
+            f"/projects/{w.scratch['id']}/cluster_agents",
+            w.maintainer.auth,
+            {"name": w.unique("new")},
+            expect=201,
+        )
 
 
 @scenario("DELETE", AGENT, needs=(("POST", "/projects/{}/cluster_agents"),), group="agents")
 def _delete_agent(w: World) -> Iterator[Request]:
     while True:
         agent_id = w.agent(w.scratch["id"], "doomed")
-        yield Request("DELETE", f"/projects/{w.scratch['id']}/cluster_agents/{agent_id}", w.maintainer.auth,
-                      expect=204)
+        yield Request("DELETE", f"/projects/{w.scratch['id']}/cluster_agents/{agent_id}", w.maintainer.auth, expect=204)
 
 
 # ---------------------------------------------------------------- §3 agent tokens
@@ -473,8 +555,9 @@ def _list_tokens(w: World) -> Iterator[Request]:
 def _get_token(w: World) -> Iterator[Request]:
     token_id, _ = w.primary_token
     while True:
-        yield Request("GET", f"/projects/{w.fleet['id']}/cluster_agents/{w.primary}/tokens/{token_id}",
-                      w.maintainer.auth)
+        yield Request(
+            "GET", f"/projects/{w.fleet['id']}/cluster_agents/{w.primary}/tokens/{token_id}", w.maintainer.auth
+        )
 
 
 @scenario("POST", TOKENS, needs=(("DELETE", TOKENS + "/{}"),), group="agent tokens")
@@ -485,8 +568,13 @@ def _create_token(w: World) -> Generator[Request, Response | None, None]:
     while True:
         if len(made) >= 2:  # the two-token limit: revoke the oldest first, as glab does
             w.revoke(project, agent_id, made.popleft())
-        response = yield Request("POST", f"/projects/{project}/cluster_agents/{agent_id}/tokens", w.maintainer.auth,
-                                 {"name": w.unique("t")}, expect=201)
+        response = yield Request(
+            "POST",
+            f"/projects/{project}/cluster_agents/{agent_id}/tokens",
+            w.maintainer.auth,
+            {"name": w.unique("t")},
+            expect=201,
+        )
         made.append(response.json()["id"])
 
 
@@ -497,8 +585,9 @@ def _revoke_token(w: World) -> Iterator[Request]:
     while True:
         token_id, _ = w.token(project, agent_id)
         w._active_tokens[agent_id].remove(token_id)
-        yield Request("DELETE", f"/projects/{project}/cluster_agents/{agent_id}/tokens/{token_id}",
-                      w.maintainer.auth, expect=204)
+        yield Request(
+            "DELETE", f"/projects/{project}/cluster_agents/{agent_id}/tokens/{token_id}", w.maintainer.auth, expect=204
+        )
 
 
 # ---------------------------------------------------------------- §4 URL configurations
@@ -506,16 +595,20 @@ def _revoke_token(w: World) -> Iterator[Request]:
 def _list_url_configurations(w: World) -> Iterator[Request]:
     agent_id, _ = w.receptive
     while True:
-        yield Request("GET", f"/projects/{w.fleet['id']}/cluster_agents/{agent_id}/url_configurations",
-                      w.maintainer.auth)
+        yield Request(
+            "GET", f"/projects/{w.fleet['id']}/cluster_agents/{agent_id}/url_configurations", w.maintainer.auth
+        )
 
 
 @scenario("GET", URL_CONFIGURATIONS + "/{}", needs=(("POST", URL_CONFIGURATIONS),), group="url configurations")
 def _get_url_configuration(w: World) -> Iterator[Request]:
     agent_id, configuration_id = w.receptive
     while True:
-        yield Request("GET", f"/projects/{w.fleet['id']}/cluster_agents/{agent_id}/url_configurations/"
-                             f"{configuration_id}", w.maintainer.auth)
+        yield Request(
+            "GET",
+            f"/projects/{w.fleet['id']}/cluster_agents/{agent_id}/url_configurations/{configuration_id}",
+            w.maintainer.auth,
+        )
 
 
 @scenario("POST", URL_CONFIGURATIONS, needs=(("DELETE", URL_CONFIGURATIONS + "/{}"),), group="url configurations")
@@ -535,8 +628,12 @@ def _delete_url_configuration(w: World) -> Iterator[Request]:
     agent_id = w.agent(project, "unlistener")
     while True:
         configuration_id = w.url_configuration(project, agent_id)
-        yield Request("DELETE", f"/projects/{project}/cluster_agents/{agent_id}/url_configurations/"
-                                f"{configuration_id}", w.maintainer.auth, expect=204)
+        yield Request(
+            "DELETE",
+            f"/projects/{project}/cluster_agents/{agent_id}/url_configurations/{configuration_id}",
+            w.maintainer.auth,
+            expect=204,
+        )
 
 
 # ---------------------------------------------------------------- §6 CI jobs
@@ -568,11 +665,17 @@ def _agent_configuration(w: World) -> Iterator[Request]:
     groups = [{"id": w.bench_group["full_path"]}]
     project = {"id": w.fleet["path_with_namespace"]}
     # Alternately one and two authorisations: every request changes what is stored (a write).
-    configs = itertools.cycle(({"ci_access": {"groups": groups, "projects": [project]}},
-                               {"ci_access": {"groups": groups}}))
+    configs = itertools.cycle(
+        ({"ci_access": {"groups": groups, "projects": [project]}}, {"ci_access": {"groups": groups}})
+    )
     while True:
-        yield Request("POST", KAS_CONFIGURATION, w.kas_headers(), {"agent_id": agent_id, "agent_config": next(configs)},
-                      expect=204)
+        yield Request(
+            "POST",
+            KAS_CONFIGURATION,
+            w.kas_headers(),
+            {"agent_id": agent_id, "agent_config": next(configs)},
+            expect=204,
+        )
 
 
 @scenario("POST", KAS_AUTHORIZE_PROXY_USER, needs=(("POST", KAS_CONFIGURATION),), group="kas")
@@ -581,17 +684,34 @@ def _authorize_proxy_user(w: World) -> Iterator[Request]:
     names a project and the group (``access_as: user``: every grant with its roles)."""
     project = w.project(w.bench_group["id"], name="proxied")
     agent_id = w.agent(project["id"], "proxy")
-    config = {"user_access": {"access_as": {"user": {}}, "projects": [{"id": project["path_with_namespace"]}],
-                              "groups": [{"id": w.bench_group["full_path"]}]}}
-    w.send("POST", KAS_CONFIGURATION, auth={}, headers=w.kas_headers(),
-           json_body={"agent_id": agent_id, "agent_config": config}, expect=204)
+    config = {
+        "user_access": {
+            "access_as": {"user": {}},
+            "projects": [{"id": project["path_with_namespace"]}],
+            "groups": [{"id": w.bench_group["full_path"]}],
+        }
+    }
+    w.send(
+        "POST",
+        KAS_CONFIGURATION,
+        auth={},
+        headers=w.kas_headers(),
+        json_body={"agent_id": agent_id, "agent_config": config},
+        expect=204,
+    )
     person = w.user("proxied")
     w.member("group", w.bench_group["id"], person.id, DEVELOPER)
-    token = w.send("POST", f"/users/{person.id}/personal_access_tokens",
-                   json_body={"name": "bench", "scopes": ["k8s_proxy"]}, expect=201).json()["token"]
+    token = w.send(
+        "POST",
+        f"/users/{person.id}/personal_access_tokens",
+        json_body={"name": "bench", "scopes": ["k8s_proxy"]},
+        expect=201,
+    ).json()["token"]
     body = {"agent_id": agent_id, "access_type": "personal_access_token", "access_key": token}
     while True:
         yield Request("POST", KAS_AUTHORIZE_PROXY_USER, w.kas_headers(), body, expect=201)
+
+
 @scenario("GET", "/internal/kubernetes/receptive_agents", needs=(("POST", URL_CONFIGURATIONS),), group="kas")
 def _receptive_agents(w: World) -> Iterator[Request]:
     _ = w.primary, w.receptive  # one receptive agent, one not: only the first is read
@@ -603,22 +723,33 @@ def _receptive_agents(w: World) -> Iterator[Request]:
 def _verify_project_access(w: World) -> Iterator[Request]:
     _, secret = w.primary_token
     while True:  # the agent's own project, by path: found through the path index, then the project
-        yield Request("GET", "/internal/kubernetes/verify_project_access", w.kas_headers(secret),
-                      query={"id": w.fleet["path_with_namespace"]}, expect=204)
+        yield Request(
+            "GET",
+            "/internal/kubernetes/verify_project_access",
+            w.kas_headers(secret),
+            query={"id": w.fleet["path_with_namespace"]},
+            expect=204,
+        )
 
 
 @scenario("POST", "/internal/kubernetes/usage_metrics", group="kas")
 def _usage_metrics(w: World) -> Iterator[Request]:
-    body = {"counters": {"k8s_api_proxy_request": 3, "flux_git_push_notifications_total": 1},
-            "unique_counters": {"k8s_api_proxy_requests_unique_users_via_ci_access": [1, 2]}}
+    body = {
+        "counters": {"k8s_api_proxy_request": 3, "flux_git_push_notifications_total": 1},
+        "unique_counters": {"k8s_api_proxy_requests_unique_users_via_ci_access": [1, 2]},
+    }
     while True:
         yield Request("POST", "/internal/kubernetes/usage_metrics", w.kas_headers(), body, expect=204)
 
 
 @scenario("POST", "/internal/kubernetes/agent_events", group="kas")
 def _agent_events(w: World) -> Iterator[Request]:
-    body = {"events": {"k8s_api_proxy_requests_unique_users_via_ci_access": [{"user_id": 1, "project_id": 2}],
-                       "register_agent_at_kas": [{"project_id": 2, "agent_id": 1, "agent_version": "v18.0.0"}]}}
+    body = {
+        "events": {
+            "k8s_api_proxy_requests_unique_users_via_ci_access": [{"user_id": 1, "project_id": 2}],
+            "register_agent_at_kas": [{"project_id": 2, "agent_id": 1, "agent_version": "v18.0.0"}],
+        }
+    }
     while True:
         yield Request("POST", "/internal/kubernetes/agent_events", w.kas_headers(), body, expect=204)
 
@@ -686,12 +817,14 @@ def plan(template_routes: set[RouteKey]) -> Plan:
 def template_routes(template: dict | None = None) -> set[RouteKey]:
     from devtools import template as cfn
 
-    return {route_key(method, resource) for function in cfn.functions(template)
-            for method, resource in function.routes}
+    return {route_key(method, resource) for function in cfn.functions(template) for method, resource in function.routes}
 
 
 def function_of(template: dict | None = None) -> dict[RouteKey, str]:
     from devtools import template as cfn
 
-    return {route_key(method, resource): function.logical_id for function in cfn.functions(template)
-            for method, resource in function.routes}
+    return {
+        route_key(method, resource): function.logical_id
+        for function in cfn.functions(template)
+        for method, resource in function.routes
+    }

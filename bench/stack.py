@@ -72,7 +72,8 @@ def boto_client(service: str, endpoint: str) -> Any:
     import boto3
 
     return boto3.session.Session(region_name=REGION, **{k.lower(): v for k, v in CREDENTIALS.items()}).client(
-        service, endpoint_url=endpoint)
+        service, endpoint_url=endpoint
+    )
 
 
 class _EndpointSession:

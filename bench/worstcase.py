@@ -39,17 +39,21 @@ MEDIAN_MULTIPLE = 10  # above this many times the route's median only where BENC
 KEYS = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "keys"
 Case = tuple[str, Request]
 HOSTILE: dict[RouteKey, Callable[[World], Iterator[Case]]] = {}
-_DISCARDED = ("its median request is a small report that touches no store, so any large body is many times "
-              "it: the worst case reads and validates the largest body the API accepts (5 MiB of counters or "
-              "events, every one checked, all discarded); bounded by the body limit of SPEC §1.4")
-_LONGEST_TEXT = ("a field of several MB is read from the largest accepted body and measured before it is refused "
-                 "(or its repeats collapsed); bounded by the body limit of SPEC §1.4")
+_DISCARDED = (
+    "its median request is a small report that touches no store, so any large body is many times "
+    "it: the worst case reads and validates the largest body the API accepts (5 MiB of counters or "
+    "events, every one checked, all discarded); bounded by the body limit of SPEC §1.4"
+)
+_LONGEST_TEXT = (
+    "a field of several MB is read from the largest accepted body and measured before it is refused "
+    "(or its repeats collapsed); bounded by the body limit of SPEC §1.4"
+)
 # Why a route's worst case may pass MEDIAN_MULTIPLE x its median (shown in BENCHMARKS.md).
 EXPLAINED = {
     route_key("POST", URL_CONFIGURATIONS): "parsing the largest accepted certificates and key (X.509, PEM) is "
-                                           "the work the route exists for; bounded by the size limits of SPEC §4",
+    "the work the route exists for; bounded by the size limits of SPEC §4",
     route_key("POST", KAS_CONFIGURATION): "1,000 ci_access entries (500 projects, 500 groups) are resolved in "
-                                          "10 BatchGetItems of 100 paths; bounded by GitLab's 500-entry limit",
+    "10 BatchGetItems of 100 paths; bounded by GitLab's 500-entry limit",
     route_key("POST", "/internal/kubernetes/usage_metrics"): _DISCARDED,
     route_key("POST", "/internal/kubernetes/agent_events"): _DISCARDED,
     route_key("POST", "/projects"): _LONGEST_TEXT,
@@ -100,8 +104,9 @@ def long_string(fraction: float = 1.0) -> str:
     return "n" * int((max_body() - 200) * fraction)
 
 
-def common(method: str, path: str, auth: dict[str, str], body: dict, expect: int | None = None,
-           plain_id: object = 999_999_999) -> Iterator[Case]:
+def common(
+    method: str, path: str, auth: dict[str, str], body: dict, expect: int | None = None, plain_id: object = 999_999_999
+) -> Iterator[Case]:
     """What every route gets: the largest and the deepest body around its ordinary one, and for a
     route with an id in its path (``{id}``) a 5,000-digit one."""
     plain = path.replace("{id}", str(plain_id))
@@ -119,17 +124,23 @@ def _b64_file(name: str) -> str:
 @hostile("POST", "/users")
 def _users(w: World) -> Iterator[Case]:
     yield from common("POST", "/users", w.root_auth, {"username": w.unique("u"), "name": "N", "email": "e@x.org"})
-    yield "longest names", Request("POST", "/users", w.root_auth, {"username": long_string(0.33),
-                                                                   "name": long_string(0.33),
-                                                                   "email": long_string(0.3) + "@x.org"}, expect=None)
+    yield (
+        "longest names",
+        Request(
+            "POST",
+            "/users",
+            w.root_auth,
+            {"username": long_string(0.33), "name": long_string(0.33), "email": long_string(0.3) + "@x.org"},
+            expect=None,
+        ),
+    )
 
 
 @hostile("POST", "/users/{}/personal_access_tokens")
 def _pats(w: World) -> Iterator[Case]:
     path = f"/users/{w.maintainer.id}/personal_access_tokens"
     yield from common("POST", path, w.root_auth, {"name": "t", "scopes": ["api"]})
-    yield "many scopes", Request("POST", path, w.root_auth, {"name": "t", "scopes": ["read_api"] * 80_000},
-                                 expect=None)
+    yield "many scopes", Request("POST", path, w.root_auth, {"name": "t", "scopes": ["read_api"] * 80_000}, expect=None)
     yield "longest name", Request("POST", path, w.root_auth, {"name": long_string(), "scopes": ["api"]}, expect=None)
 
 
@@ -141,8 +152,12 @@ def _revoke_pat(w: World) -> Iterator[Case]:
 @hostile("POST", "/groups")
 def _groups(w: World) -> Iterator[Case]:
     yield from common("POST", "/groups", w.maintainer.auth, {"name": "G", "path": w.unique("g")})
-    yield "longest name and path", Request("POST", "/groups", w.maintainer.auth,
-                                           {"name": long_string(0.45), "path": long_string(0.45)}, expect=None)
+    yield (
+        "longest name and path",
+        Request(
+            "POST", "/groups", w.maintainer.auth, {"name": long_string(0.45), "path": long_string(0.45)}, expect=None
+        ),
+    )
 
 
 @hostile("POST", "/projects")
@@ -161,8 +176,10 @@ def _member_routes(kind: str) -> None:
     def _add(w: World) -> Iterator[Case]:
         path = f"/{kind}s/{source(w)}/members"
         yield from common("POST", path, w.maintainer.auth, {"user_id": 1, "access_level": 30})
-        yield "5,000-digit ids", Request("POST", path, w.maintainer.auth,
-                                         {"user_id": "9" * 5000, "access_level": "3" * 5000}, expect=None)
+        yield (
+            "5,000-digit ids",
+            Request("POST", path, w.maintainer.auth, {"user_id": "9" * 5000, "access_level": "3" * 5000}, expect=None),
+        )
 
     @hostile("PUT", base + "/{}")
     def _update(w: World) -> Iterator[Case]:
@@ -170,8 +187,16 @@ def _member_routes(kind: str) -> None:
         member = w.user("member")
         w.member(kind, source(w), member.id, 30)
         yield from common("PUT", path, w.maintainer.auth, {"access_level": 30}, plain_id=member.id)
-        yield "longest expiry", Request("PUT", path.replace("{id}", str(member.id)), w.maintainer.auth,
-                                        {"access_level": 30, "expires_at": long_string()}, expect=None)
+        yield (
+            "longest expiry",
+            Request(
+                "PUT",
+                path.replace("{id}", str(member.id)),
+                w.maintainer.auth,
+                {"access_level": 30, "expires_at": long_string()},
+                expect=None,
+            ),
+        )
 
     @hostile("DELETE", base + "/{}")
     def _remove(w: World) -> Iterator[Case]:
@@ -186,17 +211,26 @@ _member_routes("project")
 def _jobs(w: World) -> Iterator[Case]:
     body = {"project_id": w.fleet["id"], "user_id": 1}
     yield from common("POST", "/admin/ci/jobs", w.root_auth, body)
-    yield "longest environment", Request("POST", "/admin/ci/jobs", w.root_auth,
-                                         {**body, "environment": {"name": long_string(0.5), "tier": long_string(0.4)}},
-                                         expect=None)
+    yield (
+        "longest environment",
+        Request(
+            "POST",
+            "/admin/ci/jobs",
+            w.root_auth,
+            {**body, "environment": {"name": long_string(0.5), "tier": long_string(0.4)}},
+            expect=None,
+        ),
+    )
 
 
 @hostile("PUT", "/jobs/{}")
 def _finish_job(w: World) -> Iterator[Case]:
     job_id, token = w.job(w.fleet["id"], w.maintainer.id)
     yield from common("PUT", "/jobs/{id}", {"JOB-TOKEN": token}, {"state": "success"}, plain_id=job_id)
-    yield "longest token", Request("PUT", f"/jobs/{job_id}", {}, {"token": long_string(), "state": "failed"},
-                                   expect=None)
+    yield (
+        "longest token",
+        Request("PUT", f"/jobs/{job_id}", {}, {"token": long_string(), "state": "failed"}, expect=None),
+    )
 
 
 @hostile("POST", "/projects/{}/cluster_agents")
@@ -215,8 +249,10 @@ def _delete_agent(w: World) -> Iterator[Case]:
 def _tokens(w: World) -> Iterator[Case]:
     path = f"/projects/{w.fleet['id']}/cluster_agents/{w.primary}/tokens"
     yield from common("POST", path, w.maintainer.auth, {"name": ""})
-    yield "longest description", Request("POST", path, w.maintainer.auth,
-                                         {"name": "t", "description": long_string()}, expect=None)
+    yield (
+        "longest description",
+        Request("POST", path, w.maintainer.auth, {"name": "t", "description": long_string()}, expect=None),
+    )
 
 
 @hostile("DELETE", TOKENS + "/{}")
@@ -233,17 +269,36 @@ def _url_configurations(w: World) -> Iterator[Case]:
     yield from common("POST", fresh(), w.maintainer.auth, {"url": "nope"})
     key, certificate = _b64_file("rsa8192.pem"), _b64_file("rsa8192.crt")
     bundle = base64.b64encode((KEYS / "rsa8192.crt").read_bytes() * 60).decode()  # about 190 KB of PEM
-    yield "8192-bit RSA key, invalid url", Request("POST", fresh(), w.maintainer.auth,
-                                                   {"url": "nope", "client_cert": certificate, "client_key": key},
-                                                   expect=None)
-    yield "8192-bit RSA key and certificate, 201", Request("POST", fresh(), w.maintainer.auth,
-                                                           {"url": URL, "client_cert": certificate,
-                                                            "client_key": key}, expect=None)
-    yield "largest CA bundle", Request("POST", fresh(), w.maintainer.auth,
-                                       {"url": URL, "ca_cert": bundle, "client_cert": bundle, "client_key": key},
-                                       expect=None)
-    yield "1 MB of base64 garbage", Request("POST", fresh(), w.maintainer.auth,
-                                            {"url": URL, "ca_cert": "A" * (max_body() - 500)}, expect=None)
+    yield (
+        "8192-bit RSA key, invalid url",
+        Request(
+            "POST",
+            fresh(),
+            w.maintainer.auth,
+            {"url": "nope", "client_cert": certificate, "client_key": key},
+            expect=None,
+        ),
+    )
+    yield (
+        "8192-bit RSA key and certificate, 201",
+        Request(
+            "POST", fresh(), w.maintainer.auth, {"url": URL, "client_cert": certificate, "client_key": key}, expect=None
+        ),
+    )
+    yield (
+        "largest CA bundle",
+        Request(
+            "POST",
+            fresh(),
+            w.maintainer.auth,
+            {"url": URL, "ca_cert": bundle, "client_cert": bundle, "client_key": key},
+            expect=None,
+        ),
+    )
+    yield (
+        "1 MB of base64 garbage",
+        Request("POST", fresh(), w.maintainer.auth, {"url": URL, "ca_cert": "A" * (max_body() - 500)}, expect=None),
+    )
 
 
 @hostile("DELETE", URL_CONFIGURATIONS + "/{}")
@@ -266,21 +321,43 @@ def _agent_configuration(w: World) -> Iterator[Case]:
     yield from common("POST", KAS_CONFIGURATION, headers, config({"groups": [{"id": w.bench_group["full_path"]}]}))
     group = w.bench_group["full_path"]
     per_entry = (max_body() - 2000) // 1000
-    many = {"projects": [{"id": f"{group}/p{n}", "default_namespace": "n" * (per_entry - 90)} for n in range(500)],
-            "groups": [{"id": f"{group}/g{n}", "default_namespace": "n" * (per_entry - 90)} for n in range(500)]}
+    many = {
+        "projects": [{"id": f"{group}/p{n}", "default_namespace": "n" * (per_entry - 90)} for n in range(500)],
+        "groups": [{"id": f"{group}/g{n}", "default_namespace": "n" * (per_entry - 90)} for n in range(500)],
+    }
     yield "1,000 ci_access entries", Request("POST", KAS_CONFIGURATION, headers, config(many), expect=None)
     patterns = [f"*{'a*' * 10}{n}" for n in range((MAX_ENTRY_BYTES - 40) // 28)]
-    yield "many environments patterns", Request("POST", KAS_CONFIGURATION, headers,
-                                                config({"groups": [{"id": group, "environments": patterns}]}),
-                                                expect=None)
+    yield (
+        "many environments patterns",
+        Request(
+            "POST",
+            KAS_CONFIGURATION,
+            headers,
+            config({"groups": [{"id": group, "environments": patterns}]}),
+            expect=None,
+        ),
+    )
     depth = deepest_nesting() - 10
-    yield "deepest access_as", Request("POST", KAS_CONFIGURATION, headers,
-                                       config({"groups": [{"id": group,
-                                                           "access_as": json.loads("[" * depth + "]" * depth)}]}),
-                                       expect=None)
-    yield "largest entries", Request("POST", KAS_CONFIGURATION, headers, config({"groups": [
-        {"id": group, "default_namespace": "n" * (MAX_ENTRY_BYTES - 30)}]}), expect=None)
-
+    yield (
+        "deepest access_as",
+        Request(
+            "POST",
+            KAS_CONFIGURATION,
+            headers,
+            config({"groups": [{"id": group, "access_as": json.loads("[" * depth + "]" * depth)}]}),
+            expect=None,
+        ),
+    )
+    yield (
+        "largest entries",
+        Request(
+            "POST",
+            KAS_CONFIGURATION,
+            headers,
+            config({"groups": [{"id": group, "default_namespace": "n" * (MAX_ENTRY_BYTES - 30)}]}),
+            expect=None,
+        ),
+    )
 
 
 @hostile("POST", "/user/personal_access_tokens")
@@ -288,11 +365,20 @@ def _own_pats(w: World) -> Iterator[Case]:
     person = w.user("owner")
     path = "/user/personal_access_tokens"
     yield from common("POST", path, person.auth, {"name": "kubectl", "scopes": ["k8s_proxy"]})
-    yield "many scopes", Request("POST", path, person.auth, {"name": "t", "scopes": ["k8s_proxy"] * 400_000},
-                                 expect=None)
-    yield "longest name and description", Request("POST", path, person.auth,
-                                                  {"name": long_string(0.45), "scopes": "k8s_proxy",
-                                                   "description": long_string(0.45)}, expect=None)
+    yield (
+        "many scopes",
+        Request("POST", path, person.auth, {"name": "t", "scopes": ["k8s_proxy"] * 400_000}, expect=None),
+    )
+    yield (
+        "longest name and description",
+        Request(
+            "POST",
+            path,
+            person.auth,
+            {"name": long_string(0.45), "scopes": "k8s_proxy", "description": long_string(0.45)},
+            expect=None,
+        ),
+    )
 
 
 @hostile("POST", "/internal/kubernetes/authorize_proxy_user")
@@ -302,9 +388,16 @@ def _authorize_proxy_user(w: World) -> Iterator[Case]:
     body = {"agent_id": w.primary, "access_type": "personal_access_token", "access_key": "glpat-unknown"}
     yield from common("POST", path, headers, body)
     yield "longest access key", Request("POST", path, headers, {**body, "access_key": long_string()}, expect=None)
-    yield "longest csrf token", Request("POST", path, headers, {**body, "access_type": "session_cookie",
-                                                                "csrf_token": long_string(0.5),
-                                                                "access_key": long_string(0.45)}, expect=None)
+    yield (
+        "longest csrf token",
+        Request(
+            "POST",
+            path,
+            headers,
+            {**body, "access_type": "session_cookie", "csrf_token": long_string(0.5), "access_key": long_string(0.45)},
+            expect=None,
+        ),
+    )
 
 
 @hostile("POST", "/internal/kubernetes/usage_metrics")
@@ -312,11 +405,30 @@ def _usage_metrics(w: World) -> Iterator[Case]:
     path, headers = "/internal/kubernetes/usage_metrics", w.kas_headers()
     yield from common("POST", path, headers, {"counters": {"k8s_api_proxy_request": 1}})
     many = (max_body() - 200) // 9
-    yield "largest unique counter", Request("POST", path, headers, {"unique_counters": {
-        "k8s_api_proxy_requests_unique_users_via_ci_access": list(range(10_000_000, 10_000_000 + many))}},
-                                            expect=None)
-    yield "every unique counter invalid", Request("POST", path, headers, {"unique_counters": {
-        "flux_git_push_notified_unique_projects": ["x"] * (many // 2)}}, expect=None)
+    yield (
+        "largest unique counter",
+        Request(
+            "POST",
+            path,
+            headers,
+            {
+                "unique_counters": {
+                    "k8s_api_proxy_requests_unique_users_via_ci_access": list(range(10_000_000, 10_000_000 + many))
+                }
+            },
+            expect=None,
+        ),
+    )
+    yield (
+        "every unique counter invalid",
+        Request(
+            "POST",
+            path,
+            headers,
+            {"unique_counters": {"flux_git_push_notified_unique_projects": ["x"] * (many // 2)}},
+            expect=None,
+        ),
+    )
 
 
 @hostile("POST", "/internal/kubernetes/agent_events")
@@ -324,12 +436,31 @@ def _agent_events(w: World) -> Iterator[Case]:
     path, headers = "/internal/kubernetes/agent_events", w.kas_headers()
     yield from common("POST", path, headers, {"events": {"register_agent_at_kas": [{"project_id": 1}]}})
     many = (max_body() - 200) // 34
-    yield "most events", Request("POST", path, headers, {"events": {
-        "k8s_api_proxy_requests_unique_users_via_ci_access": [{"user_id": 1, "project_id": 2}] * many}},
-                                 expect=None)
-    yield "every event invalid", Request("POST", path, headers, {"events": {
-        "k8s_api_proxy_requests_unique_users_via_pat_access": [{"user_id": "x", "project_id": "y"}] * many}},
-                                         expect=None)
+    yield (
+        "most events",
+        Request(
+            "POST",
+            path,
+            headers,
+            {"events": {"k8s_api_proxy_requests_unique_users_via_ci_access": [{"user_id": 1, "project_id": 2}] * many}},
+            expect=None,
+        ),
+    )
+    yield (
+        "every event invalid",
+        Request(
+            "POST",
+            path,
+            headers,
+            {
+                "events": {
+                    "k8s_api_proxy_requests_unique_users_via_pat_access": [{"user_id": "x", "project_id": "y"}] * many
+                }
+            },
+            expect=None,
+        ),
+    )
+
 
 # ---------------------------------------------------------------- measuring
 @dataclass
@@ -371,8 +502,14 @@ def _median_cpu(item: Scenario | None, world: World, client: InProcess, repeats:
     return statistics.median(samples[1:])
 
 
-def measure(world: World, client: InProcess, routes: set[RouteKey], scenarios: list[Scenario],
-            repeats: int = 5, progress: Callable[[str], None] | None = None) -> list[RouteCost]:
+def measure(
+    world: World,
+    client: InProcess,
+    routes: set[RouteKey],
+    scenarios: list[Scenario],
+    repeats: int = 5,
+    progress: Callable[[str], None] | None = None,
+) -> list[RouteCost]:
     """Every write route of ``routes`` that has a corpus entry: its ordinary request's median CPU
     and its hostile cases' worst."""
     ordinary = {item.key: item for item in scenarios if not item.label}

@@ -15,8 +15,9 @@ from urllib.parse import parse_qsl
 from devtools.template import Function, functions
 
 
-def match_route(method: str, raw_path: str, candidates: Iterable[Function] | None = None
-                ) -> tuple[Function, str, dict[str, str]] | None:
+def match_route(
+    method: str, raw_path: str, candidates: Iterable[Function] | None = None
+) -> tuple[Function, str, dict[str, str]] | None:
     """The function, resource template and (encoded) path parameters for a request, or None."""
     segments = raw_path.split("?", 1)[0].strip("/").split("/")
     best = None
@@ -94,8 +95,10 @@ def rest_event(
             "requestTimeEpoch": int(time.time() * 1000),
             "domainName": host,
             "protocol": "HTTP/1.1",
-            "identity": {"sourceIp": source_ip, "userAgent": next(
-                (v for k, v in header_pairs if k.lower() == "user-agent"), "")},
+            "identity": {
+                "sourceIp": source_ip,
+                "userAgent": next((v for k, v in header_pairs if k.lower() == "user-agent"), ""),
+            },
             "accountId": "123456789012",
             "apiId": "local",
         },

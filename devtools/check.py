@@ -44,8 +44,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     for violation in report.violations:
         print(f"VIOLATION {violation}")
-    print(f"{args.table}: {report.items_read} items, {report.agents} agents, "
-          f"{len(report.violations)} violation(s)")
+    print(f"{args.table}: {report.items_read} items, {report.agents} agents, {len(report.violations)} violation(s)")
     return 0 if report.ok else 1
 
 

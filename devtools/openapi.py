@@ -50,26 +50,59 @@ TAGS = [
 ]
 
 SECURITY_SCHEMES: dict[str, dict[str, Any]] = {
-    "PrivateToken": {"type": "apiKey", "in": "header", "name": "PRIVATE-TOKEN",
-                     "description": "A personal access token (glpat-...)"},
-    "PrivateTokenParameter": {"type": "apiKey", "in": "query", "name": "private_token",
-                              "description": "A personal access token, as a query or form parameter"},
-    "BearerToken": {"type": "http", "scheme": "bearer",
-                    "description": "A personal access token, or on the job routes a CI job token"},
+    "PrivateToken": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "PRIVATE-TOKEN",
+        "description": "A personal access token (glpat-...)",
+    },
+    "PrivateTokenParameter": {
+        "type": "apiKey",
+        "in": "query",
+        "name": "private_token",
+        "description": "A personal access token, as a query or form parameter",
+    },
+    "BearerToken": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "A personal access token, or on the job routes a CI job token",
+    },
     "JobToken": {"type": "apiKey", "in": "header", "name": "JOB-TOKEN", "description": "A running CI job's token"},
-    "JobTokenParameter": {"type": "apiKey", "in": "query", "name": "job_token",
-                          "description": "A running CI job's token, as a query or form parameter"},
-    "RunnerToken": {"type": "apiKey", "in": "query", "name": "token",
-                    "description": "The job's token, as a runner sends it (query or form parameter)"},
-    "KasJwt": {"type": "apiKey", "in": "header", "name": "Gitlab-Kas-Api-Request",
-               "description": "HS256 JWT of the agent server (iss gitlab-kas, aud gitlab), signed with the KAS secret"},
-    "AgentToken": {"type": "http", "scheme": "bearer",
-                   "description": "An agent token (glagent-...), read only when neither agent header is present"},
-    "AgentTokenHeader": {"type": "apiKey", "in": "header", "name": "Gitlab-Agentk-Api-Request",
-                         "description": "An agent token (glagent-...); when present, it alone decides"},
-    "AgentTokenCommonHeader": {"type": "apiKey", "in": "header", "name": "Gitlab-Agent-Api-Request",
-                               "description": "An agent token (glagent-...), read when Gitlab-Agentk-Api-Request "
-                                              "is absent"},
+    "JobTokenParameter": {
+        "type": "apiKey",
+        "in": "query",
+        "name": "job_token",
+        "description": "A running CI job's token, as a query or form parameter",
+    },
+    "RunnerToken": {
+        "type": "apiKey",
+        "in": "query",
+        "name": "token",
+        "description": "The job's token, as a runner sends it (query or form parameter)",
+    },
+    "KasJwt": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "Gitlab-Kas-Api-Request",
+        "description": "HS256 JWT of the agent server (iss gitlab-kas, aud gitlab), signed with the KAS secret",
+    },
+    "AgentToken": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "An agent token (glagent-...), read only when neither agent header is present",
+    },
+    "AgentTokenHeader": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "Gitlab-Agentk-Api-Request",
+        "description": "An agent token (glagent-...); when present, it alone decides",
+    },
+    "AgentTokenCommonHeader": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "Gitlab-Agent-Api-Request",
+        "description": "An agent token (glagent-...), read when Gitlab-Agentk-Api-Request is absent",
+    },
 }
 
 ERROR_SCHEMA = {
@@ -93,11 +126,20 @@ PATH_PARAMETERS = {
     "job_id": "CI job id (integer)",
 }
 PAGE_PARAMETERS = [
-    {"name": "page", "in": "query", "required": False, "schema": {"type": "integer", "default": 1, "minimum": 1},
-     "description": "Page number (values below 1 act as 1)"},
-    {"name": "per_page", "in": "query", "required": False,
-     "schema": {"type": "integer", "default": 20, "maximum": 100},
-     "description": "Items per page (above 100: 100)"},
+    {
+        "name": "page",
+        "in": "query",
+        "required": False,
+        "schema": {"type": "integer", "default": 1, "minimum": 1},
+        "description": "Page number (values below 1 act as 1)",
+    },
+    {
+        "name": "per_page",
+        "in": "query",
+        "required": False,
+        "schema": {"type": "integer", "default": 20, "maximum": 100},
+        "description": "Items per page (above 100: 100)",
+    },
 ]
 BODY_MEDIA_TYPES = ("application/json", "application/x-www-form-urlencoded")
 POWERTOOLS_VALIDATION_ERROR = "#/components/schemas/HTTPValidationError"  # its 422: web.params answers 400
@@ -122,8 +164,12 @@ def app_schemas(functions: list[cfn.Function] | None = None) -> dict[str, dict[s
     schemas = {}
     for function in functions:
         app = importlib.import_module(function.module).app
-        generated = app.get_openapi_json_schema(title=function.logical_id, version=_project_version(),
-                                                openapi_version=OPENAPI_VERSION, security_schemes=SECURITY_SCHEMES)
+        generated = app.get_openapi_json_schema(
+            title=function.logical_id,
+            version=_project_version(),
+            openapi_version=OPENAPI_VERSION,
+            security_schemes=SECURITY_SCHEMES,
+        )
         schemas[function.logical_id] = json.loads(generated)
     return schemas
 
@@ -182,8 +228,9 @@ def _operation(operation: dict[str, Any], schemas: dict[str, Any], examples: dic
             del response["content"]
         for media in response.get("content", {}).values():
             if "examples" in media:
-                media["examples"] = {key: _shared_example(example["value"], examples)
-                                     for key, example in media["examples"].items()}
+                media["examples"] = {
+                    key: _shared_example(example["value"], examples) for key, example in media["examples"].items()
+                }
     parameters = operation.get("parameters", [])
     for parameter in parameters:
         if parameter["in"] == "path" and parameter["name"] in PATH_PARAMETERS:
@@ -219,13 +266,21 @@ def build_document(functions: list[cfn.Function] | None = None) -> dict[str, Any
     return {
         "openapi": OPENAPI_VERSION,
         "info": {"title": TITLE, "version": _project_version(), "description": DESCRIPTION},
-        "servers": [{"url": "http://127.0.0.1:3000", "description": "make serve (the deployed API serves this "
-                                                                   "document with its own base URL)"}],
+        "servers": [
+            {
+                "url": "http://127.0.0.1:3000",
+                "description": "make serve (the deployed API serves this document with its own base URL)",
+            }
+        ],
         "tags": [{"name": name, "description": description} for name, description in TAGS],
-        "paths": {path: dict(sorted(paths[path].items(), key=lambda item: order.index(item[0])))
-                  for path in sorted(paths)},
-        "components": {"schemas": dict(sorted(components.items())), "examples": dict(sorted(examples.items())),
-                       "securitySchemes": SECURITY_SCHEMES},
+        "paths": {
+            path: dict(sorted(paths[path].items(), key=lambda item: order.index(item[0]))) for path in sorted(paths)
+        },
+        "components": {
+            "schemas": dict(sorted(components.items())),
+            "examples": dict(sorted(examples.items())),
+            "securitySchemes": SECURITY_SCHEMES,
+        },
     }
 
 

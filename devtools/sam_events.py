@@ -38,8 +38,16 @@ LOCAL_ENV_FILE = ROOT / "devtools" / "sam_local_env.json"
 KAS_JWT_LIFETIME_S = 60
 PLACEHOLDER = re.compile(r"\{\{([A-Za-z][A-Za-z0-9_]*)(?:\.([A-Za-z_][A-Za-z0-9_]*))?\}\}")
 # What a name promises, by its verb (events/ORDER says it for every event; a test keeps them agreeing).
-VERB_STATUS = {"Get": 200, "List": 200, "Update": 200, "Create": 201, "Add": 201,
-               "Delete": 204, "Revoke": 204, "Remove": 204}
+VERB_STATUS = {
+    "Get": 200,
+    "List": 200,
+    "Update": 200,
+    "Create": 201,
+    "Add": 201,
+    "Delete": 204,
+    "Revoke": 204,
+    "Remove": 204,
+}
 
 
 class EventSetError(Exception):
@@ -106,8 +114,13 @@ def kas_jwt(secret_base64: str, now: float | None = None) -> str:
     import jwt
 
     issued = int(time.time() if now is None else now)
-    claims = {"iss": "gitlab-kas", "aud": "gitlab", "iat": issued, "nbf": issued - 5,
-              "exp": issued + KAS_JWT_LIFETIME_S}
+    claims = {
+        "iss": "gitlab-kas",
+        "aud": "gitlab",
+        "iat": issued,
+        "nbf": issued - 5,
+        "exp": issued + KAS_JWT_LIFETIME_S,
+    }
     return jwt.encode(claims, base64.b64decode(secret_base64), algorithm="HS256")
 
 

@@ -73,8 +73,10 @@ def run(*command: str | Path, timeout: float | None = None, **kwargs) -> subproc
 
 def docker_answers() -> bool:
     try:
-        return shutil.which("docker") is not None and run(
-            "docker", "info", capture_output=True, timeout=30).returncode == 0
+        return (
+            shutil.which("docker") is not None
+            and run("docker", "info", capture_output=True, timeout=30).returncode == 0
+        )
     except subprocess.TimeoutExpired:
         return False
 
@@ -142,9 +144,11 @@ def bridge_address() -> str:
 @contextlib.contextmanager
 def removing_new_containers() -> Iterator[None]:
     """SAM's Lambda containers that appear meanwhile are removed on the way out."""
+
     def sam_containers() -> set[str]:
-        listed = run("docker", "ps", "-aq", "--filter", f"label={SAM_LABEL}", capture_output=True, text=True,
-                     timeout=30)
+        listed = run(
+            "docker", "ps", "-aq", "--filter", f"label={SAM_LABEL}", capture_output=True, text=True, timeout=30
+        )
         return set(listed.stdout.split())
 
     before = sam_containers()
@@ -163,9 +167,21 @@ def prepare_image_and_build(arch: str) -> None:
         raise Failed("no base image for the functions (devtools/lambda_image.sh)")
     say(f"sam build (Architecture={arch}) into {BUILD_DIR.relative_to(ROOT)}")
     path = f"{Path(python).parent}:{os.environ['PATH']}" if os.sep in python else os.environ["PATH"]
-    built = run(SAM, "build", "--build-dir", BUILD_DIR, "--cached", "--cache-dir", WORK_DIR / "cache",
-                "--parameter-overrides", f"Architecture={arch}", cwd=ROOT, stdout=subprocess.DEVNULL,
-                env={**os.environ, "PATH": path, "SAM_CLI_TELEMETRY": "0"}, timeout=900)
+    built = run(
+        SAM,
+        "build",
+        "--build-dir",
+        BUILD_DIR,
+        "--cached",
+        "--cache-dir",
+        WORK_DIR / "cache",
+        "--parameter-overrides",
+        f"Architecture={arch}",
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        env={**os.environ, "PATH": path, "SAM_CLI_TELEMETRY": "0"},
+        timeout=900,
+    )
     if built.returncode != 0:
         raise Failed("sam build failed")
 
@@ -196,8 +212,14 @@ def local_store(host: str, port: int, sample_project: bool) -> Iterator[str]:
 def seed(endpoint: str, sample_project: bool) -> None:
     """Root and its token (and the project root/sample), as the functions would write them."""
     environment = json.loads(sam_events.LOCAL_ENV_FILE.read_text())["Parameters"]
-    os.environ.update(environment, AWS_ENDPOINT_URL=endpoint, AWS_DEFAULT_REGION=REGION, AWS_REGION=REGION,
-                      POWERTOOLS_TRACE_DISABLED="true", **CREDENTIALS)
+    os.environ.update(
+        environment,
+        AWS_ENDPOINT_URL=endpoint,
+        AWS_DEFAULT_REGION=REGION,
+        AWS_REGION=REGION,
+        POWERTOOLS_TRACE_DISABLED="true",
+        **CREDENTIALS,
+    )
     sys.path[:0] = [str(ROOT / "layers" / "common"), str(ROOT / "functions" / "world")]
     from cluster_agents.bootstrap import seed_root
 
@@ -207,9 +229,15 @@ def seed(endpoint: str, sample_project: bool) -> None:
 
         from devtools.apigw import LambdaContext, rest_event
 
-        event = rest_event("POST", "/api/v4/projects", "/api/v4/projects", {},
-                           [("PRIVATE-TOKEN", SAMPLE_TOKEN), ("Content-Type", "application/json")],
-                           "", json.dumps({"name": "sample"}))
+        event = rest_event(
+            "POST",
+            "/api/v4/projects",
+            "/api/v4/projects",
+            {},
+            [("PRIVATE-TOKEN", SAMPLE_TOKEN), ("Content-Type", "application/json")],
+            "",
+            json.dumps({"name": "sample"}),
+        )
         result = lambda_handler(event, LambdaContext("WorldFunction"))
         if result["statusCode"] not in (201, 400):  # 400: it exists already
             raise Failed(f"cannot create root/sample: {result}")
@@ -217,27 +245,49 @@ def seed(endpoint: str, sample_project: bool) -> None:
 
 # --------------------------------------------------------------------------- 5. sam local
 def sam_local_arguments(arch: str, endpoint: str) -> list[str]:
-    return ["--template", str(BUILT_TEMPLATE), "--skip-pull-image",
-            "--parameter-overrides",
-            f"Architecture={arch} LocalEndpointUrl={endpoint} FunctionTimeout={LOCAL_TIMEOUT_S}",
-            "--env-vars", str(sam_events.LOCAL_ENV_FILE)]
+    return [
+        "--template",
+        str(BUILT_TEMPLATE),
+        "--skip-pull-image",
+        "--parameter-overrides",
+        f"Architecture={arch} LocalEndpointUrl={endpoint} FunctionTimeout={LOCAL_TIMEOUT_S}",
+        "--env-vars",
+        str(sam_events.LOCAL_ENV_FILE),
+    ]
 
 
 def sam_environment(endpoint: str) -> dict[str, str]:
     """SAM's own: it asks STS for the account id before every invoke (about 10 s of timeouts where AWS
     is out of reach): the store answers instead."""
-    return {**os.environ, **CREDENTIALS, "AWS_DEFAULT_REGION": REGION, "SAM_CLI_TELEMETRY": "0",
-            "AWS_ENDPOINT_URL_STS": endpoint}
+    return {
+        **os.environ,
+        **CREDENTIALS,
+        "AWS_DEFAULT_REGION": REGION,
+        "SAM_CLI_TELEMETRY": "0",
+        "AWS_ENDPOINT_URL_STS": endpoint,
+    }
 
 
 def invoke_events(arch: str, endpoint: str) -> list[str]:
     """Every event of events/ORDER through `sam local invoke`; the failures."""
+
     def invoke(logical_id: str, event: dict, sample: sam_events.SampleEvent) -> dict:
         with tempfile.NamedTemporaryFile("w", suffix=".json", dir=WORK_DIR, delete=False) as handle:
             json.dump(event, handle)
         try:
-            done = run(SAM, "local", "invoke", logical_id, "--event", handle.name, *sam_local_arguments(arch, endpoint),
-                       capture_output=True, text=True, env=sam_environment(endpoint), timeout=INVOKE_TIMEOUT_S)
+            done = run(
+                SAM,
+                "local",
+                "invoke",
+                logical_id,
+                "--event",
+                handle.name,
+                *sam_local_arguments(arch, endpoint),
+                capture_output=True,
+                text=True,
+                env=sam_environment(endpoint),
+                timeout=INVOKE_TIMEOUT_S,
+            )
         except subprocess.TimeoutExpired:
             return {"error": f"sam local invoke took more than {INVOKE_TIMEOUT_S} s"}
         finally:
@@ -254,9 +304,22 @@ def invoke_events(arch: str, endpoint: str) -> list[str]:
 @contextlib.contextmanager
 def start_api(arch: str, endpoint: str, port: int) -> Iterator[subprocess.Popen]:
     say(f"sam local start-api on http://127.0.0.1:{port}")
-    api = subprocess.Popen([str(SAM), "local", "start-api", "--host", "127.0.0.1", "--port", str(port),
-                            "--warm-containers", "LAZY", *sam_local_arguments(arch, endpoint)],
-                           env=sam_environment(endpoint), start_new_session=True)
+    api = subprocess.Popen(
+        [
+            str(SAM),
+            "local",
+            "start-api",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--warm-containers",
+            "LAZY",
+            *sam_local_arguments(arch, endpoint),
+        ],
+        env=sam_environment(endpoint),
+        start_new_session=True,
+    )
     try:
         deadline = time.monotonic() + START_API_TIMEOUT_S
         while not answers(f"http://127.0.0.1:{port}/api/v4/version", {"PRIVATE-TOKEN": SAMPLE_TOKEN}):
@@ -283,10 +346,27 @@ def answers(url: str, headers: dict[str, str] | None = None) -> bool:
 
 
 def e2e(port: int) -> bool:
-    env = {**os.environ, "SAM_LOCAL_URL": f"http://127.0.0.1:{port}", "SAM_LOCAL_ROOT_TOKEN": SAMPLE_TOKEN,
-           "SAM_LOCAL_KAS_SECRET": sam_events.local_kas_secret()}
-    return run(sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "tests/test_sam_local_e2e.py",
-               cwd=ROOT, env=env, timeout=1200).returncode == 0
+    env = {
+        **os.environ,
+        "SAM_LOCAL_URL": f"http://127.0.0.1:{port}",
+        "SAM_LOCAL_ROOT_TOKEN": SAMPLE_TOKEN,
+        "SAM_LOCAL_KAS_SECRET": sam_events.local_kas_secret(),
+    }
+    return (
+        run(
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "no:cacheprovider",
+            "-q",
+            "tests/test_sam_local_e2e.py",
+            cwd=ROOT,
+            env=env,
+            timeout=1200,
+        ).returncode
+        == 0
+    )
 
 
 # --------------------------------------------------------------------------- commands
@@ -294,10 +374,14 @@ def serve(port: int, store_port: int) -> None:
     arch = architecture()
     with docker_engine(), removing_new_containers():
         prepare_image_and_build(arch)
-        with local_store(bridge_address(), store_port, sample_project=True) as endpoint, \
-                start_api(arch, endpoint, port) as api:
+        with (
+            local_store(bridge_address(), store_port, sample_project=True) as endpoint,
+            start_api(arch, endpoint, port) as api,
+        ):
             say(f"ready: the store is {endpoint} (moto, in memory); root's token is {SAMPLE_TOKEN}")
-            say(f"try: curl -H 'PRIVATE-TOKEN: {SAMPLE_TOKEN}' http://127.0.0.1:{port}/api/v4/projects/1/cluster_agents")
+            say(
+                f"try: curl -H 'PRIVATE-TOKEN: {SAMPLE_TOKEN}' http://127.0.0.1:{port}/api/v4/projects/1/cluster_agents"
+            )
             say("Ctrl-C stops everything started here")
             api.wait()
 

@@ -16,8 +16,14 @@ from devtools.apigw import rest_event
 from devtools.template import ROOT, load_template
 
 SAMPLE_TOKEN = "glpat-sample-events-token01"
-SAMPLE_VALUES = {"id": "root%2Fsample", "user_id": "1", "agent_id": "1", "token_id": "1",
-                 "url_configuration_id": "1", "job_id": "1"}
+SAMPLE_VALUES = {
+    "id": "root%2Fsample",
+    "user_id": "1",
+    "agent_id": "1",
+    "token_id": "1",
+    "url_configuration_id": "1",
+    "job_id": "1",
+}
 
 
 def write_events(logical_id: str, bodies: dict[str, dict] | None = None) -> list[Path]:
@@ -28,8 +34,9 @@ def write_events(logical_id: str, bodies: dict[str, dict] | None = None) -> list
     for name, event in function.get("Events", {}).items():
         props = event["Properties"]
         resource, method = props["Path"], props["Method"].upper()
-        params = {part[1:-1]: SAMPLE_VALUES.get(part[1:-1], "1")
-                  for part in resource.split("/") if part.startswith("{")}
+        params = {
+            part[1:-1]: SAMPLE_VALUES.get(part[1:-1], "1") for part in resource.split("/") if part.startswith("{")
+        }
         raw_path = resource
         for key, value in params.items():
             raw_path = raw_path.replace("{" + key + "}", value)
@@ -37,8 +44,16 @@ def write_events(logical_id: str, bodies: dict[str, dict] | None = None) -> list
         headers = [("Host", "gitlab.example.com"), ("X-Forwarded-Proto", "https"), ("PRIVATE-TOKEN", SAMPLE_TOKEN)]
         if body is not None:
             headers.append(("Content-Type", "application/json"))
-        sample = rest_event(method, raw_path, resource, params, headers, "",
-                            json.dumps(body) if body is not None else None, stage="prod")
+        sample = rest_event(
+            method,
+            raw_path,
+            resource,
+            params,
+            headers,
+            "",
+            json.dumps(body) if body is not None else None,
+            stage="prod",
+        )
         sample["requestContext"]["requestId"] = sample["requestContext"]["extendedRequestId"] = f"sample-{name}"
         sample["requestContext"]["requestTimeEpoch"] = 1767225600000
         path = folder / f"{name}.json"

@@ -1079,9 +1079,13 @@ class LocalApi:
         import boto3
 
         credentials = self.settings.credentials
-        return boto3.client(service, endpoint_url=self.store_endpoint, region_name=self.settings.region,
-                            aws_access_key_id=credentials["AWS_ACCESS_KEY_ID"],
-                            aws_secret_access_key=credentials["AWS_SECRET_ACCESS_KEY"])
+        return boto3.client(
+            service,
+            endpoint_url=self.store_endpoint,
+            region_name=self.settings.region,
+            aws_access_key_id=credentials["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=credentials["AWS_SECRET_ACCESS_KEY"],
+        )
 
     def _create_resources(self, endpoint: str) -> cfn.LocalResources:
         import boto3

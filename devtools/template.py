@@ -55,11 +55,7 @@ def load_template(path: Path = TEMPLATE_PATH) -> dict[str, Any]:
 
 def resources_of_type(resource_type: str, template: dict | None = None) -> dict[str, dict]:
     template = template or load_template()
-    return {
-        name: resource
-        for name, resource in template["Resources"].items()
-        if resource["Type"] == resource_type
-    }
+    return {name: resource for name, resource in template["Resources"].items() if resource["Type"] == resource_type}
 
 
 @dataclass(frozen=True)
@@ -101,8 +97,9 @@ class LocalResources:
 
     refs: dict[str, str] = field(default_factory=dict)
 
-    def function_environment(self, template: dict | None = None,
-                             overrides: Mapping[str, str] | None = None) -> dict[str, str]:
+    def function_environment(
+        self, template: dict | None = None, overrides: Mapping[str, str] | None = None
+    ) -> dict[str, str]:
         """The Globals environment of the template with every !Ref resolved locally.
 
         A variable fed by a template parameter (``RECEPTIVE_AGENTS_ENABLED: !Ref
@@ -166,10 +163,7 @@ def create_resources(session: Any, prefix: str = "") -> LocalResources:
                 **{key: props[key] for key in _TABLE_PROPERTIES if key in props},
             )
         made.refs[name] = table_name
-    aliases = {
-        alias["AliasName"]: alias.get("TargetKeyId")
-        for alias in kms.list_aliases().get("Aliases", [])
-    }
+    aliases = {alias["AliasName"]: alias.get("TargetKeyId") for alias in kms.list_aliases().get("Aliases", [])}
     for name, resource in resources_of_type("AWS::KMS::Key", template).items():
         alias = f"alias/{prefix}{name}"
         key_id = aliases.get(alias)

@@ -46,25 +46,36 @@ HTML_PAGE = Outcome(200, None, "200 HTML")
 CREATED = Outcome(201, None, "201")
 NO_CONTENT = Outcome(204, None, "204")
 UNAUTHORIZED = Outcome(401, {"message": "401 Unauthorized"}, "401")
-EXPIRED = Outcome(401, {"error": "invalid_token",
-                        "error_description": "Token is expired. You can either do re-authorization or token refresh."},
-                  "401 expired")
-REVOKED = Outcome(401, {"error": "invalid_token",
-                        "error_description": "Token was revoked. You have to re-authorize from the user."},
-                  "401 revoked")
+EXPIRED = Outcome(
+    401,
+    {
+        "error": "invalid_token",
+        "error_description": "Token is expired. You can either do re-authorization or token refresh.",
+    },
+    "401 expired",
+)
+REVOKED = Outcome(
+    401,
+    {"error": "invalid_token", "error_description": "Token was revoked. You have to re-authorize from the user."},
+    "401 revoked",
+)
 KAS_INVALID = Outcome(401, {"message": "KAS JWT authentication invalid"}, "401 KAS")
 FORBIDDEN = Outcome(403, {"message": "403 Forbidden"}, "403")
 SCOPE_DESCRIPTION = "The request requires higher privileges than provided by the access token."
-SCOPE = Outcome(403, {"error": "insufficient_scope", "error_description": SCOPE_DESCRIPTION, "scope": "api"},
-                "403 scope")
+SCOPE = Outcome(
+    403, {"error": "insufficient_scope", "error_description": SCOPE_DESCRIPTION, "scope": "api"}, "403 scope"
+)
 # The scopes a route registers (GitLab's allow_access_with_scope, then API::API's api and read_api),
 # named by the 403 a token with none of them gets (SPEC §7.4).
 API_SCOPES = "api read_api"
 USERS_SCOPES = "read_user api read_api"  # lib/api/users.rb
 METADATA_SCOPES = "read_user ai_features api read_api"  # lib/api/metadata.rb
-NO_SCOPE = {scopes: Outcome(403, {"error": "insufficient_scope", "error_description": SCOPE_DESCRIPTION,
-                                  "scope": scopes}, f"403 {scopes}")
-            for scopes in (API_SCOPES, USERS_SCOPES, METADATA_SCOPES)}
+NO_SCOPE = {
+    scopes: Outcome(
+        403, {"error": "insufficient_scope", "error_description": SCOPE_DESCRIPTION, "scope": scopes}, f"403 {scopes}"
+    )
+    for scopes in (API_SCOPES, USERS_SCOPES, METADATA_SCOPES)
+}
 JOB_NOT_RUNNING = Outcome(403, {"message": "403 Forbidden - Job is not running"}, "403 not running")
 PROJECT_NOT_FOUND = Outcome(404, {"message": "404 Project Not Found"}, "404 project")
 GROUP_NOT_FOUND = Outcome(404, {"message": "404 Group Not Found"}, "404 group")
@@ -74,9 +85,28 @@ NOT_FOUND = Outcome(404, {"message": "404 Not Found"}, "404 Not Found")
 JOB_NOT_FOUND = Outcome(404, {"message": "404 Job Not Found"}, "404 job")
 NAMESPACE_NOT_FOUND = Outcome(404, {"message": "404 Namespace Not Found"}, "404 namespace")
 
-LEGEND = [OK, HEAD_OK, HTML_PAGE, CREATED, NO_CONTENT, UNAUTHORIZED, EXPIRED, REVOKED, KAS_INVALID, FORBIDDEN, SCOPE,
-          *NO_SCOPE.values(), JOB_NOT_RUNNING, PROJECT_NOT_FOUND, GROUP_NOT_FOUND, AGENTS_NOT_FOUND,
-          RECORD_NOT_FOUND, NOT_FOUND, JOB_NOT_FOUND, NAMESPACE_NOT_FOUND]
+LEGEND = [
+    OK,
+    HEAD_OK,
+    HTML_PAGE,
+    CREATED,
+    NO_CONTENT,
+    UNAUTHORIZED,
+    EXPIRED,
+    REVOKED,
+    KAS_INVALID,
+    FORBIDDEN,
+    SCOPE,
+    *NO_SCOPE.values(),
+    JOB_NOT_RUNNING,
+    PROJECT_NOT_FOUND,
+    GROUP_NOT_FOUND,
+    AGENTS_NOT_FOUND,
+    RECORD_NOT_FOUND,
+    NOT_FOUND,
+    JOB_NOT_FOUND,
+    NAMESPACE_NOT_FOUND,
+]
 
 # ---------------------------------------------------------------- roles
 GUEST, PLANNER, REPORTER, DEVELOPER, MAINTAINER, OWNER = 10, 15, 20, 30, 40, 50
@@ -291,83 +321,220 @@ USER_ROUTES: list[UserRoute] = [
     # ------------------------------------------------------------ agents (SPEC §2)
     UserRoute("GET", AGENTS, lambda s, t: Request("GET", _agents(t)), DEVELOPER, OK, AGENTS_NOT_FOUND),
     UserRoute("GET", AGENT, _get_agent, DEVELOPER, OK, RECORD_NOT_FOUND),
-    UserRoute("GET", AGENT, lambda s, t: Request("GET", f"{_agents(t)}/{s.missing}"), DEVELOPER, RECORD_NOT_FOUND,
-              RECORD_NOT_FOUND, note="no such agent"),
-    UserRoute("POST", AGENTS, lambda s, t: Request("POST", _agents(t), json={"name": s.unique("agent")}),
-              MAINTAINER, CREATED),
+    UserRoute(
+        "GET",
+        AGENT,
+        lambda s, t: Request("GET", f"{_agents(t)}/{s.missing}"),
+        DEVELOPER,
+        RECORD_NOT_FOUND,
+        RECORD_NOT_FOUND,
+        note="no such agent",
+    ),
+    UserRoute(
+        "POST", AGENTS, lambda s, t: Request("POST", _agents(t), json={"name": s.unique("agent")}), MAINTAINER, CREATED
+    ),
     UserRoute("DELETE", AGENT, _delete_agent, MAINTAINER, NO_CONTENT),
-    UserRoute("DELETE", AGENT, lambda s, t: Request("DELETE", f"{_agents(t)}/{s.missing}"), MAINTAINER,
-              RECORD_NOT_FOUND, note="no such agent"),
+    UserRoute(
+        "DELETE",
+        AGENT,
+        lambda s, t: Request("DELETE", f"{_agents(t)}/{s.missing}"),
+        MAINTAINER,
+        RECORD_NOT_FOUND,
+        note="no such agent",
+    ),
     # ------------------------------------------------------------ agent tokens (SPEC §3)
     UserRoute("GET", TOKENS, lambda s, t: Request("GET", _tokens(s, t)), DEVELOPER, OK, RECORD_NOT_FOUND),
-    UserRoute("GET", TOKENS, lambda s, t: Request("GET", _tokens(s, t, s.missing)), DEVELOPER, RECORD_NOT_FOUND,
-              RECORD_NOT_FOUND, note="no such agent"),
+    UserRoute(
+        "GET",
+        TOKENS,
+        lambda s, t: Request("GET", _tokens(s, t, s.missing)),
+        DEVELOPER,
+        RECORD_NOT_FOUND,
+        RECORD_NOT_FOUND,
+        note="no such agent",
+    ),
     UserRoute("GET", TOKEN, _get_token, DEVELOPER, OK, RECORD_NOT_FOUND),
-    UserRoute("GET", TOKEN, lambda s, t: Request("GET", f"{_tokens(s, t)}/{s.missing}"), DEVELOPER, RECORD_NOT_FOUND,
-              RECORD_NOT_FOUND, note="no such token"),
+    UserRoute(
+        "GET",
+        TOKEN,
+        lambda s, t: Request("GET", f"{_tokens(s, t)}/{s.missing}"),
+        DEVELOPER,
+        RECORD_NOT_FOUND,
+        RECORD_NOT_FOUND,
+        note="no such token",
+    ),
     UserRoute("POST", TOKENS, _create_token, MAINTAINER, CREATED),
-    UserRoute("POST", TOKENS, lambda s, t: Request("POST", _tokens(s, t, s.missing), json={"name": "t"}), MAINTAINER,
-              RECORD_NOT_FOUND, note="no such agent"),
+    UserRoute(
+        "POST",
+        TOKENS,
+        lambda s, t: Request("POST", _tokens(s, t, s.missing), json={"name": "t"}),
+        MAINTAINER,
+        RECORD_NOT_FOUND,
+        note="no such agent",
+    ),
     UserRoute("DELETE", TOKEN, _revoke_token, MAINTAINER, NO_CONTENT),
-    UserRoute("DELETE", TOKEN, lambda s, t: Request("DELETE", f"{_tokens(s, t)}/{s.missing}"), MAINTAINER,
-              RECORD_NOT_FOUND, note="no such token"),
+    UserRoute(
+        "DELETE",
+        TOKEN,
+        lambda s, t: Request("DELETE", f"{_tokens(s, t)}/{s.missing}"),
+        MAINTAINER,
+        RECORD_NOT_FOUND,
+        note="no such token",
+    ),
     # ------------------------------------------------------------ URL configurations (SPEC §4)
-    UserRoute("GET", URL_CONFIGURATIONS, lambda s, t: Request("GET", _configurations(t, s.shared_agent(t.project))),
-              DEVELOPER, OK),
+    UserRoute(
+        "GET",
+        URL_CONFIGURATIONS,
+        lambda s, t: Request("GET", _configurations(t, s.shared_agent(t.project))),
+        DEVELOPER,
+        OK,
+    ),
     UserRoute("GET", URL_CONFIGURATION, _get_configuration, DEVELOPER, OK),
-    UserRoute("GET", URL_CONFIGURATION,
-              lambda s, t: Request("GET", f"{_configurations(t, s.shared_agent(t.project))}/{s.missing}"),
-              DEVELOPER, NOT_FOUND, note="no such configuration"),
+    UserRoute(
+        "GET",
+        URL_CONFIGURATION,
+        lambda s, t: Request("GET", f"{_configurations(t, s.shared_agent(t.project))}/{s.missing}"),
+        DEVELOPER,
+        NOT_FOUND,
+        note="no such configuration",
+    ),
     UserRoute("POST", URL_CONFIGURATIONS, _create_configuration, MAINTAINER, CREATED),
-    UserRoute("POST", URL_CONFIGURATIONS,
-              lambda s, t: Request("POST", _configurations(t, s.missing), json={"url": "grpc://localhost:8080"}),
-              MAINTAINER, RECORD_NOT_FOUND, note="no such agent"),
+    UserRoute(
+        "POST",
+        URL_CONFIGURATIONS,
+        lambda s, t: Request("POST", _configurations(t, s.missing), json={"url": "grpc://localhost:8080"}),
+        MAINTAINER,
+        RECORD_NOT_FOUND,
+        note="no such agent",
+    ),
     UserRoute("DELETE", URL_CONFIGURATION, _delete_configuration, MAINTAINER, NO_CONTENT),
-    UserRoute("DELETE", URL_CONFIGURATION,
-              lambda s, t: Request("DELETE", f"{_configurations(t, s.shared_agent(t.project))}/{s.missing}"),
-              MAINTAINER, NOT_FOUND, note="no such configuration"),
+    UserRoute(
+        "DELETE",
+        URL_CONFIGURATION,
+        lambda s, t: Request("DELETE", f"{_configurations(t, s.shared_agent(t.project))}/{s.missing}"),
+        MAINTAINER,
+        NOT_FOUND,
+        note="no such configuration",
+    ),
     # ------------------------------------------------------------ the world (SPEC §5, §6.2)
-    *(UserRoute(method, f"/api/v4/{path}", lambda s, t, m=method, p=path: Request(m, f"/{p}"), ANYONE,
-                OK if method == "GET" else HEAD_OK, target="none", registers=METADATA_SCOPES)
-      for path in ("metadata", "version") for method in READS),
+    *(
+        UserRoute(
+            method,
+            f"/api/v4/{path}",
+            lambda s, t, m=method, p=path: Request(m, f"/{p}"),
+            ANYONE,
+            OK if method == "GET" else HEAD_OK,
+            target="none",
+            registers=METADATA_SCOPES,
+        )
+        for path in ("metadata", "version")
+        for method in READS
+    ),
     UserRoute("GET", "/api/v4/openapi.json", lambda s, t: Request("GET", "/openapi.json"), ANYONE, OK, public=True),
     UserRoute("GET", "/api/v4/docs", lambda s, t: Request("GET", "/docs"), ANYONE, HTML_PAGE, public=True),
-    UserRoute("GET", "/api/v4/user", lambda s, t: Request("GET", "/user"), ANYONE, OK, target="none",
-              registers=USERS_SCOPES),
-    UserRoute("GET", "/api/v4/users/{user_id}", lambda s, t: Request("GET", f"/users/{s.job_user()}"), ANYONE, OK,
-              target="none", registers=USERS_SCOPES),
-    UserRoute("POST", "/api/v4/users",
-              lambda s, t: Request("POST", "/users", json={"username": (name := s.unique("user")), "name": name,
-                                                            "email": f"{name}@example.com"}),
-              ADMIN, CREATED, target="none", registers=USERS_SCOPES),
-    UserRoute("POST", "/api/v4/users/{user_id}/personal_access_tokens",
-              lambda s, t: Request("POST", f"/users/{s.job_user()}/personal_access_tokens",
-                                   json={"name": "t", "scopes": ["read_api"]}),
-              ADMIN, CREATED, target="none", registers=USERS_SCOPES),
-    UserRoute("POST", "/api/v4/user/personal_access_tokens",
-              lambda s, t: Request("POST", "/user/personal_access_tokens", json={"name": "t", "scopes": ["k8s_proxy"]}),
-              ANYONE, CREATED, target="none", registers=USERS_SCOPES),
-    UserRoute("GET", "/api/v4/personal_access_tokens/self", lambda s, t: Request("GET", "/personal_access_tokens/self"),
-              ANYONE, OK, target="none", any_scope=True),
-    UserRoute("DELETE", "/api/v4/personal_access_tokens/{token_id}",
-              lambda s, t: Request("DELETE", f"/personal_access_tokens/{s.fresh_victim_pat()}"),
-              ADMIN, NO_CONTENT, NOT_FOUND, target="none", note="another user's token"),
-    UserRoute("POST", "/api/v4/groups",
-              lambda s, t: Request("POST", "/groups", json={"name": (path := s.unique("group")), "path": path}),
-              ANYONE, CREATED, target="none"),
-    UserRoute("GET", "/api/v4/groups/{id}", lambda s, t: Request("GET", f"/groups/{t.group['id']}"), ANYONE, OK,
-              target="group"),
-    UserRoute("POST", "/api/v4/projects",
-              lambda s, t: Request("POST", "/projects", json={"name": s.unique("project"),
-                                                               "namespace_id": t.group["id"]}),
-              MAINTAINER, CREATED, target="group", hidden=NAMESPACE_NOT_FOUND, note="in a group"),
+    UserRoute(
+        "GET", "/api/v4/user", lambda s, t: Request("GET", "/user"), ANYONE, OK, target="none", registers=USERS_SCOPES
+    ),
+    UserRoute(
+        "GET",
+        "/api/v4/users/{user_id}",
+        lambda s, t: Request("GET", f"/users/{s.job_user()}"),
+        ANYONE,
+        OK,
+        target="none",
+        registers=USERS_SCOPES,
+    ),
+    UserRoute(
+        "POST",
+        "/api/v4/users",
+        lambda s, t: Request(
+            "POST",
+            "/users",
+            json={"username": (name := s.unique("user")), "name": name, "email": f"{name}@example.com"},
+        ),
+        ADMIN,
+        CREATED,
+        target="none",
+        registers=USERS_SCOPES,
+    ),
+    UserRoute(
+        "POST",
+        "/api/v4/users/{user_id}/personal_access_tokens",
+        lambda s, t: Request(
+            "POST", f"/users/{s.job_user()}/personal_access_tokens", json={"name": "t", "scopes": ["read_api"]}
+        ),
+        ADMIN,
+        CREATED,
+        target="none",
+        registers=USERS_SCOPES,
+    ),
+    UserRoute(
+        "POST",
+        "/api/v4/user/personal_access_tokens",
+        lambda s, t: Request("POST", "/user/personal_access_tokens", json={"name": "t", "scopes": ["k8s_proxy"]}),
+        ANYONE,
+        CREATED,
+        target="none",
+        registers=USERS_SCOPES,
+    ),
+    UserRoute(
+        "GET",
+        "/api/v4/personal_access_tokens/self",
+        lambda s, t: Request("GET", "/personal_access_tokens/self"),
+        ANYONE,
+        OK,
+        target="none",
+        any_scope=True,
+    ),
+    UserRoute(
+        "DELETE",
+        "/api/v4/personal_access_tokens/{token_id}",
+        lambda s, t: Request("DELETE", f"/personal_access_tokens/{s.fresh_victim_pat()}"),
+        ADMIN,
+        NO_CONTENT,
+        NOT_FOUND,
+        target="none",
+        note="another user's token",
+    ),
+    UserRoute(
+        "POST",
+        "/api/v4/groups",
+        lambda s, t: Request("POST", "/groups", json={"name": (path := s.unique("group")), "path": path}),
+        ANYONE,
+        CREATED,
+        target="none",
+    ),
+    UserRoute(
+        "GET",
+        "/api/v4/groups/{id}",
+        lambda s, t: Request("GET", f"/groups/{t.group['id']}"),
+        ANYONE,
+        OK,
+        target="group",
+    ),
+    UserRoute(
+        "POST",
+        "/api/v4/projects",
+        lambda s, t: Request("POST", "/projects", json={"name": s.unique("project"), "namespace_id": t.group["id"]}),
+        MAINTAINER,
+        CREATED,
+        target="group",
+        hidden=NAMESPACE_NOT_FOUND,
+        note="in a group",
+    ),
     UserRoute("GET", "/api/v4/projects/{id}", lambda s, t: Request("GET", f"/projects/{t.project['id']}"), ANYONE, OK),
     *_member_routes("project"),
     *_member_routes("group"),
-    UserRoute("POST", "/api/v4/admin/ci/jobs",
-              lambda s, t: Request("POST", "/admin/ci/jobs", json={"project_id": s.job_project()["id"],
-                                                                    "user_id": s.job_user()}),
-              ADMIN, CREATED, target="none"),
+    UserRoute(
+        "POST",
+        "/api/v4/admin/ci/jobs",
+        lambda s, t: Request(
+            "POST", "/admin/ci/jobs", json={"project_id": s.job_project()["id"], "user_id": s.job_user()}
+        ),
+        ADMIN,
+        CREATED,
+        target="none",
+    ),
 ]
 
 
@@ -411,19 +578,39 @@ class JobRoute:
 
 JOB_ROUTES = [
     # SPEC §6.1: a job token of a running job only; a valid PAT is a user but no job.
-    JobRoute("GET", "/api/v4/job/allowed_agents", {
-        "anonymous": UNAUTHORIZED, "unknown_job_token": UNAUTHORIZED, **dict.fromkeys(RUNNING_JOB, OK),
-        "finished_job": UNAUTHORIZED, "pat": JOB_NOT_FOUND, "pat_as_job_token": UNAUTHORIZED,
-        "revoked_pat": REVOKED, "expired_pat": EXPIRED, "read_api": JOB_NOT_FOUND,
-    }),
+    JobRoute(
+        "GET",
+        "/api/v4/job/allowed_agents",
+        {
+            "anonymous": UNAUTHORIZED,
+            "unknown_job_token": UNAUTHORIZED,
+            **dict.fromkeys(RUNNING_JOB, OK),
+            "finished_job": UNAUTHORIZED,
+            "pat": JOB_NOT_FOUND,
+            "pat_as_job_token": UNAUTHORIZED,
+            "revoked_pat": REVOKED,
+            "expired_pat": EXPIRED,
+            "read_api": JOB_NOT_FOUND,
+        },
+    ),
     # SPEC §6.2: the runner's call, with the job's own token; anything else is GitLab's runner 403.
-    JobRoute("PUT", "/api/v4/jobs/{job_id}", {
-        **{caller.key: FORBIDDEN for caller in JOB_CALLERS}, **dict.fromkeys(RUNNING_JOB, OK),
-        "finished_job": JOB_NOT_RUNNING,
-    }),
-    JobRoute("PUT", "/api/v4/jobs/{job_id}", {
-        **{caller.key: FORBIDDEN for caller in JOB_CALLERS},
-    }, note="token of another job"),
+    JobRoute(
+        "PUT",
+        "/api/v4/jobs/{job_id}",
+        {
+            **{caller.key: FORBIDDEN for caller in JOB_CALLERS},
+            **dict.fromkeys(RUNNING_JOB, OK),
+            "finished_job": JOB_NOT_RUNNING,
+        },
+    ),
+    JobRoute(
+        "PUT",
+        "/api/v4/jobs/{job_id}",
+        {
+            **{caller.key: FORBIDDEN for caller in JOB_CALLERS},
+        },
+        note="token of another job",
+    ),
 ]
 
 
@@ -480,12 +667,23 @@ KAS_ROUTES = [
     KasRoute("GET", "/api/v4/internal/kubernetes/agent_info", True, OK),
     KasRoute("GET", "/api/v4/internal/agents/agentk/agent_info", True, OK),
     KasRoute("POST", "/api/v4/internal/kubernetes/agent_configuration", False, NO_CONTENT),
-    KasRoute("POST", "/api/v4/internal/kubernetes/authorize_proxy_user", False, CREATED,
-             note="a k8s_proxy PAT of a user the agent's user_access authorises",
-             body=lambda scene: scene.proxy_request()),
+    KasRoute(
+        "POST",
+        "/api/v4/internal/kubernetes/authorize_proxy_user",
+        False,
+        CREATED,
+        note="a k8s_proxy PAT of a user the agent's user_access authorises",
+        body=lambda scene: scene.proxy_request(),
+    ),
     KasRoute("GET", "/api/v4/internal/kubernetes/receptive_agents", False, OK),
-    KasRoute("GET", "/api/v4/internal/kubernetes/verify_project_access", True, NO_CONTENT,
-             note="the agent's own project", params=lambda scene: {"id": str(scene.kas_project()["id"])}),
+    KasRoute(
+        "GET",
+        "/api/v4/internal/kubernetes/verify_project_access",
+        True,
+        NO_CONTENT,
+        note="the agent's own project",
+        params=lambda scene: {"id": str(scene.kas_project()["id"])},
+    ),
     KasRoute("POST", "/api/v4/internal/kubernetes/usage_metrics", False, NO_CONTENT),
     KasRoute("POST", "/api/v4/internal/kubernetes/agent_events", False, NO_CONTENT),
 ]
@@ -498,8 +696,9 @@ def covered_routes() -> set[tuple[str, str]]:
 
 
 def cell_count() -> int:
-    return (len(USER_ROUTES) * len(USER_CALLERS) + len(JOB_ROUTES) * len(JOB_CALLERS)
-            + len(KAS_ROUTES) * len(KAS_CALLERS))
+    return (
+        len(USER_ROUTES) * len(USER_CALLERS) + len(JOB_ROUTES) * len(JOB_CALLERS) + len(KAS_ROUTES) * len(KAS_CALLERS)
+    )
 
 
 # ---------------------------------------------------------------- docs/authorization.md
@@ -508,8 +707,7 @@ def _short(path: str) -> str:
 
 
 def _table(routes: list, callers: list) -> list[str]:
-    lines = ["| route | " + " | ".join(caller.title for caller in callers) + " |",
-             "|---|" + "---|" * len(callers)]
+    lines = ["| route | " + " | ".join(caller.title for caller in callers) + " |", "|---|" + "---|" * len(callers)]
     for route in routes:
         name = f"`{route.method} {_short(route.path)}`" + (f" ({route.note})" if route.note else "")
         lines.append(f"| {name} | " + " | ".join(route.expected(caller).label for caller in callers) + " |")
@@ -520,8 +718,11 @@ def render() -> str:
     """docs/authorization.md, generated from this table."""
     legend = ["| cell | status | body |", "|---|---|---|"]
     for outcome in LEGEND:
-        body = "the resource" if outcome.body is None and outcome.status != 204 and not outcome.empty else (
-            "empty" if outcome.body is None else "`" + _compact(outcome.body) + "`")
+        body = (
+            "the resource"
+            if outcome.body is None and outcome.status != 204 and not outcome.empty
+            else ("empty" if outcome.body is None else "`" + _compact(outcome.body) + "`")
+        )
         body = "an HTML page" if outcome is HTML_PAGE else body
         legend.append(f"| {outcome.label} | {outcome.status} | {body} |")
     lines = [
@@ -538,14 +739,14 @@ def render() -> str:
         "",
         "Roles are those of SPEC §1.3: a caller's role in a project is the highest of its project",
         "membership and its memberships of the project's group and every ancestor group; administrators",
-        "act as Owner everywhere. \"non-member, private\" is an authenticated user who is not a member of",
-        "the private project (or group); \"non-member, public\" acts on a public project (or group).",
+        'act as Owner everywhere. "non-member, private" is an authenticated user who is not a member of',
+        'the private project (or group); "non-member, public" acts on a public project (or group).',
         "The read_api token belongs to a Maintainer; the revoked and expired tokens too (their role",
-        "never matters). \"job token\" is a running job's token sent as `JOB-TOKEN` to a user route.",
+        'never matters). "job token" is a running job\'s token sent as `JOB-TOKEN` to a user route.',
         "A token needs a scope its route registers (SPEC §1.1, §7.4): `api`, `read_api` on GET and HEAD, and",
         "`read_user` (GET/HEAD) on the users routes and the metadata, `ai_features` (GET/HEAD) on the metadata;",
         "`/personal_access_tokens/self` takes any token. A token with none of them gets 403 naming every",
-        "scope the route registers, except a read_api token on a write (`\"scope\":\"api\"`).",
+        'scope the route registers, except a read_api token on a write (`"scope":"api"`).',
         "",
         "## Cells",
         "",

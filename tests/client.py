@@ -49,9 +49,18 @@ class ApiClient:
     def as_(self, token: str | None) -> ApiClient:
         return ApiClient(token)
 
-    def request(self, method: str, path: str, *, json_body: Any = None, data: dict | None = None,
-                params: dict | list | None = None, headers: dict[str, str] | None = None,
-                raw_body: str | bytes | None = None, auth: str = "private-token") -> ApiResponse:
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: Any = None,
+        data: dict | None = None,
+        params: dict | list | None = None,
+        headers: dict[str, str] | None = None,
+        raw_body: str | bytes | None = None,
+        auth: str = "private-token",
+    ) -> ApiResponse:
         header_pairs = [("Host", "gitlab.test"), ("X-Forwarded-Proto", "https")]
         if self.token is not None:
             if auth == "private-token":

@@ -100,12 +100,23 @@ class World:
         self.root = root
         self._seq = itertools.count(1)
 
-    def user(self, username: str | None = None, scopes: list[str] | None = None, admin: bool = False,
-             expires_at: str | None = None) -> Person:
+    def user(
+        self,
+        username: str | None = None,
+        scopes: list[str] | None = None,
+        admin: bool = False,
+        expires_at: str | None = None,
+    ) -> Person:
         username = username or f"user{next(self._seq)}"
-        made = self.root.post("/users", json_body={
-            "username": username, "name": username.title(), "email": f"{username}@example.com", "admin": admin,
-        })
+        made = self.root.post(
+            "/users",
+            json_body={
+                "username": username,
+                "name": username.title(),
+                "email": f"{username}@example.com",
+                "admin": admin,
+            },
+        )
         assert made.status == 201, made.text
         user_id = made.json()["id"]
         body: dict[str, Any] = {"name": "test", "scopes": scopes or ["api"]}
@@ -116,17 +127,28 @@ class World:
         token = pat.json()["token"]
         return Person(user_id, username, token, ApiClient(token))
 
-    def group(self, path: str | None = None, parent_id: int | None = None, owner: Person | None = None,
-              visibility: str = "private") -> dict:
+    def group(
+        self,
+        path: str | None = None,
+        parent_id: int | None = None,
+        owner: Person | None = None,
+        visibility: str = "private",
+    ) -> dict:
         path = path or f"group{next(self._seq)}"
         client = owner.client if owner else self.root
-        made = client.post("/groups", json_body={"name": path.title(), "path": path, "parent_id": parent_id,
-                                                 "visibility": visibility})
+        made = client.post(
+            "/groups", json_body={"name": path.title(), "path": path, "parent_id": parent_id, "visibility": visibility}
+        )
         assert made.status == 201, made.text
         return made.json()
 
-    def project(self, name: str | None = None, namespace_id: int | None = None, owner: Person | None = None,
-                visibility: str = "private") -> dict:
+    def project(
+        self,
+        name: str | None = None,
+        namespace_id: int | None = None,
+        owner: Person | None = None,
+        visibility: str = "private",
+    ) -> dict:
         name = name or f"project{next(self._seq)}"
         client = owner.client if owner else self.root
         body: dict[str, Any] = {"name": name, "visibility": visibility}
@@ -137,8 +159,9 @@ class World:
         return made.json()
 
     def member(self, kind: str, source_id: int, person: Person, access_level: int) -> None:
-        made = self.root.post(f"/{kind}s/{source_id}/members",
-                              json_body={"user_id": person.id, "access_level": access_level})
+        made = self.root.post(
+            f"/{kind}s/{source_id}/members", json_body={"user_id": person.id, "access_level": access_level}
+        )
         assert made.status == 201, made.text
 
 
@@ -156,6 +179,7 @@ def local_api():
     shared by the end-to-end and concurrency tests of one pytest process."""
     from devtools.serve import LocalApi
 
-    with LocalApi(port=0, workers=4, seed=True, env_overrides={"ROOT_TOKEN": E2E_ROOT_TOKEN,
-                                                                "KAS_SECRET": KAS_SECRET}) as server:
+    with LocalApi(
+        port=0, workers=4, seed=True, env_overrides={"ROOT_TOKEN": E2E_ROOT_TOKEN, "KAS_SECRET": KAS_SECRET}
+    ) as server:
         yield server

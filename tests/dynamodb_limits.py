@@ -25,8 +25,10 @@ def _too_long(name: str, value: Any) -> str | None:
     limit = PARTITION_KEY_BYTES if name == "pk" else SORT_KEY_BYTES
     if size > limit:
         kind = "hashkey" if name == "pk" else "rangekey"
-        return (f"One or more parameter values were invalid: Size of {kind} has exceeded the maximum size "
-                f"limit of {limit} bytes")
+        return (
+            f"One or more parameter values were invalid: Size of {kind} has exceeded the maximum size "
+            f"limit of {limit} bytes"
+        )
     return None
 
 
@@ -84,13 +86,16 @@ def refuse_what_dynamodb_refuses(params: dict[str, Any], model: Any, **_: Any) -
 
     message = refusal(model.name, params)
     if message is not None:
-        raise ClientError({"Error": {"Code": "ValidationException", "Message": message},
-                           "ResponseMetadata": {"HTTPStatusCode": 400}}, model.name)
+        raise ClientError(
+            {"Error": {"Code": "ValidationException", "Message": message}, "ResponseMetadata": {"HTTPStatusCode": 400}},
+            model.name,
+        )
 
 
 def guard(client: Any) -> Any:
     """Register the handler on a DynamoDB client (once); other clients are left alone."""
     if client.meta.service_model.service_name == "dynamodb":
-        client.meta.events.register("before-parameter-build.dynamodb", refuse_what_dynamodb_refuses,
-                                    unique_id="tests-dynamodb-limits")
+        client.meta.events.register(
+            "before-parameter-build.dynamodb", refuse_what_dynamodb_refuses, unique_id="tests-dynamodb-limits"
+        )
     return client

@@ -52,8 +52,9 @@ class Fault:
         # moto answers every before-send too (all handlers run); point the request elsewhere so the
         # faulted attempt never reaches its backend, as it would not reach DynamoDB.
         request.url = "https://fault-injected.invalid/"
-        body = json.dumps({"__type": f"com.amazonaws.dynamodb.v20120810#{self.code}", "message": self.message,
-                           **self.extra}).encode()
+        body = json.dumps(
+            {"__type": f"com.amazonaws.dynamodb.v20120810#{self.code}", "message": self.message, **self.extra}
+        ).encode()
         return AWSResponse(request.url, self.status, {"x-amzn-RequestId": "fault"}, _Raw(body))
 
 

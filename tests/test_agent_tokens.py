@@ -43,16 +43,27 @@ def set_last_used(agent_id: int, token_id: int, when: str) -> None:
     from cluster_agents.store import dynamo
     from cluster_agents.store.agents import ACTIVE_TOKEN_PREFIX, agent_pk, token_sk
 
-    dynamo.transact([dynamo.update_action(agents_table(), agent_pk(agent_id), token_sk(ACTIVE_TOKEN_PREFIX, token_id),
-                                          "SET last_used_at = :t", "attribute_exists(pk)", values={":t": when})])
+    dynamo.transact(
+        [
+            dynamo.update_action(
+                agents_table(),
+                agent_pk(agent_id),
+                token_sk(ACTIVE_TOKEN_PREFIX, token_id),
+                "SET last_used_at = :t",
+                "attribute_exists(pk)",
+                values={":t": when},
+            )
+        ]
+    )
 
 
 # ---------------------------------------------------------------- the documented examples
 def test_documented_examples_return_the_documented_shapes(scene):
     anonymous = ApiClient()
     headers = {"Private-Token": ROOT_TOKEN}
-    created = anonymous.post(scene.path, raw_body='{"name":"some-token"}',
-                             headers={**headers, "Content-Type": "application/json"})
+    created = anonymous.post(
+        scene.path, raw_body='{"name":"some-token"}', headers={**headers, "Content-Type": "application/json"}
+    )
     assert created.status == 201
     token = created.json()
     assert list(token) == [*BASIC_FIELDS, "last_used_at", "token"]
@@ -89,7 +100,7 @@ def test_token_values_are_random_and_only_their_digest_is_stored(api, scene):
     text = json.dumps(scan(agents_table()))
     for token in (first, second):
         assert token["token"] not in text
-        assert token["token"][len("glagent-"):] not in text
+        assert token["token"][len("glagent-") :] not in text
         assert f"AGENTTOKEN#{digest(token['token'])}" in text
 
 
@@ -134,17 +145,24 @@ def test_limits_are_per_agent(api, scene):
 
 
 # ---------------------------------------------------------------- validation
-@pytest.mark.parametrize(("body", "messages"), [
-    ({"name": ""}, ["Name can't be blank"]),
-    ({"name": "  "}, ["Name can't be blank"]),
-    ({"name": None}, ["Name can't be blank"]),
-    ({"name": "n" * 256}, ["Name is too long (maximum is 255 characters)"]),
-    ({"name": "ok", "description": "d" * 1025}, ["Description is too long (maximum is 1024 characters)"]),
-    ({"name": "", "description": "d" * 1025},
-     ["Description is too long (maximum is 1024 characters)", "Name can't be blank"]),
-    ({"name": "n" * 256, "description": "d" * 1025},
-     ["Description is too long (maximum is 1024 characters)", "Name is too long (maximum is 255 characters)"]),
-])
+@pytest.mark.parametrize(
+    ("body", "messages"),
+    [
+        ({"name": ""}, ["Name can't be blank"]),
+        ({"name": "  "}, ["Name can't be blank"]),
+        ({"name": None}, ["Name can't be blank"]),
+        ({"name": "n" * 256}, ["Name is too long (maximum is 255 characters)"]),
+        ({"name": "ok", "description": "d" * 1025}, ["Description is too long (maximum is 1024 characters)"]),
+        (
+            {"name": "", "description": "d" * 1025},
+            ["Description is too long (maximum is 1024 characters)", "Name can't be blank"],
+        ),
+        (
+            {"name": "n" * 256, "description": "d" * 1025},
+            ["Description is too long (maximum is 1024 characters)", "Name is too long (maximum is 255 characters)"],
+        ),
+    ],
+)
 def test_every_failing_field_rule_is_reported_in_order(api, scene, body, messages):
     response = api.post(scene.path, json_body=body)
     assert (response.status, response.json()) == (400, bad_request(*messages))
@@ -161,7 +179,8 @@ def test_parameter_errors(api, scene):
     assert api.post("/projects/999999/cluster_agents/1/tokens").json() == {"error": "name is missing"}
     assert api.post(scene.path, json_body={"name": {"a": 1}}).json() == {"error": "name is invalid"}
     assert api.post(scene.path, json_body={"name": "x", "description": ["d"]}).json() == {
-        "error": "description is invalid"}
+        "error": "description is invalid"
+    }
     assert api.get(f"{base}/x/tokens/y").json() == {"error": "agent_id is invalid, token_id is invalid"}
     assert api.delete(f"{scene.path}/1.0").json() == {"error": "token_id is invalid"}
     assert api.get(f"{base}/x/tokens", params={"page": "z"}).json() == {"error": "agent_id is invalid, page is invalid"}
@@ -208,12 +227,21 @@ def test_tokens_of_other_agents_and_projects_are_not_found(api, world, scene):
     assert api.delete(f"{scene.path}/999999").json() == NOT_FOUND
     elsewhere = world.project("elsewhere")
     foreign_path = f"/projects/{elsewhere['id']}/cluster_agents/{scene.aid}/tokens"
-    for response in (api.get(foreign_path), api.get(f"{foreign_path}/{token['id']}"),
-                     api.post(foreign_path, json_body={"name": "x"}), api.delete(f"{foreign_path}/{token['id']}")):
+    for response in (
+        api.get(foreign_path),
+        api.get(f"{foreign_path}/{token['id']}"),
+        api.post(foreign_path, json_body={"name": "x"}),
+        api.delete(f"{foreign_path}/{token['id']}"),
+    ):
         assert (response.status, response.json()) == (404, NOT_FOUND)
     missing = f"/projects/{scene.pid}/cluster_agents/999999/tokens"
-    for response in (api.get(missing), api.get(f"{missing}/1"), api.post(missing, json_body={"name": "x"}),
-                     api.post(missing, json_body={"name": ""}), api.delete(f"{missing}/1")):
+    for response in (
+        api.get(missing),
+        api.get(f"{missing}/1"),
+        api.post(missing, json_body={"name": "x"}),
+        api.post(missing, json_body={"name": ""}),
+        api.delete(f"{missing}/1"),
+    ):
         assert (response.status, response.json()) == (404, NOT_FOUND)
     assert api.get(f"{scene.path}/{token['id']}").status == 200
 
@@ -253,8 +281,13 @@ def test_token_list_is_paginated_with_every_header(api, scene):
     second = new_token(api, scene.path, "second")
     page1 = api.get(scene.path, params={"per_page": 1})
     assert [t["id"] for t in page1.json()] == [first["id"]]
-    assert (page1.headers["X-Total"], page1.headers["X-Total-Pages"], page1.headers["X-Next-Page"],
-            page1.headers["X-Prev-Page"], page1.headers["X-Per-Page"]) == ("2", "2", "2", "", "1")
+    assert (
+        page1.headers["X-Total"],
+        page1.headers["X-Total-Pages"],
+        page1.headers["X-Next-Page"],
+        page1.headers["X-Prev-Page"],
+        page1.headers["X-Per-Page"],
+    ) == ("2", "2", "2", "", "1")
     assert 'rel="next"' in page1.headers["Link"] and 'rel="prev"' not in page1.headers["Link"]
     assert page1.headers["Link"].startswith(f"<https://gitlab.test/api/v4{scene.path}?page=2&per_page=1>")
     page2 = api.get(scene.path, params={"per_page": 1, "page": 2})
@@ -271,15 +304,22 @@ def test_listing_reads_only_the_agent_and_its_active_tokens(api, scene):
         assert api.delete(f"{scene.path}/{token['id']}").status == 204
     new_token(api, scene.path, "live")
     seen: list[int] = []
-    client("dynamodb").meta.events.register("after-call.dynamodb.Query",
-                                            lambda parsed, **_: seen.append(len(parsed.get("Items", []))))
+    client("dynamodb").meta.events.register(
+        "after-call.dynamodb.Query", lambda parsed, **_: seen.append(len(parsed.get("Items", [])))
+    )
     assert [t["name"] for t in api.get(scene.path).json()] == ["live"]
     assert seen == [2]  # one Query: the agent and one active token; four revoked ones never read
 
 
 # ---------------------------------------------------------------- the role matrix
-ROLES = {"guest": AccessLevel.GUEST, "planner": AccessLevel.PLANNER, "reporter": AccessLevel.REPORTER,
-         "developer": AccessLevel.DEVELOPER, "maintainer": AccessLevel.MAINTAINER, "owner": AccessLevel.OWNER}
+ROLES = {
+    "guest": AccessLevel.GUEST,
+    "planner": AccessLevel.PLANNER,
+    "reporter": AccessLevel.REPORTER,
+    "developer": AccessLevel.DEVELOPER,
+    "maintainer": AccessLevel.MAINTAINER,
+    "owner": AccessLevel.OWNER,
+}
 
 
 def test_role_matrix_for_every_route(api, world):
@@ -333,8 +373,12 @@ def test_throttled_token_creation_is_a_retryable_429_and_writes_nothing(api, sce
 
 def test_conflicting_revocation_is_a_retryable_503_and_the_token_stays_active(api, scene):
     token = new_token(api, scene.path)
-    fault = Fault("TransactWriteItems", "TransactionCanceledException", times=10,
-                  extra={"CancellationReasons": [{"Code": "TransactionConflict"}]})
+    fault = Fault(
+        "TransactWriteItems",
+        "TransactionCanceledException",
+        times=10,
+        extra={"CancellationReasons": [{"Code": "TransactionConflict"}]},
+    )
     with inject("dynamodb", fault):
         response = api.delete(f"{scene.path}/{token['id']}")
     assert response.status == 503
@@ -358,11 +402,18 @@ def test_sample_events_drive_the_function(aws):
     root.post("/projects", json_body={"name": "sample"})
     assert root.post("/projects/root%2Fsample/cluster_agents", json_body={"name": "sample-agent"}).json()["id"] == 1
     handler = importlib.import_module("agent_tokens_app").lambda_handler
-    expected = [("CreateAgentToken", 201), ("ListAgentTokens", 200), ("GetAgentToken", 200),
-                ("RevokeAgentToken", 204), ("GetAgentToken", 404), ("RevokeAgentToken", 204)]
+    expected = [
+        ("CreateAgentToken", 201),
+        ("ListAgentTokens", 200),
+        ("GetAgentToken", 200),
+        ("RevokeAgentToken", 204),
+        ("GetAgentToken", 404),
+        ("RevokeAgentToken", 204),
+    ]
     for name, status in expected:
         event = EventRun(values={"CreateAgent.id": "1", "CreateAgentToken.id": "1"}).render(
-            ROOT / "events" / "agent_tokens" / f"{name}.json")
+            ROOT / "events" / "agent_tokens" / f"{name}.json"
+        )
         result = handler(event, LambdaContext("AgentTokensFunction"))
         assert result["statusCode"] == status, (name, result)
         if name == "CreateAgentToken":

@@ -16,8 +16,15 @@ from tests.faults import Fault, inject
 
 TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 AGENT_FIELDS = ["id", "name", "config_project", "created_at", "created_by_user_id", "is_receptive"]
-PROJECT_IDENTITY_FIELDS = ["id", "description", "name", "name_with_namespace", "path", "path_with_namespace",
-                           "created_at"]
+PROJECT_IDENTITY_FIELDS = [
+    "id",
+    "description",
+    "name",
+    "name_with_namespace",
+    "path",
+    "path_with_namespace",
+    "created_at",
+]
 FORMAT_MESSAGE = "Name can contain only lowercase letters, digits, and '-', but cannot start or end with '-'"
 UNAUTHORIZED = {"message": "401 Unauthorized"}
 FORBIDDEN = {"message": "403 Forbidden"}
@@ -71,8 +78,11 @@ def scene(world):
 def test_documented_examples_return_the_documented_shapes(scene):
     # curl --header "Private-Token: <token>" -X POST --data '{"name":"some-agent"}' -H "Content-Type:application/json"
     anonymous = ApiClient()
-    created = anonymous.post(f"/projects/{scene.pid}/cluster_agents", raw_body='{"name":"some-agent"}',
-                             headers={"Private-Token": ROOT_TOKEN, "Content-Type": "application/json"})
+    created = anonymous.post(
+        f"/projects/{scene.pid}/cluster_agents",
+        raw_body='{"name":"some-agent"}',
+        headers={"Private-Token": ROOT_TOKEN, "Content-Type": "application/json"},
+    )
     assert created.status == 201
     assert created.headers["Content-Type"] == "application/json"
     agent = created.json()
@@ -80,8 +90,13 @@ def test_documented_examples_return_the_documented_shapes(scene):
     assert list(agent["config_project"]) == PROJECT_IDENTITY_FIELDS
     assert agent["name"] == "some-agent"
     assert agent["config_project"] == {
-        "id": scene.pid, "description": "", "name": "test", "name_with_namespace": "Administrator / test",
-        "path": "test", "path_with_namespace": "root/test", "created_at": scene.project["created_at"],
+        "id": scene.pid,
+        "description": "",
+        "name": "test",
+        "name_with_namespace": "Administrator / test",
+        "path": "test",
+        "path_with_namespace": "root/test",
+        "created_at": scene.project["created_at"],
     }
     assert TIMESTAMP.match(agent["created_at"]) and TIMESTAMP.match(agent["config_project"]["created_at"])
     assert isinstance(agent["id"], int) and agent["created_by_user_id"] == 1 and agent["is_receptive"] is False
@@ -90,11 +105,16 @@ def test_documented_examples_return_the_documented_shapes(scene):
     assert (listed.status, listed.json()) == (200, [agent])
     single = anonymous.get(f"/projects/{scene.pid}/cluster_agents/{agent['id']}", headers={"Private-Token": ROOT_TOKEN})
     assert (single.status, single.json()) == (200, agent)
-    deleted = anonymous.delete(f"/projects/{scene.pid}/cluster_agents/{agent['id']}",
-                               headers={"Private-Token": ROOT_TOKEN})
+    deleted = anonymous.delete(
+        f"/projects/{scene.pid}/cluster_agents/{agent['id']}", headers={"Private-Token": ROOT_TOKEN}
+    )
     assert (deleted.status, deleted.text) == (204, "")
-    assert anonymous.get(f"/projects/{scene.pid}/cluster_agents/{agent['id']}",
-                         headers={"Private-Token": ROOT_TOKEN}).json() == NOT_FOUND
+    assert (
+        anonymous.get(
+            f"/projects/{scene.pid}/cluster_agents/{agent['id']}", headers={"Private-Token": ROOT_TOKEN}
+        ).json()
+        == NOT_FOUND
+    )
 
 
 def test_project_by_url_encoded_path_and_bearer_credentials(api, scene):
@@ -138,9 +158,9 @@ def test_parameters_are_checked_before_the_project(api):
     assert api.delete("/projects/999999/cluster_agents/1.5").json() == {"error": "agent_id is invalid"}
     assert api.get("/projects/999999/cluster_agents", params={"page": "x"}).json() == {"error": "page is invalid"}
     assert api.get("/projects/999999/cluster_agents", params={"per_page": "1e3"}).json() == {
-        "error": "per_page is invalid"}
-    assert api.post("/projects/999999/cluster_agents", json_body={"name": ["a"]}).json() == {
-        "error": "name is invalid"}
+        "error": "per_page is invalid"
+    }
+    assert api.post("/projects/999999/cluster_agents", json_body={"name": ["a"]}).json() == {"error": "name is invalid"}
     assert api.post("/projects/999999/cluster_agents", json_body={"name": "ok"}).json() == PROJECT_NOT_FOUND
     assert api.get("/projects/999999/cluster_agents/1").json() == PROJECT_NOT_FOUND
 
@@ -151,8 +171,14 @@ def test_delete_without_an_agent_id_is_not_a_route(api, scene):
 
 
 # ---------------------------------------------------------------- the role matrix
-ROLES = {"guest": AccessLevel.GUEST, "planner": AccessLevel.PLANNER, "reporter": AccessLevel.REPORTER,
-         "developer": AccessLevel.DEVELOPER, "maintainer": AccessLevel.MAINTAINER, "owner": AccessLevel.OWNER}
+ROLES = {
+    "guest": AccessLevel.GUEST,
+    "planner": AccessLevel.PLANNER,
+    "reporter": AccessLevel.REPORTER,
+    "developer": AccessLevel.DEVELOPER,
+    "maintainer": AccessLevel.MAINTAINER,
+    "owner": AccessLevel.OWNER,
+}
 READERS = {"developer", "maintainer", "owner", "admin"}
 WRITERS = {"maintainer", "owner", "admin"}
 
@@ -240,21 +266,26 @@ def test_accepted_names(api, scene, name):
     assert create(api, scene.pid, name)["name"] == name
 
 
-@pytest.mark.parametrize("name", ["Agent", "agentA", "gent-", "-agent", "agent.a", "agent/a", "agent>a", "#4^x",
-                                  "agent a", "ägent", "agent\n"])
+@pytest.mark.parametrize(
+    "name",
+    ["Agent", "agentA", "gent-", "-agent", "agent.a", "agent/a", "agent>a", "#4^x", "agent a", "ägent", "agent\n"],
+)
 def test_rejected_names(api, scene, name):
     response = api.post(scene.path, json_body={"name": name})
     assert (response.status, response.json()) == (400, bad_request(FORMAT_MESSAGE))
 
 
-@pytest.mark.parametrize(("name", "messages"), [
-    ("", ["Name can't be blank", FORMAT_MESSAGE]),
-    ("   ", ["Name can't be blank", FORMAT_MESSAGE]),
-    (None, ["Name can't be blank", FORMAT_MESSAGE]),
-    ("a" * 64, ["Name is too long (maximum is 63 characters)"]),
-    ("A" * 64, ["Name is too long (maximum is 63 characters)", FORMAT_MESSAGE]),
-    ("-" + "a" * 63, ["Name is too long (maximum is 63 characters)", FORMAT_MESSAGE]),
-])
+@pytest.mark.parametrize(
+    ("name", "messages"),
+    [
+        ("", ["Name can't be blank", FORMAT_MESSAGE]),
+        ("   ", ["Name can't be blank", FORMAT_MESSAGE]),
+        (None, ["Name can't be blank", FORMAT_MESSAGE]),
+        ("a" * 64, ["Name is too long (maximum is 63 characters)"]),
+        ("A" * 64, ["Name is too long (maximum is 63 characters)", FORMAT_MESSAGE]),
+        ("-" + "a" * 63, ["Name is too long (maximum is 63 characters)", FORMAT_MESSAGE]),
+    ],
+)
 def test_every_failing_name_rule_is_reported_in_order(api, scene, name, messages):
     response = api.post(scene.path, json_body={"name": name})
     assert (response.status, response.json()) == (400, bad_request(*messages))
@@ -279,8 +310,7 @@ def test_invalid_names_write_nothing(api, scene):
     before = scan(agents_table())
     for name in ("", "Bad", "a" * 64):
         assert api.post(scene.path, json_body={"name": name}).status == 400
-    assert [i for i in scan(agents_table()) if i["pk"] != "COUNTER"] == \
-        [i for i in before if i["pk"] != "COUNTER"]
+    assert [i for i in scan(agents_table()) if i["pk"] != "COUNTER"] == [i for i in before if i["pk"] != "COUNTER"]
 
 
 # ---------------------------------------------------------------- single agent lookups
@@ -328,16 +358,25 @@ def test_agents_are_listed_by_name_with_every_pagination_header(api, scene):
     response = api.get(scene.path, params={"per_page": 2, "page": 2, "private_token": ROOT_TOKEN, "x": "y"})
     assert [a["name"] for a in response.json()] == ["charlie", "delta"]
     headers = response.headers
-    assert (headers["X-Total"], headers["X-Total-Pages"], headers["X-Per-Page"], headers["X-Page"],
-            headers["X-Next-Page"], headers["X-Prev-Page"]) == ("5", "3", "2", "2", "3", "1")
+    assert (
+        headers["X-Total"],
+        headers["X-Total-Pages"],
+        headers["X-Per-Page"],
+        headers["X-Page"],
+        headers["X-Next-Page"],
+        headers["X-Prev-Page"],
+    ) == ("5", "3", "2", "2", "3", "1")
     base = f"https://gitlab.test/api/v4/projects/{scene.pid}/cluster_agents"
-    assert headers["Link"] == (f'<{base}?page=1&per_page=2&x=y>; rel="prev", '
-                               f'<{base}?page=3&per_page=2&x=y>; rel="next", '
-                               f'<{base}?page=1&per_page=2&x=y>; rel="first", '
-                               f'<{base}?page=3&per_page=2&x=y>; rel="last"')
+    assert headers["Link"] == (
+        f'<{base}?page=1&per_page=2&x=y>; rel="prev", '
+        f'<{base}?page=3&per_page=2&x=y>; rel="next", '
+        f'<{base}?page=1&per_page=2&x=y>; rel="first", '
+        f'<{base}?page=3&per_page=2&x=y>; rel="last"'
+    )
     assert "private_token" not in headers["Link"]
-    pages = [[a["name"] for a in api.get(scene.path, params={"per_page": 2, "page": page}).json()]
-             for page in (1, 2, 3)]
+    pages = [
+        [a["name"] for a in api.get(scene.path, params={"per_page": 2, "page": page}).json()] for page in (1, 2, 3)
+    ]
     assert pages == [["alpha", "bravo"], ["charlie", "delta"], ["echo"]]
     assert api.get(scene.path).json()[0]["name"] == "alpha"
     last = api.get(scene.path, params={"per_page": 2, "page": 3})
@@ -395,8 +434,9 @@ def test_if_unmodified_since(api, scene):
     assert api.delete(path, headers={"if-unmodified-since": next_second}).status == 204
 
 
-@pytest.mark.parametrize("header", ["garbage", "", "32 Foo 2020", "2099-01-01T00:00:00Z",
-                                    "Thu, 01 Jan 2099 00:00:00 GMT"])
+@pytest.mark.parametrize(
+    "header", ["garbage", "", "32 Foo 2020", "2099-01-01T00:00:00Z", "Thu, 01 Jan 2099 00:00:00 GMT"]
+)
 def test_unparseable_or_future_if_unmodified_since_is_ignored(api, scene, header):
     agent = create(api, scene.pid, "ignored")
     assert api.delete(f"{scene.path}/{agent['id']}", headers={"If-Unmodified-Since": header}).status == 204
@@ -410,24 +450,57 @@ def _seed_owned_items(agent_id: int, project_id: int) -> None:
 
     table = agents_table()
     configuration = {"id": 77, "agent_id": agent_id, "url": "grpc://agent.example.com"}
-    dynamo.transact([
-        dynamo.put_action(table, {"pk": f"AGENT#{agent_id}", "sk": "U", **configuration,
-                                  "project_id": project_id, "created_by_user_id": 1,
-                                  "created_at": "2024-01-01T00:00:00.000Z"}),
-        dynamo.put_action(table, {"pk": "RECEPTIVE", "sk": f"AGENT#{agent_id:012d}", **configuration}),
-        dynamo.update_action(table, f"AGENT#{agent_id}", "A", "SET is_receptive = :t, version = version + :one",
-                             values={":t": True, ":one": 1}),
-        dynamo.update_action(table, f"PROJECT#{project_id}", "AGENT#cascade", "SET is_receptive = :t",
-                             values={":t": True}),
-    ])
+    dynamo.transact(
+        [
+            dynamo.put_action(
+                table,
+                {
+                    "pk": f"AGENT#{agent_id}",
+                    "sk": "U",
+                    **configuration,
+                    "project_id": project_id,
+                    "created_by_user_id": 1,
+                    "created_at": "2024-01-01T00:00:00.000Z",
+                },
+            ),
+            dynamo.put_action(table, {"pk": "RECEPTIVE", "sk": f"AGENT#{agent_id:012d}", **configuration}),
+            dynamo.update_action(
+                table,
+                f"AGENT#{agent_id}",
+                "A",
+                "SET is_receptive = :t, version = version + :one",
+                values={":t": True, ":one": 1},
+            ),
+            dynamo.update_action(
+                table, f"PROJECT#{project_id}", "AGENT#cascade", "SET is_receptive = :t", values={":t": True}
+            ),
+        ]
+    )
     for kind, target in (("project", 5), ("group", 6), ("group", 7)):
-        dynamo.transact([
-            dynamo.put_action(table, {"pk": f"AGENT#{agent_id}", "sk": f"CI#{kind}#{target}", "agent_id": agent_id,
-                                      "agent_project_id": project_id, "kind": kind, "source_id": target,
-                                      "configuration": "{}"}),
-            dynamo.update_action(table, f"CIACCESS#{kind}#{target}", "ALL", "SET #entry = :entry",
-                                 names={"#entry": f"a{agent_id}"}, values={":entry": {"p": project_id, "c": "{}"}}),
-        ])
+        dynamo.transact(
+            [
+                dynamo.put_action(
+                    table,
+                    {
+                        "pk": f"AGENT#{agent_id}",
+                        "sk": f"CI#{kind}#{target}",
+                        "agent_id": agent_id,
+                        "agent_project_id": project_id,
+                        "kind": kind,
+                        "source_id": target,
+                        "configuration": "{}",
+                    },
+                ),
+                dynamo.update_action(
+                    table,
+                    f"CIACCESS#{kind}#{target}",
+                    "ALL",
+                    "SET #entry = :entry",
+                    names={"#entry": f"a{agent_id}"},
+                    values={":entry": {"p": project_id, "c": "{}"}},
+                ),
+            ]
+        )
 
 
 def test_delete_removes_everything_the_agent_owns(api, world, scene):
@@ -446,8 +519,15 @@ def test_delete_removes_everything_the_agent_owns(api, world, scene):
     assert api.delete(f"{scene.path}/{agent['id']}").status == 204
 
     items = scan(agents_table())
-    leftovers = [i for i in items if i["pk"] == f"AGENT#{agent['id']}" or i.get("agent_id") == agent["id"]
-                 or f"a{agent['id']}" in i or i["sk"] == f"AGENT#{agent['id']:012d}" or i["sk"] == "AGENT#cascade"]
+    leftovers = [
+        i
+        for i in items
+        if i["pk"] == f"AGENT#{agent['id']}"
+        or i.get("agent_id") == agent["id"]
+        or f"a{agent['id']}" in i
+        or i["sk"] == f"AGENT#{agent['id']:012d}"
+        or i["sk"] == "AGENT#cascade"
+    ]
     assert leftovers == []
     for token in tokens:  # the secrets no longer resolve to anything
         assert not [i for i in items if i["pk"] == f"AGENTTOKEN#{digest(token['token'])}"]
@@ -494,8 +574,14 @@ def test_deleting_an_agent_deleted_meanwhile_succeeds(api, scene):
 # that holds only while every such writer either moves the agent's version on in its own
 # transaction, on condition that the agent exists, or updates an item the deletion removes, on
 # condition that it still exists.
-PARTITION_WRITERS = ["token create", "token revoke", "url configuration create", "url configuration delete",
-                     "ci_access", "last use"]
+PARTITION_WRITERS = [
+    "token create",
+    "token revoke",
+    "url configuration create",
+    "url configuration delete",
+    "ci_access",
+    "last use",
+]
 
 
 def _agent_with_everything(api, scene, name: str, writer: str) -> SimpleNamespace:
@@ -508,15 +594,22 @@ def _agent_with_everything(api, scene, name: str, writer: str) -> SimpleNamespac
     configuration = None
     if writer != "url configuration create":
         configuration = api.post(f"{base}/url_configurations", json_body={"url": "grpc://agent.example.com"}).json()
-    return SimpleNamespace(id=agent["id"], name=name, base=base, token=token, digest=digest(token["token"]),
-                           configuration=configuration)
+    return SimpleNamespace(
+        id=agent["id"], name=name, base=base, token=token, digest=digest(token["token"]), configuration=configuration
+    )
 
 
 def _left_of(agent: SimpleNamespace) -> list[dict]:
     """Whatever of the agent is still stored: its partition, its entries in ci_access items, its
     token lookups and its name index entry."""
-    return [i for i in scan(agents_table()) if i["pk"] == f"AGENT#{agent.id}" or i.get("agent_id") == agent.id
-            or f"a{agent.id}" in i or i["sk"] in (f"AGENT#{agent.id:012d}", f"AGENT#{agent.name}")]
+    return [
+        i
+        for i in scan(agents_table())
+        if i["pk"] == f"AGENT#{agent.id}"
+        or i.get("agent_id") == agent.id
+        or f"a{agent.id}" in i
+        or i["sk"] in (f"AGENT#{agent.id:012d}", f"AGENT#{agent.name}")
+    ]
 
 
 @pytest.mark.parametrize("writer", PARTITION_WRITERS)
@@ -537,8 +630,10 @@ def test_a_write_between_the_deletions_read_and_its_transaction_goes_with_the_ag
     elif writer == "url configuration delete":
         assert api.delete(f"{agent.base}/url_configurations/{agent.configuration['id']}").status == 204
     elif writer == "ci_access":
-        assert configure(agent.id, {"ci_access": {"projects": [{"id": scene.project["path_with_namespace"]}]}}
-                         ).status == 204
+        assert (
+            configure(agent.id, {"ci_access": {"projects": [{"id": scene.project["path_with_namespace"]}]}}).status
+            == 204
+        )
     else:  # the agent server records the token's first use on its item
         assert agent_info(agent.token["token"]).status == 200
         assert api.get(f"{agent.base}/tokens/{agent.token['id']}").json()["last_used_at"] is not None
@@ -607,8 +702,12 @@ def test_conflicting_deletion_is_a_retryable_503_and_the_agent_stays_whole(api, 
 
     agent = create(api, scene.pid, "conflicted")
     api.post(f"{scene.path}/{agent['id']}/tokens", json_body={"name": "t"})
-    fault = Fault("TransactWriteItems", "TransactionCanceledException", times=10,
-                  extra={"CancellationReasons": [{"Code": "TransactionConflict"}]})
+    fault = Fault(
+        "TransactWriteItems",
+        "TransactionCanceledException",
+        times=10,
+        extra={"CancellationReasons": [{"Code": "TransactionConflict"}]},
+    )
     with inject("dynamodb", fault):
         response = api.delete(f"{scene.path}/{agent['id']}")
     assert response.status == 503
@@ -622,8 +721,12 @@ def test_a_deletion_that_collides_once_is_retried_and_leaves_nothing(api, scene)
 
     agent = create(api, scene.pid, "collided")
     api.post(f"{scene.path}/{agent['id']}/tokens", json_body={"name": "t"})
-    fault = Fault("TransactWriteItems", "TransactionCanceledException", times=1,
-                  extra={"CancellationReasons": [{"Code": "TransactionConflict"}]})
+    fault = Fault(
+        "TransactWriteItems",
+        "TransactionCanceledException",
+        times=1,
+        extra={"CancellationReasons": [{"Code": "TransactionConflict"}]},
+    )
     with inject("dynamodb", fault):
         response = api.delete(f"{scene.path}/{agent['id']}")
     assert (response.status, fault.seen) == (204, 1)
@@ -648,8 +751,7 @@ def test_sample_events_drive_the_function(aws):
     seed_root(SAMPLE_TOKEN)
     ApiClient(SAMPLE_TOKEN).post("/projects", json_body={"name": "sample"})
     handler = importlib.import_module("agents_app").lambda_handler
-    expected = [("CreateAgent", 201), ("ListAgents", 200), ("GetAgent", 200), ("DeleteAgent", 204),
-                ("GetAgent", 404)]
+    expected = [("CreateAgent", 201), ("ListAgents", 200), ("GetAgent", 200), ("DeleteAgent", 204), ("GetAgent", 404)]
     for name, status in expected:
         event = EventRun(values={"CreateAgent.id": "1"}).render(ROOT / "events" / "agents" / f"{name}.json")
         assert event["requestContext"]["resourcePath"] == event["resource"]

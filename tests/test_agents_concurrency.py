@@ -42,8 +42,13 @@ def _scan(store: Any) -> list[dict[str, Any]]:
 def _of_project(items: list[dict[str, Any]], project_id: int, agent_ids: set[int]) -> list[dict[str, Any]]:
     """The items of one project's agents (what the invariant checker should see of it)."""
     partitions = {f"AGENT#{agent_id}" for agent_id in agent_ids}
-    return [i for i in items if i["pk"] == f"PROJECT#{project_id}" or i["pk"] in partitions
-            or (i["pk"].startswith("AGENTTOKEN#") and i.get("agent_id") in agent_ids)]
+    return [
+        i
+        for i in items
+        if i["pk"] == f"PROJECT#{project_id}"
+        or i["pk"] in partitions
+        or (i["pk"].startswith("AGENTTOKEN#") and i.get("agent_id") in agent_ids)
+    ]
 
 
 def _session() -> requests.Session:

@@ -107,22 +107,47 @@ def test_gitlab_cli_lists_agents(local_api, gl, project, tmp_path: Path):
     for name in ("cli-two", "cli-one"):
         project.cluster_agents.create({"name": name})
     config = tmp_path / "python-gitlab.cfg"
-    config.write_text(f"[global]\ndefault = local\n\n"
-                      f"[local]\nurl = {local_api.url}\nprivate_token = {E2E_ROOT_TOKEN}\n")
+    config.write_text(
+        f"[global]\ndefault = local\n\n[local]\nurl = {local_api.url}\nprivate_token = {E2E_ROOT_TOKEN}\n"
+    )
     env = {**os.environ, "HOME": str(tmp_path), "PYTHON_GITLAB_CFG": str(config)}
     env.pop("GITLAB_PRIVATE_TOKEN", None)
     env.pop("GITLAB_URL", None)
     cli = str(Path(sys.executable).with_name("gitlab"))
-    result = subprocess.run([cli, "-o", "json", "project-cluster-agent", "list", "--project-id", str(project.id),
-                             "--get-all"], capture_output=True, text=True, env=env, timeout=120, check=False)
+    result = subprocess.run(
+        [cli, "-o", "json", "project-cluster-agent", "list", "--project-id", str(project.id), "--get-all"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
     assert [a["name"] for a in json.loads(result.stdout)] == ["cli-one", "cli-two"]
 
     # The same with options only (no configuration file: HOME is empty).
     bare = {key: value for key, value in env.items() if key != "PYTHON_GITLAB_CFG"}
-    result = subprocess.run([cli, "--server-url", local_api.url, "--private-token", E2E_ROOT_TOKEN, "-o", "json",
-                             "project-cluster-agent", "get", "--project-id", str(project.id), "--id",
-                             str(project.cluster_agents.list(get_all=True)[0].id)],
-                            capture_output=True, text=True, env=bare, timeout=120, check=False)
+    result = subprocess.run(
+        [
+            cli,
+            "--server-url",
+            local_api.url,
+            "--private-token",
+            E2E_ROOT_TOKEN,
+            "-o",
+            "json",
+            "project-cluster-agent",
+            "get",
+            "--project-id",
+            str(project.id),
+            "--id",
+            str(project.cluster_agents.list(get_all=True)[0].id),
+        ],
+        capture_output=True,
+        text=True,
+        env=bare,
+        timeout=120,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["name"] == "cli-one"

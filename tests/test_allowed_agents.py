@@ -55,8 +55,7 @@ def estate(world, api):
     elsewhere = world.project("elsewhere", namespace_id=other["id"])
     dev = world.user("dev")
     world.member("project", app["id"], dev, 30)
-    return SimpleNamespace(root=root, team=team, web=web, other=other, app=app, kube=kube, elsewhere=elsewhere,
-                           dev=dev)
+    return SimpleNamespace(root=root, team=team, web=web, other=other, app=app, kube=kube, elsewhere=elsewhere, dev=dev)
 
 
 def job_of(api, estate, **fields) -> dict:
@@ -82,10 +81,14 @@ def test_missing_unknown_and_finished_job_tokens_are_401(estate, api):
         response = allowed("glcbt-unknown-token", auth=auth)
         assert (response.status, response.json()) == (401, UNAUTHORIZED), auth
     job = job_of(api, estate)
-    assert ApiClient(job["token"]).put(f"/jobs/{job['id']}", json_body={"state": "failed"},
-                                       auth="job-token").status == 200
-    for response in (allowed(job["token"]), allowed(job["token"], auth="bearer"),
-                     allowed(None, params={"job_token": job["token"]})):
+    assert (
+        ApiClient(job["token"]).put(f"/jobs/{job['id']}", json_body={"state": "failed"}, auth="job-token").status == 200
+    )
+    for response in (
+        allowed(job["token"]),
+        allowed(job["token"], auth="bearer"),
+        allowed(None, params={"job_token": job["token"]}),
+    ):
         assert (response.status, response.json()) == (401, UNAUTHORIZED)
 
 
@@ -123,10 +126,15 @@ def test_the_body_byte_for_byte(estate, api):
         "allowed_agents": [{"id": local["id"], "config_project": identity(api, estate.app["id"]), "configuration": {}}],
         "job": {"id": job["id"]},
         "pipeline": {"id": 2323},
-        "project": {"id": estate.app["id"],
-                    "groups": [{"id": estate.web["id"]}, {"id": estate.team["id"]}, {"id": estate.root["id"]}]},
-        "user": {"id": estate.dev.id, "username": "dev",
-                 "roles_in_project": ["guest", "planner", "reporter", "developer"]},
+        "project": {
+            "id": estate.app["id"],
+            "groups": [{"id": estate.web["id"]}, {"id": estate.team["id"]}, {"id": estate.root["id"]}],
+        },
+        "user": {
+            "id": estate.dev.id,
+            "username": "dev",
+            "roles_in_project": ["guest", "planner", "reporter", "developer"],
+        },
         "environment": {"tier": "production", "slug": "production"},
     }
     assert response.status == 200
@@ -182,18 +190,42 @@ def test_implicit_project_and_group_authorisations_with_their_precedence(estate,
     by_project = create_agent(api, kube, "by-project")
     by_group = create_agent(api, kube, "by-group")
     both = create_agent(api, kube, "both")
-    assert configure(local["id"], {"ci_access": {"groups": [{"id": "acme", "default_namespace": "root"}]}
-                                   }).status == 204
-    assert configure(by_project["id"], {"ci_access": {"projects": [{"id": "acme/team/web/app",
-                                                                    "default_namespace": "project"}]}}).status == 204
-    assert configure(by_group["id"], {"ci_access": {"groups": [
-        {"id": "acme", "default_namespace": "root"},
-        {"id": "acme/team", "default_namespace": "team"},  # closer than acme: wins
-        {"id": "other", "default_namespace": "elsewhere"},
-    ]}}).status == 204
-    assert configure(both["id"], {"ci_access": {"projects": [{"id": "acme/team/web/app", "default_namespace": "p"}],
-                                                "groups": [{"id": "acme/team/web", "default_namespace": "g"}]}
-                                  }).status == 204
+    assert (
+        configure(local["id"], {"ci_access": {"groups": [{"id": "acme", "default_namespace": "root"}]}}).status == 204
+    )
+    assert (
+        configure(
+            by_project["id"], {"ci_access": {"projects": [{"id": "acme/team/web/app", "default_namespace": "project"}]}}
+        ).status
+        == 204
+    )
+    assert (
+        configure(
+            by_group["id"],
+            {
+                "ci_access": {
+                    "groups": [
+                        {"id": "acme", "default_namespace": "root"},
+                        {"id": "acme/team", "default_namespace": "team"},  # closer than acme: wins
+                        {"id": "other", "default_namespace": "elsewhere"},
+                    ]
+                }
+            },
+        ).status
+        == 204
+    )
+    assert (
+        configure(
+            both["id"],
+            {
+                "ci_access": {
+                    "projects": [{"id": "acme/team/web/app", "default_namespace": "p"}],
+                    "groups": [{"id": "acme/team/web", "default_namespace": "g"}],
+                }
+            },
+        ).status
+        == 204
+    )
     response = allowed(job_of(api, estate)["token"])
     # project authorisations (by agent id), then implicit ones, then group ones
     assert [(a["id"], a["configuration"]) for a in response.json()["allowed_agents"]] == [
@@ -209,8 +241,12 @@ def test_implicit_project_and_group_authorisations_with_their_precedence(estate,
 
 def test_the_project_authorisation_beats_the_implicit_one(estate, api):
     local = create_agent(api, estate.app["id"], "local")
-    assert configure(local["id"], {"ci_access": {"projects": [{"id": "acme/team/web/app",
-                                                               "default_namespace": "mine"}]}}).status == 204
+    assert (
+        configure(
+            local["id"], {"ci_access": {"projects": [{"id": "acme/team/web/app", "default_namespace": "mine"}]}}
+        ).status
+        == 204
+    )
     assert agents_of(allowed(job_of(api, estate)["token"])) == {local["id"]: {"default_namespace": "mine"}}
 
 
@@ -224,10 +260,12 @@ def test_agents_of_another_hierarchy_or_deleted_ones_are_not_allowed(estate, api
     table = aws.refs["AgentsTable"]
     for pk in (f"CIACCESS#project#{estate.app['id']}", f"CIACCESS#group#{estate.root['id']}"):
         boto3.client("dynamodb").update_item(
-            TableName=table, Key={"pk": {"S": pk}, "sk": {"S": "ALL"}}, UpdateExpression="SET #entry = :entry",
+            TableName=table,
+            Key={"pk": {"S": pk}, "sk": {"S": "ALL"}},
+            UpdateExpression="SET #entry = :entry",
             ExpressionAttributeNames={"#entry": f"a{outside['id']}"},
-            ExpressionAttributeValues={":entry": {"M": {"p": {"N": str(estate.elsewhere["id"])},
-                                                        "c": {"S": "{}"}}}})
+            ExpressionAttributeValues={":entry": {"M": {"p": {"N": str(estate.elsewhere["id"])}, "c": {"S": "{}"}}}},
+        )
     job = job_of(api, estate)
     assert agents_of(allowed(job["token"])) == {gone["id"]: {}}
     assert api.delete(f"/projects/{estate.kube['id']}/cluster_agents/{gone['id']}").status == 204
@@ -244,8 +282,18 @@ def test_a_warm_request_is_three_round_trips_however_many_agents_and_groups(esta
 
     for number in range(4):
         agent = create_agent(api, estate.kube["id"], f"agent-{number}")
-        assert configure(agent["id"], {"ci_access": {"projects": [{"id": "acme/team/web/app"}],
-                                                     "groups": [{"id": "acme"}, {"id": "acme/team"}]}}).status == 204
+        assert (
+            configure(
+                agent["id"],
+                {
+                    "ci_access": {
+                        "projects": [{"id": "acme/team/web/app"}],
+                        "groups": [{"id": "acme"}, {"id": "acme/team"}],
+                    }
+                },
+            ).status
+            == 204
+        )
     create_agent(api, estate.app["id"], "local")
     token = job_of(api, estate)["token"]
     assert len(agents_of(allowed(token))) == 5  # warms up
@@ -262,17 +310,33 @@ def test_a_warm_request_is_three_round_trips_however_many_agents_and_groups(esta
     with counter.measure() as cold:
         assert len(agents_of(allowed(token))) == 5
     assert [(call.operation, call.keys) for call in cold.calls if call.keys.startswith("PROJECT#")] == [
-        ("GetItem", "PROJECT#"), ("Query", "PROJECT#"), ("BatchGetItem", "PROJECT#")]  # kube once, for 4 agents
+        ("GetItem", "PROJECT#"),
+        ("Query", "PROJECT#"),
+        ("BatchGetItem", "PROJECT#"),
+    ]  # kube once, for 4 agents
 
 
 def test_an_unavailable_access_as_does_not_hide_the_next_authorisation(estate, api):
     agent = create_agent(api, estate.kube["id"], "modes")
     impersonating = create_agent(api, estate.kube["id"], "impersonating")
-    assert configure(agent["id"], {"ci_access": {
-        "projects": [{"id": "acme/team/web/app", "access_as": {"unknown_mode": {}}}],
-        "groups": [{"id": "acme", "access_as": {"agent": {}}}]}}).status == 204
-    assert configure(impersonating["id"], {"ci_access": {
-        "projects": [{"id": "acme/team/web/app", "access_as": {"ci_job": {}}}]}}).status == 204
+    assert (
+        configure(
+            agent["id"],
+            {
+                "ci_access": {
+                    "projects": [{"id": "acme/team/web/app", "access_as": {"unknown_mode": {}}}],
+                    "groups": [{"id": "acme", "access_as": {"agent": {}}}],
+                }
+            },
+        ).status
+        == 204
+    )
+    assert (
+        configure(
+            impersonating["id"], {"ci_access": {"projects": [{"id": "acme/team/web/app", "access_as": {"ci_job": {}}}]}}
+        ).status
+        == 204
+    )
     assert agents_of(allowed(job_of(api, estate)["token"])) == {
         agent["id"]: {"access_as": {"agent": {}}},
         impersonating["id"]: {"access_as": {"ci_job": {}}},
@@ -284,10 +348,13 @@ def test_personal_projects_get_no_group_authorisations(world, api):
     project = world.project("lab", owner=owner)
     configs = world.project("configs", owner=owner)
     agent = create_agent(owner.client, configs["id"], "home")
-    assert configure(agent["id"], {"ci_access": {"projects": [{"id": "sam/lab", "default_namespace": "lab"}]}
-                                   }).status == 204
+    assert (
+        configure(agent["id"], {"ci_access": {"projects": [{"id": "sam/lab", "default_namespace": "lab"}]}}).status
+        == 204
+    )
     assert agents_of(allowed(start_job(api, project["id"], owner.id)["token"])) == {
-        agent["id"]: {"default_namespace": "lab"}}
+        agent["id"]: {"default_namespace": "lab"}
+    }
 
 
 # ---------------------------------------------------------------- the job's filters
@@ -297,14 +364,28 @@ def test_environments_and_protected_branches_filter_after_the_choice(estate, api
     reviews = create_agent(api, estate.kube["id"], "reviews")
     protected = create_agent(api, estate.kube["id"], "protected")
     local = create_agent(api, app, "local")
-    assert configure(production["id"], {"ci_access": {
-        "projects": [{"id": "acme/team/web/app", "environments": ["production"]}],
-        "groups": [{"id": "acme"}],  # never used: the project entry is chosen first, then filtered
-    }}).status == 204
-    assert configure(reviews["id"], {"ci_access": {"groups": [{"id": "acme/team",
-                                                               "environments": ["review/*", "dev"]}]}}).status == 204
-    assert configure(protected["id"], {"ci_access": {"groups": [{"id": "acme",
-                                                                 "protected_branches_only": True}]}}).status == 204
+    assert (
+        configure(
+            production["id"],
+            {
+                "ci_access": {
+                    "projects": [{"id": "acme/team/web/app", "environments": ["production"]}],
+                    "groups": [{"id": "acme"}],  # never used: the project entry is chosen first, then filtered
+                }
+            },
+        ).status
+        == 204
+    )
+    assert (
+        configure(
+            reviews["id"], {"ci_access": {"groups": [{"id": "acme/team", "environments": ["review/*", "dev"]}]}}
+        ).status
+        == 204
+    )
+    assert (
+        configure(protected["id"], {"ci_access": {"groups": [{"id": "acme", "protected_branches_only": True}]}}).status
+        == 204
+    )
 
     def ids(**fields) -> set[int]:
         return set(agents_of(allowed(job_of(api, estate, **fields)["token"])))
@@ -317,20 +398,29 @@ def test_environments_and_protected_branches_filter_after_the_choice(estate, api
     assert ids(environment={"name": "dev"}) == everywhere | {reviews["id"]}
     assert ids(environment={"name": "development"}) == everywhere
     assert ids(ref_protected=True) == everywhere | {protected["id"]}
-    assert ids(ref_protected=True, environment={"name": "production"}) == everywhere | {production["id"],
-                                                                                        protected["id"]}
+    assert ids(ref_protected=True, environment={"name": "production"}) == everywhere | {
+        production["id"],
+        protected["id"],
+    }
 
 
 def test_configuration_comes_back_in_gitlabs_jsonb_key_order(estate, api):
     agent = create_agent(api, estate.kube["id"], "ordered")
-    entry = {"id": "acme/team/web/app", "protected_branches_only": False, "default_namespace": "ns",
-             "environments": ["*"], "access_as": {"agent": {}}}
+    entry = {
+        "id": "acme/team/web/app",
+        "protected_branches_only": False,
+        "default_namespace": "ns",
+        "environments": ["*"],
+        "access_as": {"agent": {}},
+    }
     assert configure(agent["id"], {"ci_access": {"projects": [entry]}}).status == 204
     response = allowed(job_of(api, estate, environment={"name": "prod"})["token"])
     configuration = response.json()["allowed_agents"][0]["configuration"]
     assert list(configuration) == ["access_as", "environments", "default_namespace", "protected_branches_only"]
-    assert '"configuration":{"access_as":{"agent":{}},"environments":["*"],"default_namespace":"ns",' \
-           '"protected_branches_only":false}' in response.text
+    assert (
+        '"configuration":{"access_as":{"agent":{}},"environments":["*"],"default_namespace":"ns",'
+        '"protected_branches_only":false}' in response.text
+    )
 
 
 def test_sample_event(estate, api):

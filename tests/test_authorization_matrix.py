@@ -55,12 +55,17 @@ class MatrixScene:
         return self._ok(made)["id"]
 
     def _new_token(self, project: dict, agent: int) -> dict:
-        return self._ok(self.root.post(f"/projects/{project['id']}/cluster_agents/{agent}/tokens",
-                                       json_body={"name": self.unique("t")}))
+        return self._ok(
+            self.root.post(
+                f"/projects/{project['id']}/cluster_agents/{agent}/tokens", json_body={"name": self.unique("t")}
+            )
+        )
 
     def _new_configuration(self, project: dict, agent: int) -> int:
-        made = self.root.post(f"/projects/{project['id']}/cluster_agents/{agent}/url_configurations",
-                              json_body={"url": "grpcs://agent.example.com:443"})
+        made = self.root.post(
+            f"/projects/{project['id']}/cluster_agents/{agent}/url_configurations",
+            json_body={"url": "grpcs://agent.example.com:443"},
+        )
         return self._ok(made)["id"]
 
     def _once(self, key: tuple[str, int], make) -> Any:
@@ -92,22 +97,31 @@ class MatrixScene:
 
     def fresh_user(self) -> int:
         name = self.unique("someone")
-        return self._ok(self.root.post("/users", json_body={"username": name, "name": name,
-                                                            "email": f"{name}@example.com"}))["id"]
+        return self._ok(
+            self.root.post("/users", json_body={"username": name, "name": name, "email": f"{name}@example.com"})
+        )["id"]
 
     def fresh_member(self, kind: str, source_id: int) -> int:
         user = self.fresh_user()
-        self._ok(self.root.post(f"/{kind}s/{source_id}/members",
-                                json_body={"user_id": user, "access_level": table.REPORTER}))
+        self._ok(
+            self.root.post(f"/{kind}s/{source_id}/members", json_body={"user_id": user, "access_level": table.REPORTER})
+        )
         return user
 
     def fresh_victim_pat(self) -> int:
-        return self._ok(self.root.post(f"/users/{self.victim.id}/personal_access_tokens",
-                                       json_body={"name": "victim", "scopes": ["api"]}))["id"]
+        return self._ok(
+            self.root.post(
+                f"/users/{self.victim.id}/personal_access_tokens", json_body={"name": "victim", "scopes": ["api"]}
+            )
+        )["id"]
 
     def fresh_job(self) -> dict:
-        return self._ok(self.root.post("/admin/ci/jobs", json_body={"project_id": self.private_project["id"],
-                                                                     "user_id": self.people["developer"].id}))
+        return self._ok(
+            self.root.post(
+                "/admin/ci/jobs",
+                json_body={"project_id": self.private_project["id"], "user_id": self.people["developer"].id},
+            )
+        )
 
     def job_project(self) -> dict:
         return self.private_project
@@ -152,11 +166,20 @@ class MatrixScene:
         for person in (people["read_api"], revoked := w.user("revoked"), expired := w.user("expired")):
             w.member("project", pid, person, table.MAINTAINER)
             w.member("group", gid, person, table.MAINTAINER)
-        pat = self._ok(self.root.post(f"/users/{revoked.id}/personal_access_tokens",
-                                      json_body={"name": "soon revoked", "scopes": ["api"]}))
+        pat = self._ok(
+            self.root.post(
+                f"/users/{revoked.id}/personal_access_tokens", json_body={"name": "soon revoked", "scopes": ["api"]}
+            )
+        )
         self._ok(self.root.delete(f"/personal_access_tokens/{pat['id']}"), 204)
-        stale = PersonalAccessToken(id=900001, user_id=expired.id, name="old", scopes=("api",),
-                                    created_at="2000-01-01T00:00:00.000Z", expires_at="2000-01-02")
+        stale = PersonalAccessToken(
+            id=900001,
+            user_id=expired.id,
+            name="old",
+            scopes=("api",),
+            created_at="2000-01-01T00:00:00.000Z",
+            expires_at="2000-01-02",
+        )
         directory().create_pat(stale, digest("glpat-expired-matrix-token"), directory().get_user(expired.id))
         self.people = people
         self.victim = w.user("victim")
@@ -178,8 +201,12 @@ class MatrixScene:
 
     def _build_jobs(self) -> None:
         running, finished = self.fresh_job(), self.fresh_job()
-        self._ok(ApiClient(finished["token"]).put(f"/jobs/{finished['id']}", json_body={"state": "success"},
-                                                  auth="job-token"), 200)
+        self._ok(
+            ApiClient(finished["token"]).put(
+                f"/jobs/{finished['id']}", json_body={"state": "success"}, auth="job-token"
+            ),
+            200,
+        )
         self.jobs = SimpleNamespace(running=running, finished=finished)
 
     def _build_kas(self) -> None:
@@ -190,13 +217,20 @@ class MatrixScene:
         doomed = self._new_agent(project, "doomed")
         orphan = self._new_token(project, doomed)
         self._ok(self.root.delete(f"/projects/{project['id']}/cluster_agents/{doomed}"), 204)
-        self.kas = SimpleNamespace(agent=agent, active=active["token"], revoked=revoked["token"],
-                                   orphan=orphan["token"])
+        self.kas = SimpleNamespace(
+            agent=agent, active=active["token"], revoked=revoked["token"], orphan=orphan["token"]
+        )
         # authorize_proxy_user: an agent whose user_access names the project, and a Developer's k8s_proxy PAT
         proxy = self._new_agent(project, "proxy")
         config = {"user_access": {"access_as": {"agent": {}}, "projects": [{"id": project["path_with_namespace"]}]}}
-        self._ok(ApiClient().post("/internal/kubernetes/agent_configuration", json_body={
-            "agent_id": proxy, "agent_config": config}, headers={"Gitlab-Kas-Api-Request": kas_jwt()}), 204)
+        self._ok(
+            ApiClient().post(
+                "/internal/kubernetes/agent_configuration",
+                json_body={"agent_id": proxy, "agent_config": config},
+                headers={"Gitlab-Kas-Api-Request": kas_jwt()},
+            ),
+            204,
+        )
         user = self.world.user("proxied", scopes=["k8s_proxy"])
         self.world.member("project", project["id"], user, table.DEVELOPER)
         self.proxy = {"agent_id": proxy, "access_type": "personal_access_token", "access_key": user.token}
@@ -253,8 +287,13 @@ def assert_cell(response, expected: table.Outcome, cell: str) -> None:
 
 def _send(request: table.Request, headers: dict[str, str], params: dict[str, str] | None = None):
     merged_params = {**(request.params or {}), **(params or {})} or None
-    return ApiClient().request(request.method, request.path, json_body=request.json, params=merged_params,
-                               headers={**request.headers, **headers})
+    return ApiClient().request(
+        request.method,
+        request.path,
+        json_body=request.json,
+        params=merged_params,
+        headers={**request.headers, **headers},
+    )
 
 
 # ---------------------------------------------------------------- user routes
@@ -269,8 +308,9 @@ def _user_credentials(scene: MatrixScene, caller: table.Caller) -> dict[str, str
 USER_CELLS = [(route, caller) for route in table.USER_ROUTES for caller in table.USER_CALLERS]
 
 
-@pytest.mark.parametrize(("route", "caller"), USER_CELLS,
-                         ids=[f"{route.name} | {caller.key}" for route, caller in USER_CELLS])
+@pytest.mark.parametrize(
+    ("route", "caller"), USER_CELLS, ids=[f"{route.name} | {caller.key}" for route, caller in USER_CELLS]
+)
 def test_user_route(scene, route: table.UserRoute, caller: table.Caller):
     expected = route.expected(caller)
     request = route.build(scene, scene.target(caller, fresh=expected.success))
@@ -278,14 +318,16 @@ def test_user_route(scene, route: table.UserRoute, caller: table.Caller):
 
 
 def test_a_job_token_as_bearer_is_no_personal_token_either(scene):
-    response = ApiClient(scene.tokens["job_token"]).get(f"/projects/{scene.private_project['id']}/cluster_agents",
-                                                        auth="bearer")
+    response = ApiClient(scene.tokens["job_token"]).get(
+        f"/projects/{scene.private_project['id']}/cluster_agents", auth="bearer"
+    )
     assert_cell(response, table.UNAUTHORIZED, "job token as Bearer")
 
 
 # ---------------------------------------------------------------- CI job routes
-def _job_request(scene: MatrixScene, route: table.JobRoute, caller: table.JobCaller) -> tuple[table.Request, dict,
-                                                                                               dict | None]:
+def _job_request(
+    scene: MatrixScene, route: table.JobRoute, caller: table.JobCaller
+) -> tuple[table.Request, dict, dict | None]:
     """(request, headers, query parameters) of one job-route cell."""
     running = caller.key in table.RUNNING_JOB
     if route.method == "GET":
@@ -328,8 +370,9 @@ def _job_request(scene: MatrixScene, route: table.JobRoute, caller: table.JobCal
 JOB_CELLS = [(route, caller) for route in table.JOB_ROUTES for caller in table.JOB_CALLERS]
 
 
-@pytest.mark.parametrize(("route", "caller"), JOB_CELLS,
-                         ids=[f"{route.name} | {caller.key}" for route, caller in JOB_CELLS])
+@pytest.mark.parametrize(
+    ("route", "caller"), JOB_CELLS, ids=[f"{route.name} | {caller.key}" for route, caller in JOB_CELLS]
+)
 def test_job_route(scene, route: table.JobRoute, caller: table.JobCaller):
     request, headers, params = _job_request(scene, route, caller)
     assert_cell(_send(request, headers, params), route.expected(caller), f"{route.name} as {caller.title}")
@@ -355,8 +398,10 @@ def _kas_headers(scene: MatrixScene, caller: table.KasCaller) -> dict[str, str]:
         case "forged_jwt":
             return {"Gitlab-Kas-Api-Request": kas_jwt(secret=b"f" * 32), "Authorization": f"Bearer {scene.kas.active}"}
         case "expired_jwt":
-            return {"Gitlab-Kas-Api-Request": kas_jwt(exp=now - 60, nbf=now - 120),
-                    "Authorization": f"Bearer {scene.kas.active}"}
+            return {
+                "Gitlab-Kas-Api-Request": kas_jwt(exp=now - 60, nbf=now - 120),
+                "Authorization": f"Bearer {scene.kas.active}",
+            }
         case "hs512_jwt":
             return {"Gitlab-Kas-Api-Request": kas_jwt(algorithm="HS512"), "Authorization": f"Bearer {scene.kas.active}"}
         case "unsigned_jwt":
@@ -381,8 +426,9 @@ KAS_CELLS = [(route, caller) for route in table.KAS_ROUTES for caller in table.K
 
 
 @pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")  # the HS512 cell
-@pytest.mark.parametrize(("route", "caller"), KAS_CELLS,
-                         ids=[f"{route.name} | {caller.key}" for route, caller in KAS_CELLS])
+@pytest.mark.parametrize(
+    ("route", "caller"), KAS_CELLS, ids=[f"{route.name} | {caller.key}" for route, caller in KAS_CELLS]
+)
 def test_kas_route(scene, route: table.KasRoute, caller: table.KasCaller):
     path = route.path.removeprefix("/api/v4")
     body = {"agent_id": scene.kas_agent(), "agent_config": {}} if route.method == "POST" else None
@@ -404,8 +450,9 @@ def test_every_route_of_the_template_is_in_the_matrix():
 # ---------------------------------------------------------------- docs/authorization.md
 def test_the_committed_authorization_page_is_generated_from_the_table():
     assert DOC.exists(), "docs/authorization.md is missing: run `python -m devtools.authorization`"
-    assert DOC.read_text(encoding="utf-8") == table.render(), \
+    assert DOC.read_text(encoding="utf-8") == table.render(), (
         "docs/authorization.md differs from tests/authorization_table.py: run `python -m devtools.authorization`"
+    )
 
 
 def _documented_statuses(spec: dict, method: str, path: str) -> set[str] | None:
@@ -421,10 +468,15 @@ def test_every_status_of_the_matrix_is_documented_in_the_openapi_description():
     if not OPENAPI.exists():
         pytest.skip("docs/openapi.json does not exist yet (issue 8 generates it)")
     spec = json.loads(OPENAPI.read_text(encoding="utf-8"))
-    rows = [(route, [route.expected(c) for c in callers]) for routes, callers in (
-        (table.USER_ROUTES, table.USER_CALLERS), (table.JOB_ROUTES, table.JOB_CALLERS),
-        (table.KAS_ROUTES, table.KAS_CALLERS))
-        for route in routes]
+    rows = [
+        (route, [route.expected(c) for c in callers])
+        for routes, callers in (
+            (table.USER_ROUTES, table.USER_CALLERS),
+            (table.JOB_ROUTES, table.JOB_CALLERS),
+            (table.KAS_ROUTES, table.KAS_CALLERS),
+        )
+        for route in routes
+    ]
     problems = []
     for route, outcomes in rows:
         documented = _documented_statuses(spec, route.method, route.path)

@@ -33,8 +33,9 @@ def test_a_forwarded_proto_other_than_http_or_https_is_ignored(api, world, proto
         assert "https://gitlab.test/" in url + "/" and "evil" not in url and proto not in url.replace("https", ""), url
 
 
-@pytest.mark.parametrize(("proto", "scheme"), [("http", "http"), ("HTTP", "http"), ("https", "https"),
-                                               ("http, https", "http")])
+@pytest.mark.parametrize(
+    ("proto", "scheme"), [("http", "http"), ("HTTP", "http"), ("https", "https"), ("http, https", "http")]
+)
 def test_http_and_https_are_taken_from_x_forwarded_proto(api, world, proto, scheme):
     for url in _urls(api, world, {"X-Forwarded-Proto": proto}):
         assert f"{scheme}://gitlab.test" in url, url
@@ -54,11 +55,23 @@ def test_a_stage_in_the_request_context_path_is_part_of_the_base_url(api, world)
     assert event["requestContext"]["path"] == event["path"]  # the in-process client: no stage prefix
     from cluster_agents.web import request as request_context
 
-    staged = {**event, "requestContext": {**event["requestContext"], "path": "/prod" + event["path"],
-                                          "domainName": "abc.execute-api.us-east-1.amazonaws.com"}}
+    staged = {
+        **event,
+        "requestContext": {
+            **event["requestContext"],
+            "path": "/prod" + event["path"],
+            "domainName": "abc.execute-api.us-east-1.amazonaws.com",
+        },
+    }
     assert request_context.Request(staged).base_url() == "https://abc.execute-api.us-east-1.amazonaws.com/prod"
-    odd = {**staged, "requestContext": {**staged["requestContext"], "domainName": "evil.example/x?y=",
-                                        "path": "/<script>" + event["path"]}}
+    odd = {
+        **staged,
+        "requestContext": {
+            **staged["requestContext"],
+            "domainName": "evil.example/x?y=",
+            "path": "/<script>" + event["path"],
+        },
+    }
     assert request_context.Request(odd).base_url() == "https://localhost"
 
 

@@ -15,12 +15,21 @@ def test_strings_are_their_utf8_bytes_plus_the_name():
     assert capacity.item_size({"n": {"S": "é"}}) == 1 + 2  # two UTF-8 bytes
 
 
-@pytest.mark.parametrize(("number", "size"), [
-    ("0", 2), ("7", 2), ("12", 2), ("123", 3), ("1234", 3), ("12345", 4),
-    ("1000", 2),  # trailing zeros trimmed: one significant digit
-    ("0.0012", 2),  # leading zeros trimmed
-    ("-12.5", 3), ("12345678901234567890", 11),
-])
+@pytest.mark.parametrize(
+    ("number", "size"),
+    [
+        ("0", 2),
+        ("7", 2),
+        ("12", 2),
+        ("123", 3),
+        ("1234", 3),
+        ("12345", 4),
+        ("1000", 2),  # trailing zeros trimmed: one significant digit
+        ("0.0012", 2),  # leading zeros trimmed
+        ("-12.5", 3),
+        ("12345678901234567890", 11),
+    ],
+)
 def test_numbers_are_one_byte_per_two_significant_digits_plus_one(number, size):
     assert capacity.number_size(number) == size
     assert capacity.item_size({"id": {"N": number}}) == 2 + size
@@ -110,13 +119,29 @@ def test_the_load_section_reads_locusts_statistics(tmp_path):
     from bench.load import LoadRun, _stats, section
 
     path = tmp_path / "run_stats.csv"
-    path.write_text("Type,Name,Request Count,Failure Count,Median Response Time,Requests/s,50%,99%\n"
-                    "GET,GET agent_info,90,0,10,9.0,10,40\n"
-                    "GET,GET /user,10,0,12,1.0,12,30\n"
-                    ",Aggregated,100,0,10,10.0,10,40\n", encoding="utf-8")
+    path.write_text(
+        "Type,Name,Request Count,Failure Count,Median Response Time,Requests/s,50%,99%\n"
+        "GET,GET agent_info,90,0,10,9.0,10,40\n"
+        "GET,GET /user,10,0,12,1.0,12,30\n"
+        ",Aggregated,100,0,10,10.0,10,40\n",
+        encoding="utf-8",
+    )
     routes = _stats(path)
-    assert [(r.name, r.requests, r.p50_ms, r.p99_ms) for r in routes] == [("GET agent_info", 90, 10, 40),
-                                                                        ("GET /user", 10, 12, 30)]
-    text = "\n".join(section(LoadRun(seconds=10, users=2, workers=2, max_requests=100, routes=routes,
-                                     invariants="1 items", invariants_ok=True)))
+    assert [(r.name, r.requests, r.p50_ms, r.p99_ms) for r in routes] == [
+        ("GET agent_info", 90, 10, 40),
+        ("GET /user", 10, 12, 30),
+    ]
+    text = "\n".join(
+        section(
+            LoadRun(
+                seconds=10,
+                users=2,
+                workers=2,
+                max_requests=100,
+                routes=routes,
+                invariants="1 items",
+                invariants_ok=True,
+            )
+        )
+    )
     assert "**100 requests, 0 errors**" in text and "**5.0 per worker**" in text and "**clean**" in text

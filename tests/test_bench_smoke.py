@@ -79,10 +79,16 @@ def test_a_scenario_drives_its_route_through_the_world(root_token, counter):
 
 
 def test_routes_are_matched_whatever_their_parameter_names():
-    assert route_key("GET", "/api/v4/projects/{id}/cluster_agents/{agent_id}") == \
-        route_key("get", "/projects/{project}/cluster_agents/{x}")
-    scripted = plan({route_key("GET", "/api/v4/version"), route_key("POST", "/api/v4/nowhere"),
-                     route_key("GET", "/api/v4/new.json")})
+    assert route_key("GET", "/api/v4/projects/{id}/cluster_agents/{agent_id}") == route_key(
+        "get", "/projects/{project}/cluster_agents/{x}"
+    )
+    scripted = plan(
+        {
+            route_key("GET", "/api/v4/version"),
+            route_key("POST", "/api/v4/nowhere"),
+            route_key("GET", "/api/v4/new.json"),
+        }
+    )
     assert [s.name for s in scripted.runnable] == ["GET /version", "GET /new.json (generic scenario: GET as root)"]
     assert scripted.unscripted == [("POST", "/api/v4/nowhere")]
     assert ("GET", "/api/v4/projects/{}/cluster_agents") in [item.key for item, _ in scripted.waiting]
@@ -108,6 +114,8 @@ def test_the_authorize_proxy_user_scenario_meets_its_targets(root_token, counter
             response = client.send(request)
         assert response.status == request.expect == 201, response.body
         assert warm.dynamodb <= 3 and warm.kms == 0, warm.sequence()
+
+
 def test_capacity_units_come_from_the_items_touched(root_token, world, counter):
     # Given the root user's PAT (one small item) and a project with members
     client = InProcess()
@@ -122,8 +130,12 @@ def test_capacity_units_come_from_the_items_touched(root_token, world, counter):
     # When a write adds a member (a plain conditional write or a transaction)
     project = world.project("capacity")
     joiner = world.user("joiner")
-    add = Request("POST", f"/projects/{project['id']}/members", {"PRIVATE-TOKEN": root_token},
-                  {"user_id": joiner.id, "access_level": 30})
+    add = Request(
+        "POST",
+        f"/projects/{project['id']}/members",
+        {"PRIVATE-TOKEN": root_token},
+        {"user_id": joiner.id, "access_level": 30},
+    )
     with counter.measure() as write:
         assert client.send(add).status == 201
     writes = [call for call in write.calls if call.operation in ("PutItem", "UpdateItem", "TransactWriteItems")]

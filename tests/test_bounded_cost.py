@@ -41,8 +41,10 @@ def test_a_personal_access_token_name_or_description_is_bounded(api, field):
     """Before: 1 MB of name reached DynamoDB's 400 KB item limit, a 500."""
     body = {"name": "t", "scopes": ["api"], field: "n" * 256}
     response = api.post("/users/1/personal_access_tokens", json_body=body)
-    assert (response.status, response.json()) == (400, {
-        "message": f'400 Bad request - ["{field.title()} is too long (maximum is 255 characters)"]'})
+    assert (response.status, response.json()) == (
+        400,
+        {"message": f'400 Bad request - ["{field.title()} is too long (maximum is 255 characters)"]'},
+    )
     assert api.post("/users/1/personal_access_tokens", json_body={**body, field: "n" * 255}).status == 201
 
 
@@ -55,8 +57,13 @@ def test_a_ci_access_entry_nested_too_deeply_is_a_400(world, api):
     for _ in range(900):
         deep = [deep]
     response = configure(agent, {"ci_access": {"groups": [{"id": "acme", "access_as": deep}]}})
-    assert (response.status, response.json()) == (400, {
-        "message": "400 Bad request - ci_access: the entry for group acme is nested too deeply (maximum is 32 levels)"})
+    assert (response.status, response.json()) == (
+        400,
+        {
+            "message": "400 Bad request - ci_access: the entry for group acme is nested too deeply "
+            "(maximum is 32 levels)"
+        },
+    )
     shallow: object = {}  # the entry is the first level, access_as's innermost {} the 32nd
     for _ in range(30):
         shallow = {"a": shallow}

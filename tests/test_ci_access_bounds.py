@@ -68,11 +68,16 @@ def test_an_entry_above_the_bound_is_refused_for_its_agent_alone(estate, aws, ap
     assert configure(first, {"ci_access": {"groups": [{"id": "acme/team", **_largest()}]}}).status == 204
     over = _largest()
     over["default_namespace"] += "n"
-    response = configure(second, {"ci_access": {"projects": [{"id": "acme/team/app"}],
-                                                "groups": [{"id": "ACME/team", **over}]}})
-    assert (response.status, response.json()) == (400, {
-        "message": f"400 Bad request - ci_access: the entry for group ACME/team is too large "
-                   f"(maximum is {MAX_ENTRY_BYTES} bytes)"})
+    response = configure(
+        second, {"ci_access": {"projects": [{"id": "acme/team/app"}], "groups": [{"id": "ACME/team", **over}]}}
+    )
+    assert (response.status, response.json()) == (
+        400,
+        {
+            "message": f"400 Bad request - ci_access: the entry for group ACME/team is too large "
+            f"(maximum is {MAX_ENTRY_BYTES} bytes)"
+        },
+    )
     assert _ci_access_of(second) == {}  # nothing of that configuration is written
     small = {"id": "acme/team", "environments": ["production"]}
     assert configure(second, {"ci_access": {"groups": [small]}}).status == 204  # what is bounded passes
@@ -82,12 +87,24 @@ def test_an_entry_above_the_bound_is_refused_for_its_agent_alone(estate, aws, ap
 
 def test_only_the_fields_gitlab_knows_are_kept(estate, api):
     agent = create_agent(api, estate["config"]["id"])["id"]
-    entry = {"id": "acme/team/app", "default_namespace": "ns", "access_as": {"ci_job": {}},
-             "environments": ["review/*"], "protected_branches_only": True,
-             "unknown": "x" * 100_000, "annotations": {"a": 1}}
+    entry = {
+        "id": "acme/team/app",
+        "default_namespace": "ns",
+        "access_as": {"ci_job": {}},
+        "environments": ["review/*"],
+        "protected_branches_only": True,
+        "unknown": "x" * 100_000,
+        "annotations": {"a": 1},
+    }
     assert configure(agent, {"ci_access": {"projects": [entry]}}).status == 204  # 100 KB of unknown: dropped
-    assert list(_ci_access_of(agent).values()) == [{"access_as": {"ci_job": {}}, "environments": ["review/*"],
-                                                    "default_namespace": "ns", "protected_branches_only": True}]
+    assert list(_ci_access_of(agent).values()) == [
+        {
+            "access_as": {"ci_job": {}},
+            "environments": ["review/*"],
+            "default_namespace": "ns",
+            "protected_branches_only": True,
+        }
+    ]
 
 
 def test_short_configurations_are_inline_and_long_ones_in_the_mirror(estate, aws, api):
@@ -122,5 +139,8 @@ def test_a_long_configuration_costs_the_job_one_more_read_only_when_one_authoris
     with RoundTrips().measure() as long:
         assert agents_of(allowed(token)) == {short_agent: {}, long_agent: _largest()}
     assert [(call.operation, call.keys) for call in long.calls] == [
-        ("GetItem", "JOB#"), ("BatchGetItem", "USER#,MEMBERS#x3,CIACCESS#x3"), ("BatchGetItem", "AGENT#"),
-        ("Query", "PROJECT#")]
+        ("GetItem", "JOB#"),
+        ("BatchGetItem", "USER#,MEMBERS#x3,CIACCESS#x3"),
+        ("BatchGetItem", "AGENT#"),
+        ("Query", "PROJECT#"),
+    ]

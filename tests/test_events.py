@@ -43,8 +43,17 @@ def test_sample_event_is_answered(aws, path: Path):
     # Values of earlier events (ids, tokens) are stand-ins here: the event alone, on a fresh world.
     values = {f"{name}.{field}": "1" for name, field in PLACEHOLDER.findall(path.read_text()) if field}
     event = EventRun(kas_secret=KAS_SECRET, values=values).render(path)
-    assert {"resource", "path", "httpMethod", "headers", "multiValueHeaders", "pathParameters",
-            "requestContext", "body", "isBase64Encoded"} <= set(event)
+    assert {
+        "resource",
+        "path",
+        "httpMethod",
+        "headers",
+        "multiValueHeaders",
+        "pathParameters",
+        "requestContext",
+        "body",
+        "isBase64Encoded",
+    } <= set(event)
     matched = match_route(event["httpMethod"], event["path"])
     assert matched is not None, f"{path.name}: no route for {event['httpMethod']} {event['path']}"
     function, resource, _ = matched

@@ -36,8 +36,11 @@ UNAVAILABLE = {"message": "503 Service Unavailable"}
 
 def kas_headers(agent_token: str | None = None) -> dict[str, str]:
     now = int(time.time())
-    headers = {"Gitlab-Kas-Api-Request": jwt.encode({"iss": "gitlab-kas", "aud": "gitlab", "exp": now + 5},
-                                                    base64.b64decode(KAS_SECRET), algorithm="HS256")}
+    headers = {
+        "Gitlab-Kas-Api-Request": jwt.encode(
+            {"iss": "gitlab-kas", "aud": "gitlab", "exp": now + 5}, base64.b64decode(KAS_SECRET), algorithm="HS256"
+        )
+    }
     if agent_token:
         headers["Authorization"] = f"Bearer {agent_token}"
     return headers
@@ -57,9 +60,12 @@ def snapshot(aws) -> dict[str, dict[tuple[str, str], dict]]:
     import boto3
 
     client = boto3.client("dynamodb")
-    return {logical: {(item["pk"], item["sk"]): item for item in scan_all(client, aws.refs[logical])
-                      if item["pk"] != "COUNTER"}
-            for logical in ("AgentsTable", "DirectoryTable")}
+    return {
+        logical: {
+            (item["pk"], item["sk"]): item for item in scan_all(client, aws.refs[logical]) if item["pk"] != "COUNTER"
+        }
+        for logical in ("AgentsTable", "DirectoryTable")
+    }
 
 
 def assert_invariants(aws) -> None:
@@ -73,8 +79,9 @@ def assert_unchanged(before: dict, after: dict) -> None:
     for table in before:
         gone = sorted(set(before[table]) - set(after[table]))
         added = sorted(set(after[table]) - set(before[table]))
-        changed = sorted(key for key in set(before[table]) & set(after[table])
-                         if before[table][key] != after[table][key])
+        changed = sorted(
+            key for key in set(before[table]) & set(after[table]) if before[table][key] != after[table][key]
+        )
         assert not (gone or added or changed), f"{table}: removed {gone}, added {added}, changed {changed}"
 
 
@@ -98,14 +105,30 @@ def scene(world, api):
     revoked = made(api.post(f"{base}/{rich}/tokens", json_body={"name": "revoked"}))
     made(api.delete(f"{base}/{rich}/tokens/{revoked['id']}"), 204)
     configuration = made(api.post(f"{base}/{rich}/url_configurations", json_body={"url": "grpc://localhost:8080"}))
-    made(ApiClient().post("/internal/kubernetes/agent_configuration", headers=kas_headers(), json_body={
-        "agent_id": rich, "agent_config": {"ci_access": {"projects": [{"id": "root/app"}]}}}), 204)
+    made(
+        ApiClient().post(
+            "/internal/kubernetes/agent_configuration",
+            headers=kas_headers(),
+            json_body={"agent_id": rich, "agent_config": {"ci_access": {"projects": [{"id": "root/app"}]}}},
+        ),
+        204,
+    )
     developer = world.user("dev")
     world.member("project", project["id"], developer, 30)
     job = made(api.post("/admin/ci/jobs", json_body={"project_id": project["id"], "user_id": developer.id}))
     newcomer = world.user("newcomer")
-    return SimpleNamespace(project=project, base=base, rich=rich, plain=plain, active=active, revoked=revoked,
-                           configuration=configuration, job=job, newcomer=newcomer, developer=developer)
+    return SimpleNamespace(
+        project=project,
+        base=base,
+        rich=rich,
+        plain=plain,
+        active=active,
+        revoked=revoked,
+        configuration=configuration,
+        job=job,
+        newcomer=newcomer,
+        developer=developer,
+    )
 
 
 # ---------------------------------------------------------------- the write paths
@@ -118,48 +141,104 @@ class WritePath:
 
 
 WRITE_PATHS = [
-    WritePath("agent create", "TransactWriteItems",
-              lambda api, s: api.post(s.base, json_body={"name": "new-agent"}), 201),
-    WritePath("agent delete", "TransactWriteItems",
-              lambda api, s: api.delete(f"{s.base}/{s.rich}"), 204),
-    WritePath("token create", "TransactWriteItems",
-              lambda api, s: api.post(f"{s.base}/{s.plain}/tokens", json_body={"name": "t"}), 201),
-    WritePath("token revoke", "TransactWriteItems",
-              lambda api, s: api.delete(f"{s.base}/{s.rich}/tokens/{s.active['id']}"), 204),
-    WritePath("url configuration create", "TransactWriteItems",
-              lambda api, s: api.post(f"{s.base}/{s.plain}/url_configurations",
-                                      json_body={"url": "grpcs://agent.example.com"}), 201),
-    WritePath("url configuration delete", "TransactWriteItems",
-              lambda api, s: api.delete(f"{s.base}/{s.rich}/url_configurations/{s.configuration['id']}"), 204),
-    WritePath("agent_configuration", "TransactWriteItems",
-              lambda api, s: ApiClient().post("/internal/kubernetes/agent_configuration", headers=kas_headers(),
-                                              json_body={"agent_id": s.rich, "agent_config": {}}), 204),
-    WritePath("agent_configuration (user_access)", "TransactWriteItems",
-              lambda api, s: ApiClient().post("/internal/kubernetes/agent_configuration", headers=kas_headers(),
-                                              json_body={"agent_id": s.rich, "agent_config": {
-                                                  "ci_access": {"projects": [{"id": "root/app"}]},
-                                                  "user_access": {"access_as": {"agent": {}},
-                                                                  "projects": [{"id": "root/app"}]}}}), 204),
+    WritePath(
+        "agent create", "TransactWriteItems", lambda api, s: api.post(s.base, json_body={"name": "new-agent"}), 201
+    ),
+    WritePath("agent delete", "TransactWriteItems", lambda api, s: api.delete(f"{s.base}/{s.rich}"), 204),
+    WritePath(
+        "token create",
+        "TransactWriteItems",
+        lambda api, s: api.post(f"{s.base}/{s.plain}/tokens", json_body={"name": "t"}),
+        201,
+    ),
+    WritePath(
+        "token revoke",
+        "TransactWriteItems",
+        lambda api, s: api.delete(f"{s.base}/{s.rich}/tokens/{s.active['id']}"),
+        204,
+    ),
+    WritePath(
+        "url configuration create",
+        "TransactWriteItems",
+        lambda api, s: api.post(
+            f"{s.base}/{s.plain}/url_configurations", json_body={"url": "grpcs://agent.example.com"}
+        ),
+        201,
+    ),
+    WritePath(
+        "url configuration delete",
+        "TransactWriteItems",
+        lambda api, s: api.delete(f"{s.base}/{s.rich}/url_configurations/{s.configuration['id']}"),
+        204,
+    ),
+    WritePath(
+        "agent_configuration",
+        "TransactWriteItems",
+        lambda api, s: ApiClient().post(
+            "/internal/kubernetes/agent_configuration",
+            headers=kas_headers(),
+            json_body={"agent_id": s.rich, "agent_config": {}},
+        ),
+        204,
+    ),
+    WritePath(
+        "agent_configuration (user_access)",
+        "TransactWriteItems",
+        lambda api, s: ApiClient().post(
+            "/internal/kubernetes/agent_configuration",
+            headers=kas_headers(),
+            json_body={
+                "agent_id": s.rich,
+                "agent_config": {
+                    "ci_access": {"projects": [{"id": "root/app"}]},
+                    "user_access": {"access_as": {"agent": {}}, "projects": [{"id": "root/app"}]},
+                },
+            },
+        ),
+        204,
+    ),
     # A single write goes as the conditional PutItem/UpdateItem/DeleteItem it is, not as a transaction.
-    WritePath("job create", "PutItem",
-              lambda api, s: api.post("/admin/ci/jobs", json_body={"project_id": s.project["id"],
-                                                                   "user_id": s.developer.id}), 201),
-    WritePath("job finish", "UpdateItem",
-              lambda api, s: ApiClient(s.job["token"]).put(f"/jobs/{s.job['id']}", json_body={"state": "success"},
-                                                           auth="job-token"), 200),
-    WritePath("member add", "PutItem",
-              lambda api, s: api.post(f"/projects/{s.project['id']}/members",
-                                      json_body={"user_id": s.newcomer.id, "access_level": 30}), 201),
-    WritePath("agent create (id counter)", "UpdateItem",
-              lambda api, s: api.post(s.base, json_body={"name": "new-agent"}), 201),
-    WritePath("token create (id counter)", "UpdateItem",
-              lambda api, s: api.post(f"{s.base}/{s.plain}/tokens", json_body={"name": "t"}), 201),
+    WritePath(
+        "job create",
+        "PutItem",
+        lambda api, s: api.post("/admin/ci/jobs", json_body={"project_id": s.project["id"], "user_id": s.developer.id}),
+        201,
+    ),
+    WritePath(
+        "job finish",
+        "UpdateItem",
+        lambda api, s: ApiClient(s.job["token"]).put(
+            f"/jobs/{s.job['id']}", json_body={"state": "success"}, auth="job-token"
+        ),
+        200,
+    ),
+    WritePath(
+        "member add",
+        "PutItem",
+        lambda api, s: api.post(
+            f"/projects/{s.project['id']}/members", json_body={"user_id": s.newcomer.id, "access_level": 30}
+        ),
+        201,
+    ),
+    WritePath(
+        "agent create (id counter)", "UpdateItem", lambda api, s: api.post(s.base, json_body={"name": "new-agent"}), 201
+    ),
+    WritePath(
+        "token create (id counter)",
+        "UpdateItem",
+        lambda api, s: api.post(f"{s.base}/{s.plain}/tokens", json_body={"name": "t"}),
+        201,
+    ),
 ]
 
 
 def _conflict(operation: str) -> Fault:
-    return Fault(operation, "TransactionCanceledException", times=10,
-                 extra={"CancellationReasons": [{"Code": "TransactionConflict"}] + [{"Code": "None"}] * 2})
+    return Fault(
+        operation,
+        "TransactionCanceledException",
+        times=10,
+        extra={"CancellationReasons": [{"Code": "TransactionConflict"}] + [{"Code": "None"}] * 2},
+    )
 
 
 # (name, make the fault, the status when it outlasts the SDK's retries - None: it passes)
@@ -177,8 +256,8 @@ SINGLE_WRITE_FAULTS = [("conflict", lambda op: Fault(op, "TransactionConflictExc
 CASES = [
     pytest.param(path, fault, status, id=f"{path.name}: {name}")
     for path in WRITE_PATHS
-    for name, fault, status in FAULTS + (TRANSACTION_FAULTS if path.operation == "TransactWriteItems"
-                                         else SINGLE_WRITE_FAULTS)
+    for name, fault, status in FAULTS
+    + (TRANSACTION_FAULTS if path.operation == "TransactWriteItems" else SINGLE_WRITE_FAULTS)
 ]
 
 
@@ -204,8 +283,11 @@ def test_a_fault_on_a_write_path(aws, api, scene, path: WritePath, make_fault, s
 
 
 def _configure_rich(scene, config: dict) -> ApiResponse:
-    return ApiClient().post("/internal/kubernetes/agent_configuration", headers=kas_headers(),
-                            json_body={"agent_id": scene.rich, "agent_config": config})
+    return ApiClient().post(
+        "/internal/kubernetes/agent_configuration",
+        headers=kas_headers(),
+        json_body={"agent_id": scene.rich, "agent_config": config},
+    )
 
 
 def test_a_passing_conflict_on_agent_configuration_is_retried(aws, api, scene):
@@ -214,8 +296,9 @@ def test_a_passing_conflict_on_agent_configuration_is_retried(aws, api, scene):
     from cluster_agents.store.ci_access import ci_access
 
     conflict = {"CancellationReasons": [{"Code": "None"}, {"Code": "TransactionConflict"}, {"Code": "None"}]}
-    with inject("dynamodb", Fault("TransactWriteItems", "TransactionCanceledException", times=2,
-                                  extra=conflict)) as fault:
+    with inject(
+        "dynamodb", Fault("TransactWriteItems", "TransactionCanceledException", times=2, extra=conflict)
+    ) as fault:
         response = _configure_rich(scene, {"ci_access": {"projects": [{"id": "root/app", "default_namespace": "x"}]}})
     assert fault.seen == 2
     assert response.status == 204, response.text
@@ -230,13 +313,20 @@ def test_an_item_past_400_kb_named_by_its_cancellation_reason_is_a_400_for_that_
     before = snapshot(aws)
     too_large = {"Code": "ValidationError", "Message": "Item size to update has exceeded the maximum allowed size"}
     reasons = [{"Code": "None"}] * 3 + [too_large, {"Code": "None"}]  # the version, infra (2), app (2)
-    with inject("dynamodb", Fault("TransactWriteItems", "TransactionCanceledException", times=1,
-                                  extra={"CancellationReasons": reasons})):
-        response = _configure_rich(scene, {"ci_access": {"projects": [{"id": "root/infra"},
-                                                                      {"id": "root/app", "default_namespace": "x"}]}})
-    assert (response.status, response.json()) == (400, {
-        "message": "400 Bad request - ci_access: project root/app is authorized by more agents than one "
-                   "project or group can hold"})
+    with inject(
+        "dynamodb",
+        Fault("TransactWriteItems", "TransactionCanceledException", times=1, extra={"CancellationReasons": reasons}),
+    ):
+        response = _configure_rich(
+            scene, {"ci_access": {"projects": [{"id": "root/infra"}, {"id": "root/app", "default_namespace": "x"}]}}
+        )
+    assert (response.status, response.json()) == (
+        400,
+        {
+            "message": "400 Bad request - ci_access: project root/app is authorized by more agents than one "
+            "project or group can hold"
+        },
+    )
     assert_unchanged(before, snapshot(aws))
 
 
@@ -270,20 +360,35 @@ def large(world, api, scene):
     for number in range(3):
         token = api.post(f"{scene.base}/{agent}/tokens", json_body={"name": f"t{number}"}).json()
         assert api.delete(f"{scene.base}/{agent}/tokens/{token['id']}").status == 204
-    response = ApiClient().post("/internal/kubernetes/agent_configuration", headers=kas_headers(), json_body={
-        "agent_id": agent, "agent_config": {"ci_access": {"projects": [{"id": f"root/svc{n}"} for n in range(60)]}}})
+    response = ApiClient().post(
+        "/internal/kubernetes/agent_configuration",
+        headers=kas_headers(),
+        json_body={
+            "agent_id": agent,
+            "agent_config": {"ci_access": {"projects": [{"id": f"root/svc{n}"} for n in range(60)]}},
+        },
+    )
     assert response.status == 204
     return agent
 
 
-@pytest.mark.parametrize(("operation", "make_fault", "status"), [
-    pytest.param("BatchWriteItem", lambda op: Fault(op, "ThrottlingException", times=10), 429, id="ahead: throttled"),
-    pytest.param("BatchWriteItem", lambda op: Timeout(op, times=10), 503, id="ahead: timeout"),
-    pytest.param("BatchWriteItem", lambda op: Fault(op, "ThrottlingException", times=1), None, id="ahead: once"),
-    pytest.param("TransactWriteItems", lambda op: Fault(op, "ThrottlingException", times=10), 429,
-                 id="transaction: throttled"),
-    pytest.param("TransactWriteItems", _conflict, 503, id="transaction: conflict"),
-])
+@pytest.mark.parametrize(
+    ("operation", "make_fault", "status"),
+    [
+        pytest.param(
+            "BatchWriteItem", lambda op: Fault(op, "ThrottlingException", times=10), 429, id="ahead: throttled"
+        ),
+        pytest.param("BatchWriteItem", lambda op: Timeout(op, times=10), 503, id="ahead: timeout"),
+        pytest.param("BatchWriteItem", lambda op: Fault(op, "ThrottlingException", times=1), None, id="ahead: once"),
+        pytest.param(
+            "TransactWriteItems",
+            lambda op: Fault(op, "ThrottlingException", times=10),
+            429,
+            id="transaction: throttled",
+        ),
+        pytest.param("TransactWriteItems", _conflict, 503, id="transaction: conflict"),
+    ],
+)
 def test_a_fault_while_deleting_a_large_agent(aws, api, scene, large, operation, make_fault, status):
     """What does not fit in the deleting transaction is deleted ahead of it: a fault there, or in
     the transaction, leaves the agent whole (its tokens, configuration and name) and consistent;
@@ -302,8 +407,12 @@ def test_a_fault_while_deleting_a_large_agent(aws, api, scene, large, operation,
         response = api.delete(f"{scene.base}/{large}")
     assert response.status == 204, response.text
     assert_invariants(aws)
-    left = [key for key, item in snapshot(aws)["AgentsTable"].items() if key[0] == f"AGENT#{large}" or
-            (key[0].startswith("CIACCESS#") and (key[1] == f"AGENT#{large:012d}" or f"a{large}" in item))]
+    left = [
+        key
+        for key, item in snapshot(aws)["AgentsTable"].items()
+        if key[0] == f"AGENT#{large}"
+        or (key[0].startswith("CIACCESS#") and (key[1] == f"AGENT#{large:012d}" or f"a{large}" in item))
+    ]
     assert left == []
 
 
@@ -401,15 +510,17 @@ def test_a_failed_last_used_write_never_fails_the_agent(aws, api, scene, make_fa
     if persistent:  # it outlasted the retries: nothing written, and the next use records it
         assert_unchanged(before, snapshot(aws))
         assert api.get(token_path).json()["last_used_at"] is None
-        assert ApiClient().get("/internal/kubernetes/agent_info",
-                               headers=kas_headers(scene.active["token"])).status == 200
+        assert (
+            ApiClient().get("/internal/kubernetes/agent_info", headers=kas_headers(scene.active["token"])).status == 200
+        )
     assert api.get(token_path).json()["last_used_at"] is not None
     assert_invariants(aws)
 
 
 @pytest.mark.parametrize(("make_fault", "persistent"), LAST_USED_FAULTS)
-def test_a_failed_personal_access_token_use_write_never_fails_authorize_proxy_user(aws, api, world, scene,
-                                                                                   make_fault, persistent):
+def test_a_failed_personal_access_token_use_write_never_fails_authorize_proxy_user(
+    aws, api, world, scene, make_fault, persistent
+):
     proxied = world.user("proxied", scopes=["k8s_proxy"])
     body = {"agent_id": scene.rich, "access_type": "personal_access_token", "access_key": proxied.token}
     refused = {"message": "`user_access` keyword is not found in agent config file."}

@@ -24,8 +24,12 @@ def test_a_passing_throttle_is_absorbed_by_sdk_retries(api):
 
 
 def test_transaction_conflict_is_a_retryable_503(api):
-    fault = Fault("TransactWriteItems", "TransactionCanceledException", times=10,
-                  extra={"CancellationReasons": [{"Code": "TransactionConflict"}, {"Code": "None"}]})
+    fault = Fault(
+        "TransactWriteItems",
+        "TransactionCanceledException",
+        times=10,
+        extra={"CancellationReasons": [{"Code": "TransactionConflict"}, {"Code": "None"}]},
+    )
     with inject("dynamodb", fault):
         response = api.post("/projects", json_body={"name": "conflicted"})
     assert response.status == 503

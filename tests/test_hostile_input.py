@@ -8,19 +8,35 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-ODD_IDS = ["0", "-1", "99999999999999999999999999", "1e3", "..%2F..%2Fetc%2Fpasswd", "%00", "%E2%80%AE1",
-           "1%20OR%201%3D1", "root%2F..%2F..", "%2F", "a" * 2000, "%C0%AE%C0%AE"]
+ODD_IDS = [
+    "0",
+    "-1",
+    "99999999999999999999999999",
+    "1e3",
+    "..%2F..%2Fetc%2Fpasswd",
+    "%00",
+    "%E2%80%AE1",
+    "1%20OR%201%3D1",
+    "root%2F..%2F..",
+    "%2F",
+    "a" * 2000,
+    "%C0%AE%C0%AE",
+]
 
 
 def _gitlab_error_shape(body) -> bool:
-    return isinstance(body, dict) and (
-        isinstance(body.get("message"), str) or isinstance(body.get("error"), str))
+    return isinstance(body, dict) and (isinstance(body.get("message"), str) or isinstance(body.get("error"), str))
 
 
 @pytest.mark.parametrize("odd", ODD_IDS)
 def test_odd_ids_are_clear_4xx(api, odd):
-    for path in (f"/projects/{odd}", f"/users/{odd}", f"/groups/{odd}", f"/projects/{odd}/members",
-                 f"/projects/1/members/{odd}"):
+    for path in (
+        f"/projects/{odd}",
+        f"/users/{odd}",
+        f"/groups/{odd}",
+        f"/projects/{odd}/members",
+        f"/projects/1/members/{odd}",
+    ):
         response = api.get(path)
         assert 400 <= response.status < 500, (path, response.status, response.text)
         assert _gitlab_error_shape(response.json()), response.text
@@ -48,9 +64,15 @@ def test_wrong_types_are_invalid_parameters(api):
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(payload=st.dictionaries(st.sampled_from(["name", "path", "namespace_id", "visibility", "description"]),
-                               st.one_of(st.text(max_size=300), st.integers(), st.none(), st.booleans(),
-                                         st.lists(st.text(max_size=5), max_size=3)), max_size=5))
+@given(
+    payload=st.dictionaries(
+        st.sampled_from(["name", "path", "namespace_id", "visibility", "description"]),
+        st.one_of(
+            st.text(max_size=300), st.integers(), st.none(), st.booleans(), st.lists(st.text(max_size=5), max_size=3)
+        ),
+        max_size=5,
+    )
+)
 def test_project_creation_never_fails_with_5xx(api, payload):
     response = api.post("/projects", json_body=payload)
     assert response.status < 500, (payload, response.text)

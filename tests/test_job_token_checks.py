@@ -16,7 +16,8 @@ def _functions_finding_jobs() -> list[tuple[str, ast.FunctionDef]]:
             continue  # the repository itself, which only reads
         for node in ast.walk(ast.parse(module.read_text())):
             if isinstance(node, ast.FunctionDef) and any(
-                    isinstance(call, ast.Attribute) and call.attr == "get_job_by_digest" for call in ast.walk(node)):
+                isinstance(call, ast.Attribute) and call.attr == "get_job_by_digest" for call in ast.walk(node)
+            ):
                 found.append((f"{module.relative_to(LAYER)}:{node.name}", node))
     return found
 

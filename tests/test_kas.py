@@ -43,8 +43,11 @@ def kas_headers(agent_token: str | None = None, header: str = "Authorization") -
 
 
 def configure(agent_id: int, agent_config: Any, headers: dict[str, str] | None = None):
-    return ApiClient().post(CONFIGURATION_PATH, json_body={"agent_id": agent_id, "agent_config": agent_config},
-                            headers=kas_headers() if headers is None else headers)
+    return ApiClient().post(
+        CONFIGURATION_PATH,
+        json_body={"agent_id": agent_id, "agent_config": agent_config},
+        headers=kas_headers() if headers is None else headers,
+    )
 
 
 def create_agent(client: ApiClient, project_id: int, name: str = "agent") -> dict:
@@ -87,8 +90,14 @@ def test_agent_info_for_an_active_token(agent, path):
     assert list(body["gitaly_info"]) == ["address", "token", "features"]
     assert body["gitaly_info"]["address"].endswith(".socket")
     repository = body["gitaly_repository"]
-    assert list(repository) == ["storage_name", "relative_path", "git_object_directory",
-                                "git_alternate_object_directories", "gl_repository", "gl_project_path"]
+    assert list(repository) == [
+        "storage_name",
+        "relative_path",
+        "git_object_directory",
+        "git_alternate_object_directories",
+        "gl_repository",
+        "gl_project_path",
+    ]
     assert repository["gl_repository"] == f"project-{project['id']}"
     assert repository["gl_project_path"] == "platform/clusters/infra"
     assert repository["relative_path"].startswith("@hashed/") and repository["relative_path"].endswith(".git")
@@ -112,13 +121,17 @@ def test_a_present_agentk_header_decides_alone_even_empty_or_wrong(agent):
     """GitLab's auth_finders.rb: Gitlab-Agentk-Api-Request when present, whatever it holds."""
     good = agent[2]["token"]
     for value in ("", "   ", "glagent-wrong"):
-        for other in ({"Gitlab_Agent_Api_Request": good}, {"Authorization": f"Bearer {good}"},
-                      {"Gitlab_Agent_Api_Request": good, "Authorization": f"Bearer {good}"}):
+        for other in (
+            {"Gitlab_Agent_Api_Request": good},
+            {"Authorization": f"Bearer {good}"},
+            {"Gitlab_Agent_Api_Request": good, "Authorization": f"Bearer {good}"},
+        ):
             headers = _with_token_headers(Gitlab_Agentk_Api_Request=value, **other)
             response = ApiClient().get(AGENT_INFO_PATHS[0], headers=headers)
             assert (response.status, response.json()) == (401, UNAUTHORIZED), (value, other)
-    headers = _with_token_headers(Gitlab_Agentk_Api_Request=good, Gitlab_Agent_Api_Request="glagent-wrong",
-                                  Authorization="Bearer glagent-wrong")
+    headers = _with_token_headers(
+        Gitlab_Agentk_Api_Request=good, Gitlab_Agent_Api_Request="glagent-wrong", Authorization="Bearer glagent-wrong"
+    )
     assert ApiClient().get(AGENT_INFO_PATHS[1], headers=headers).status == 200
 
 
@@ -135,8 +148,9 @@ def test_the_agent_header_decides_only_when_the_agentk_header_is_absent(agent):
 def test_authorization_is_read_only_when_neither_agent_header_is_present(agent):
     good = agent[2]["token"]
     for authorization in (f"Bearer {good}", f"Token {good}", f"bearer   {good}"):
-        assert ApiClient().get(AGENT_INFO_PATHS[0], headers=_with_token_headers(Authorization=authorization)
-                               ).status == 200, authorization
+        assert (
+            ApiClient().get(AGENT_INFO_PATHS[0], headers=_with_token_headers(Authorization=authorization)).status == 200
+        ), authorization
     response = ApiClient().get(AGENT_INFO_PATHS[0], headers=_with_token_headers(Authorization="Bearer glagent-no"))
     assert (response.status, response.json()) == (401, UNAUTHORIZED)
 
@@ -234,13 +248,15 @@ def test_kas_secret_from_secrets_manager_is_read_once(agent, monkeypatch):
 
     other_secret = b"s" * 32
     arn = boto3.client("secretsmanager").create_secret(
-        Name="kas", SecretString=base64.b64encode(other_secret).decode().rstrip("="))["ARN"]
+        Name="kas", SecretString=base64.b64encode(other_secret).decode().rstrip("=")
+    )["ARN"]
     monkeypatch.delenv("KAS_SECRET")
     monkeypatch.setenv("KAS_SECRET_ARN", arn)
     reset_caches()
     calls = []
-    client("secretsmanager").meta.events.register("before-call.secrets-manager.GetSecretValue",
-                                                  lambda **_: calls.append(1))
+    client("secretsmanager").meta.events.register(
+        "before-call.secrets-manager.GetSecretValue", lambda **_: calls.append(1)
+    )
     token = agent[2]["token"]
     for _ in range(3):
         headers = {"Gitlab-Kas-Api-Request": kas_jwt(secret=other_secret), "Authorization": f"Bearer {token}"}
@@ -312,8 +328,7 @@ def _count_updates() -> list[dict]:
     from cluster_agents.aws import client
 
     seen: list[dict] = []
-    client("dynamodb").meta.events.register("before-call.dynamodb.UpdateItem",
-                                            lambda params, **_: seen.append(params))
+    client("dynamodb").meta.events.register("before-call.dynamodb.UpdateItem", lambda params, **_: seen.append(params))
     return seen
 
 
@@ -372,8 +387,10 @@ def test_recording_a_use_never_recreates_a_revoked_token(agent, api, aws):
     assert api.delete(_token_path(project, made, token)).status == 204
     assert agent_tokens().record_use(found) is False
     items = boto3.client("dynamodb").query(
-        TableName=aws.refs["AgentsTable"], KeyConditionExpression="pk = :pk",
-        ExpressionAttributeValues={":pk": {"S": f"AGENT#{made['id']}"}})["Items"]
+        TableName=aws.refs["AgentsTable"],
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": f"AGENT#{made['id']}"}},
+    )["Items"]
     assert [item["sk"]["S"] for item in items if item["sk"]["S"].startswith("AT#")] == []
 
 
@@ -408,21 +425,38 @@ def estate(world, api):
     app = world.project("app", namespace_id=team["id"])
     outsider = world.project("outsider", namespace_id=other_root["id"])
     made = create_agent(api, config["id"], "main")
-    return {"root": root, "team": team, "other_root": other_root, "config": config, "app": app,
-            "outsider": outsider, "agent": made}
+    return {
+        "root": root,
+        "team": team,
+        "other_root": other_root,
+        "config": config,
+        "app": app,
+        "outsider": outsider,
+        "agent": made,
+    }
 
 
 def test_configuration_stores_the_authorisations_under_the_agents_top_level_group(estate):
     agent_id = estate["agent"]["id"]
-    response = configure(agent_id, {
-        "gitops": {"manifest_projects": [{"id": "acme/app"}]},
-        "ci_access": {
-            "projects": [{"id": "ACME/Team/App", "default_namespace": "staging", "access_as": {"agent": {}}},
-                         {"id": "other/outsider"}, {"id": "acme/missing"}, {"id": "acme/kube-config"}],
-            "groups": [{"id": "acme/team", "environments": ["production", "review/*"]}, {"id": "other"},
-                       {"id": "acme"}],
+    response = configure(
+        agent_id,
+        {
+            "gitops": {"manifest_projects": [{"id": "acme/app"}]},
+            "ci_access": {
+                "projects": [
+                    {"id": "ACME/Team/App", "default_namespace": "staging", "access_as": {"agent": {}}},
+                    {"id": "other/outsider"},
+                    {"id": "acme/missing"},
+                    {"id": "acme/kube-config"},
+                ],
+                "groups": [
+                    {"id": "acme/team", "environments": ["production", "review/*"]},
+                    {"id": "other"},
+                    {"id": "acme"},
+                ],
+            },
         },
-    })
+    )
     assert (response.status, response.text) == (204, "")
     assert _ci_access_of(agent_id) == {
         ("project", estate["app"]["id"]): {"access_as": {"agent": {}}, "default_namespace": "staging"},
@@ -434,10 +468,14 @@ def test_configuration_stores_the_authorisations_under_the_agents_top_level_grou
 
 def test_configuration_replaces_what_was_there(estate):
     agent_id = estate["agent"]["id"]
-    assert configure(agent_id, {"ci_access": {"projects": [{"id": "acme/team/app"}],
-                                              "groups": [{"id": "acme"}]}}).status == 204
-    assert configure(agent_id, {"ci_access": {"groups": [{"id": "acme/team", "protected_branches_only": True}]}
-                                }).status == 204
+    assert (
+        configure(agent_id, {"ci_access": {"projects": [{"id": "acme/team/app"}], "groups": [{"id": "acme"}]}}).status
+        == 204
+    )
+    assert (
+        configure(agent_id, {"ci_access": {"groups": [{"id": "acme/team", "protected_branches_only": True}]}}).status
+        == 204
+    )
     assert _ci_access_of(agent_id) == {("group", estate["team"]["id"]): {"protected_branches_only": True}}
     assert configure(agent_id, {}).status == 204
     assert _ci_access_of(agent_id) == {}
@@ -446,8 +484,9 @@ def test_configuration_replaces_what_was_there(estate):
 def test_configuration_as_a_json_string_and_form_parameters(estate):
     agent_id = estate["agent"]["id"]
     text = json.dumps({"ci_access": {"projects": [{"id": "acme/team/app"}]}})
-    response = ApiClient().post(CONFIGURATION_PATH, data={"agent_id": str(agent_id), "agent_config": text},
-                                headers=kas_headers())
+    response = ApiClient().post(
+        CONFIGURATION_PATH, data={"agent_id": str(agent_id), "agent_config": text}, headers=kas_headers()
+    )
     assert response.status == 204
     assert list(_ci_access_of(agent_id)) == [("project", estate["app"]["id"])]
 
@@ -476,8 +515,10 @@ def test_agent_of_a_personal_project_authorises_only_that_namespace(world, estat
     personal = world.project("lab", owner=owner)
     sibling = world.project("web", owner=owner)
     made = create_agent(owner.client, personal["id"], "home")
-    response = configure(made["id"], {"ci_access": {"projects": [{"id": "dana/web"}, {"id": "acme/team/app"}],
-                                                    "groups": [{"id": "acme"}]}})
+    response = configure(
+        made["id"],
+        {"ci_access": {"projects": [{"id": "dana/web"}, {"id": "acme/team/app"}], "groups": [{"id": "acme"}]}},
+    )
     assert response.status == 204
     assert _ci_access_of(made["id"]) == {("project", sibling["id"]): {}}
 
@@ -507,8 +548,13 @@ def test_only_the_first_500_entries_count_and_a_later_duplicate_wins():
     entries = [{"id": f"acme/p{n}"} for n in range(600)]
     assert len(config_entries({"ci_access": {"projects": entries}}, "projects")) == 500
     assert "acme/p500" not in config_entries({"ci_access": {"projects": entries}}, "projects")
-    twice = [{"id": "Acme/App", "default_namespace": "a"}, {"id": "acme/app", "default_namespace": "b"},
-             "junk", {"no": "id"}, {"id": 5}]
+    twice = [
+        {"id": "Acme/App", "default_namespace": "a"},
+        {"id": "acme/app", "default_namespace": "b"},
+        "junk",
+        {"no": "id"},
+        {"id": 5},
+    ]
     assert config_entries({"ci_access": {"projects": twice}}, "projects") == {"acme/app": {"default_namespace": "b"}}
     assert config_entries({"ci_access": None}, "groups") == {}
     assert config_entries([], "groups") == {}
@@ -526,8 +572,18 @@ def test_a_concurrent_change_to_the_agent_restarts_the_replacement(estate, monke
     def transact_after_a_concurrent_writer(actions):
         if not interfered:  # another request changes the agent between our read and our write
             interfered.append(1)
-            real([dynamo.update_action(table, f"AGENT#{agent_id}", "A", "SET #v = #v + :one",
-                                       names={"#v": "version"}, values={":one": 1})])
+            real(
+                [
+                    dynamo.update_action(
+                        table,
+                        f"AGENT#{agent_id}",
+                        "A",
+                        "SET #v = #v + :one",
+                        names={"#v": "version"},
+                        values={":one": 1},
+                    )
+                ]
+            )
         return real(actions)
 
     monkeypatch.setattr(dynamo, "transact", transact_after_a_concurrent_writer)
@@ -544,8 +600,10 @@ def test_deleting_the_agent_removes_its_authorisations(estate, api, aws):
     from cluster_agents.store.dynamo import from_item
 
     agent_id = estate["agent"]["id"]
-    assert configure(agent_id, {"ci_access": {"projects": [{"id": "acme/team/app"}],
-                                              "groups": [{"id": "acme"}]}}).status == 204
+    assert (
+        configure(agent_id, {"ci_access": {"projects": [{"id": "acme/team/app"}], "groups": [{"id": "acme"}]}}).status
+        == 204
+    )
     assert api.delete(f"/projects/{estate['config']['id']}/cluster_agents/{agent_id}").status == 204
     items = [from_item(i) for i in boto3.client("dynamodb").scan(TableName=aws.refs["AgentsTable"])["Items"]]
     # The CIACCESS# items of the project and the group stay, with no entry left in them.
@@ -560,20 +618,33 @@ def _entries(aws, kind: str, source_id: int) -> dict[int, dict]:
     import boto3
     from cluster_agents.store.dynamo import from_item
 
-    item = from_item(boto3.client("dynamodb").get_item(
-        TableName=aws.refs["AgentsTable"], Key={"pk": {"S": f"CIACCESS#{kind}#{source_id}"}, "sk": {"S": "ALL"}},
-        ConsistentRead=True).get("Item")) or {}
+    item = (
+        from_item(
+            boto3.client("dynamodb")
+            .get_item(
+                TableName=aws.refs["AgentsTable"],
+                Key={"pk": {"S": f"CIACCESS#{kind}#{source_id}"}, "sk": {"S": "ALL"}},
+                ConsistentRead=True,
+            )
+            .get("Item")
+        )
+        or {}
+    )
     return {int(name[1:]): entry for name, entry in item.items() if name[1:].isdigit()}
 
 
 def test_one_item_per_source_holds_every_agents_entry(estate, api, aws):
     first, second = estate["agent"]["id"], create_agent(api, estate["config"]["id"], "second")["id"]
     assert configure(first, {"ci_access": {"groups": [{"id": "acme", "default_namespace": "one"}]}}).status == 204
-    assert configure(second, {"ci_access": {"groups": [{"id": "acme"}],
-                                            "projects": [{"id": "acme/team/app"}]}}).status == 204
+    assert (
+        configure(second, {"ci_access": {"groups": [{"id": "acme"}], "projects": [{"id": "acme/team/app"}]}}).status
+        == 204
+    )
     config_project = estate["config"]["id"]
     assert _entries(aws, "group", estate["root"]["id"]) == {
-        first: {"p": config_project, "c": '{"default_namespace":"one"}'}, second: {"p": config_project, "c": "{}"}}
+        first: {"p": config_project, "c": '{"default_namespace":"one"}'},
+        second: {"p": config_project, "c": "{}"},
+    }
     assert _entries(aws, "project", estate["app"]["id"]) == {second: {"p": config_project, "c": "{}"}}
     assert configure(first, {}).status == 204  # the entry goes, the other agent's stays
     assert _entries(aws, "group", estate["root"]["id"]) == {second: {"p": config_project, "c": "{}"}}
@@ -627,16 +698,35 @@ def test_a_configuration_is_three_round_trips_and_the_agents_tokens_stay_out_of_
     assert configure(agent_id, {"ci_access": {"projects": [{"id": "acme/team/app"}]}}).status == 204  # warms up
     counter = RoundTrips()
     with counter.measure() as changed:
-        response = configure(agent_id, {"ci_access": {"projects": [{"id": "acme/team/app", "default_namespace": "a"}],
-                                                      "groups": [{"id": "acme/team"}, {"id": "other"}]}})
+        response = configure(
+            agent_id,
+            {
+                "ci_access": {
+                    "projects": [{"id": "acme/team/app", "default_namespace": "a"}],
+                    "groups": [{"id": "acme/team"}, {"id": "other"}],
+                }
+            },
+        )
     assert response.status == 204
     assert [(call.operation, call.table) for call in changed.calls] == [
-        ("Query", "Agents"), ("BatchGetItem", "Directory"), ("TransactWriteItems", "Agents")]
-    assert _ci_access_of(agent_id) == {("project", estate["app"]["id"]): {"default_namespace": "a"},
-                                       ("group", estate["team"]["id"]): {}}
+        ("Query", "Agents"),
+        ("BatchGetItem", "Directory"),
+        ("TransactWriteItems", "Agents"),
+    ]
+    assert _ci_access_of(agent_id) == {
+        ("project", estate["app"]["id"]): {"default_namespace": "a"},
+        ("group", estate["team"]["id"]): {},
+    }
     with counter.measure() as unchanged:
-        response = configure(agent_id, {"ci_access": {"projects": [{"id": "acme/team/app", "default_namespace": "a"}],
-                                                      "groups": [{"id": "acme/team"}]}})
+        response = configure(
+            agent_id,
+            {
+                "ci_access": {
+                    "projects": [{"id": "acme/team/app", "default_namespace": "a"}],
+                    "groups": [{"id": "acme/team"}],
+                }
+            },
+        )
     assert response.status == 204
     assert [call.operation for call in unchanged.calls] == ["Query", "BatchGetItem"]  # nothing to write
     tokens = api.get(f"/projects/{estate['config']['id']}/cluster_agents/{agent_id}/tokens")

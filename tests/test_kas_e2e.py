@@ -38,8 +38,12 @@ class Kas:
         return requests.get(f"{self.base_url}{path}", headers=self.headers(agent_token), timeout=TIMEOUT)
 
     def configure(self, agent_id: int, config: dict) -> requests.Response:
-        return requests.post(f"{self.base_url}/internal/kubernetes/agent_configuration", headers=self.headers(),
-                             json={"agent_id": agent_id, "agent_config": config}, timeout=TIMEOUT)
+        return requests.post(
+            f"{self.base_url}/internal/kubernetes/agent_configuration",
+            headers=self.headers(),
+            json={"agent_id": agent_id, "agent_config": config},
+            timeout=TIMEOUT,
+        )
 
 
 @pytest.fixture(scope="module")
@@ -61,15 +65,22 @@ def setup(local_api, root):
     suffix = uuid.uuid4().hex[:8]
     group = root.post(f"{base}/groups", json={"name": f"Kas {suffix}", "path": f"kas-{suffix}"}, timeout=TIMEOUT)
     assert group.status_code == 201, group.text
-    project = root.post(f"{base}/projects", json={"name": "deploy", "namespace_id": group.json()["id"]},
-                        timeout=TIMEOUT).json()
+    project = root.post(
+        f"{base}/projects", json={"name": "deploy", "namespace_id": group.json()["id"]}, timeout=TIMEOUT
+    ).json()
     agent = root.post(f"{base}/projects/{project['id']}/cluster_agents", json={"name": "edge"}, timeout=TIMEOUT)
     assert agent.status_code == 201, agent.text
     tokens = f"{base}/projects/{project['id']}/cluster_agents/{agent.json()['id']}/tokens"
     token = root.post(tokens, json={"name": "first"}, timeout=TIMEOUT)
     assert token.status_code == 201, token.text
-    return {"base": base, "group": group.json(), "project": project, "agent": agent.json(), "tokens": tokens,
-            "token": token.json()}
+    return {
+        "base": base,
+        "group": group.json(),
+        "project": project,
+        "agent": agent.json(),
+        "tokens": tokens,
+        "token": token.json(),
+    }
 
 
 def test_agent_info_then_last_used_at_through_the_token_api(setup, kas, root):
@@ -81,7 +92,10 @@ def test_agent_info_then_last_used_at_through_the_token_api(setup, kas, root):
         assert response.headers["Content-Type"] == "application/json"
         body = response.json()
         assert (body["agent_id"], body["agent_name"], body["project_id"]) == (
-            setup["agent"]["id"], "edge", setup["project"]["id"])
+            setup["agent"]["id"],
+            "edge",
+            setup["project"]["id"],
+        )
     single = root.get(f"{setup['tokens']}/{token['id']}", timeout=TIMEOUT).json()
     assert single["last_used_at"] is not None and single["last_used_at"].endswith("Z")
 
@@ -106,8 +120,11 @@ def test_concurrent_agent_requests_all_succeed_and_the_recorded_use_holds(setup,
 
 def test_bad_credentials_as_the_agent_server_sees_them(setup, kas, root):
     base = setup["base"]
-    no_jwt = requests.get(f"{base}/internal/kubernetes/agent_info",
-                          headers={"Gitlab-Agentk-Api-Request": setup["token"]["token"]}, timeout=TIMEOUT)
+    no_jwt = requests.get(
+        f"{base}/internal/kubernetes/agent_info",
+        headers={"Gitlab-Agentk-Api-Request": setup["token"]["token"]},
+        timeout=TIMEOUT,
+    )
     assert (no_jwt.status_code, no_jwt.json()) == (401, {"message": "KAS JWT authentication invalid"})
     assert root.delete(f"{setup['tokens']}/{setup['token']['id']}", timeout=TIMEOUT).status_code == 204
     revoked = kas.agent_info(setup["token"]["token"])
@@ -117,18 +134,27 @@ def test_bad_credentials_as_the_agent_server_sees_them(setup, kas, root):
 def test_configuration_then_a_jobs_allowed_agents(setup, kas, root):
     base, group = setup["base"], setup["group"]
     app = root.post(f"{base}/projects", json={"name": "app", "namespace_id": group["id"]}, timeout=TIMEOUT).json()
-    configured = kas.configure(setup["agent"]["id"], {"ci_access": {"groups": [
-        {"id": group["full_path"], "default_namespace": "apps", "environments": ["production"]}]}})
+    configured = kas.configure(
+        setup["agent"]["id"],
+        {
+            "ci_access": {
+                "groups": [{"id": group["full_path"], "default_namespace": "apps", "environments": ["production"]}]
+            }
+        },
+    )
     assert configured.status_code == 204, configured.text
-    job = root.post(f"{base}/admin/ci/jobs", json={"project_id": app["id"], "user_id": 1,
-                                                   "environment": {"name": "production"}}, timeout=TIMEOUT)
+    job = root.post(
+        f"{base}/admin/ci/jobs",
+        json={"project_id": app["id"], "user_id": 1, "environment": {"name": "production"}},
+        timeout=TIMEOUT,
+    )
     assert job.status_code == 201, job.text
-    response = requests.get(f"{base}/job/allowed_agents", headers={"JOB-TOKEN": job.json()["token"]},
-                            timeout=TIMEOUT)
+    response = requests.get(f"{base}/job/allowed_agents", headers={"JOB-TOKEN": job.json()["token"]}, timeout=TIMEOUT)
     assert response.status_code == 200, response.text
     body = response.json()
     assert [(a["id"], a["configuration"]) for a in body["allowed_agents"]] == [
-        (setup["agent"]["id"], {"environments": ["production"], "default_namespace": "apps"})]
+        (setup["agent"]["id"], {"environments": ["production"], "default_namespace": "apps"})
+    ]
     assert body["allowed_agents"][0]["config_project"]["id"] == setup["project"]["id"]
     assert body["project"] == {"id": app["id"], "groups": [{"id": group["id"]}]}
     assert body["environment"] == {"tier": "production", "slug": "production"}

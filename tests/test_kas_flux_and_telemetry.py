@@ -41,15 +41,24 @@ def verify(project_ref, token: str | None, header: str = "Gitlab-Agentk-Api-Requ
 
 def test_the_agents_own_project_and_public_projects_are_readable(flux):
     home, public = flux["home"], flux["public"]
-    for ref in (home["id"], "fleet/kube-config", "FLEET/Kube-Config", public["id"], "fleet/website",
-                "Fleet/WebSite"):
+    for ref in (home["id"], "fleet/kube-config", "FLEET/Kube-Config", public["id"], "fleet/website", "Fleet/WebSite"):
         response = verify(ref, flux["token"])
         assert (response.status, response.text) == (204, ""), ref
 
 
 def test_private_internal_unknown_or_missing_projects_are_404(flux):
-    for ref in (flux["private"]["id"], "fleet/secrets", flux["internal"]["id"], "fleet/intranet", 999999,
-                "fleet/nothing", "website", "", "abc", None):
+    for ref in (
+        flux["private"]["id"],
+        "fleet/secrets",
+        flux["internal"]["id"],
+        "fleet/intranet",
+        999999,
+        "fleet/nothing",
+        "website",
+        "",
+        "abc",
+        None,
+    ):
         response = verify(ref, flux["token"])
         assert (response.status, response.json()) == (404, NOT_FOUND), ref
 
@@ -57,18 +66,26 @@ def test_private_internal_unknown_or_missing_projects_are_404(flux):
 def test_ci_access_does_not_count(flux):
     from tests.test_kas import configure
 
-    assert configure(flux["agent"]["id"], {"ci_access": {"projects": [{"id": "fleet/secrets"}],
-                                                         "groups": [{"id": "fleet"}]}}).status == 204
+    assert (
+        configure(
+            flux["agent"]["id"], {"ci_access": {"projects": [{"id": "fleet/secrets"}], "groups": [{"id": "fleet"}]}}
+        ).status
+        == 204
+    )
     response = verify("fleet/secrets", flux["token"])
     assert (response.status, response.json()) == (404, NOT_FOUND)
 
 
 def test_the_jwt_then_the_agent_token_in_the_headers_kas_uses(flux, api):
-    response = ApiClient().get(VERIFY, params={"id": "fleet/website"},
-                               headers={"Gitlab-Agentk-Api-Request": flux["token"]})
+    response = ApiClient().get(
+        VERIFY, params={"id": "fleet/website"}, headers={"Gitlab-Agentk-Api-Request": flux["token"]}
+    )
     assert (response.status, response.json()) == (401, KAS_INVALID)
-    response = ApiClient().get(VERIFY, params={"id": "fleet/website"}, headers={
-        "Gitlab-Kas-Api-Request": kas_jwt(secret=b"x" * 32), "Gitlab-Agentk-Api-Request": flux["token"]})
+    response = ApiClient().get(
+        VERIFY,
+        params={"id": "fleet/website"},
+        headers={"Gitlab-Kas-Api-Request": kas_jwt(secret=b"x" * 32), "Gitlab-Agentk-Api-Request": flux["token"]},
+    )
     assert (response.status, response.json()) == (401, KAS_INVALID)
     for token in (None, "", "glagent-unknown"):
         response = verify("fleet/website", token)
@@ -95,8 +112,11 @@ def test_success_records_the_tokens_use(flux, api):
 
 
 def test_project_info_is_not_served(flux):
-    response = ApiClient().get("/internal/kubernetes/project_info", params={"id": "fleet/website"},
-                               headers=kas_headers(flux["token"], "Gitlab-Agentk-Api-Request"))
+    response = ApiClient().get(
+        "/internal/kubernetes/project_info",
+        params={"id": "fleet/website"},
+        headers=kas_headers(flux["token"], "Gitlab-Agentk-Api-Request"),
+    )
     assert (response.status, response.json()) == (404, NOT_FOUND_BODY)
 
 
@@ -106,18 +126,35 @@ def post(path: str, body=None, headers: dict[str, str] | None = None, **kwargs):
 
 
 FULL_METRICS = {
-    "counters": {"k8s_api_proxy_request": 5, "flux_git_push_notifications_total": "7",
-                 "k8s_api_proxy_requests_via_ci_access": 0, "k8s_api_proxy_requests_via_user_access": -3,
-                 "k8s_api_proxy_requests_via_pat_access": None, "unknown_counter": "x"},
-    "unique_counters": {"k8s_api_proxy_requests_unique_users_via_ci_access": [1, 2, "3"],
-                        "k8s_api_proxy_requests_unique_agents_via_ci_access": [],
-                        "flux_git_push_notified_unique_projects": [4, None, ""], "unknown": {"x": 1}},
+    "counters": {
+        "k8s_api_proxy_request": 5,
+        "flux_git_push_notifications_total": "7",
+        "k8s_api_proxy_requests_via_ci_access": 0,
+        "k8s_api_proxy_requests_via_user_access": -3,
+        "k8s_api_proxy_requests_via_pat_access": None,
+        "unknown_counter": "x",
+    },
+    "unique_counters": {
+        "k8s_api_proxy_requests_unique_users_via_ci_access": [1, 2, "3"],
+        "k8s_api_proxy_requests_unique_agents_via_ci_access": [],
+        "flux_git_push_notified_unique_projects": [4, None, ""],
+        "unknown": {"x": 1},
+    },
     "extra": True,
 }
 
 
-@pytest.mark.parametrize("body", [None, {}, FULL_METRICS, {"counters": None, "unique_counters": None},
-                                  {"counters": {}, "unique_counters": {}}, {"counters": {"k8s_api_proxy_request": ""}}])
+@pytest.mark.parametrize(
+    "body",
+    [
+        None,
+        {},
+        FULL_METRICS,
+        {"counters": None, "unique_counters": None},
+        {"counters": {}, "unique_counters": {}},
+        {"counters": {"k8s_api_proxy_request": ""}},
+    ],
+)
 def test_usage_metrics_are_accepted_and_discarded(aws, body):
     response = post(USAGE, body)
     assert (response.status, response.text) == (204, ""), body
@@ -130,76 +167,126 @@ def test_usage_metrics_as_form_parameters(aws):
     assert (response.status, response.json()) == (400, {"error": "counters[k8s_api_proxy_request] is invalid"})
 
 
-@pytest.mark.parametrize(("body", "error"), [
-    ({"counters": 5}, "counters is invalid"),
-    ({"counters": [1]}, "counters is invalid"),
-    ({"counters": "x"}, "counters is invalid"),
-    ({"unique_counters": [1]}, "unique_counters is invalid"),
-    ({"counters": 1, "unique_counters": True}, "counters is invalid, unique_counters is invalid"),
-    ({"counters": {"k8s_api_proxy_request": True}}, "counters[k8s_api_proxy_request] is invalid"),
-    ({"counters": {"k8s_api_proxy_request": 1.5}}, "counters[k8s_api_proxy_request] is invalid"),
-    ({"counters": {"k8s_api_proxy_request": "1.5"}}, "counters[k8s_api_proxy_request] is invalid"),
-    ({"counters": {"k8s_api_proxy_request": {}}}, "counters[k8s_api_proxy_request] is invalid"),
-    ({"counters": {"k8s_api_proxy_request": "abc"}}, "counters[k8s_api_proxy_request] is invalid"),
-    ({"counters": {"k8s_api_proxy_requests_via_pat_access": [], "k8s_api_proxy_request": "x"}},
-     "counters[k8s_api_proxy_request] is invalid, counters[k8s_api_proxy_requests_via_pat_access] is invalid"),
-    ({"unique_counters": {"flux_git_push_notified_unique_projects": 5}},
-     "unique_counters[flux_git_push_notified_unique_projects] is invalid"),
-    ({"unique_counters": {"flux_git_push_notified_unique_projects": [1, "a"]}},
-     "unique_counters[flux_git_push_notified_unique_projects] is invalid"),
-    ({"unique_counters": {"flux_git_push_notified_unique_projects": [True],
-                          "k8s_api_proxy_requests_unique_users_via_ci_access": [1.5]},
-      "counters": {"flux_git_push_notifications_total": False}},
-     "counters[flux_git_push_notifications_total] is invalid, "
-     "unique_counters[k8s_api_proxy_requests_unique_users_via_ci_access] is invalid, "
-     "unique_counters[flux_git_push_notified_unique_projects] is invalid"),
-])
+@pytest.mark.parametrize(
+    ("body", "error"),
+    [
+        ({"counters": 5}, "counters is invalid"),
+        ({"counters": [1]}, "counters is invalid"),
+        ({"counters": "x"}, "counters is invalid"),
+        ({"unique_counters": [1]}, "unique_counters is invalid"),
+        ({"counters": 1, "unique_counters": True}, "counters is invalid, unique_counters is invalid"),
+        ({"counters": {"k8s_api_proxy_request": True}}, "counters[k8s_api_proxy_request] is invalid"),
+        ({"counters": {"k8s_api_proxy_request": 1.5}}, "counters[k8s_api_proxy_request] is invalid"),
+        ({"counters": {"k8s_api_proxy_request": "1.5"}}, "counters[k8s_api_proxy_request] is invalid"),
+        ({"counters": {"k8s_api_proxy_request": {}}}, "counters[k8s_api_proxy_request] is invalid"),
+        ({"counters": {"k8s_api_proxy_request": "abc"}}, "counters[k8s_api_proxy_request] is invalid"),
+        (
+            {"counters": {"k8s_api_proxy_requests_via_pat_access": [], "k8s_api_proxy_request": "x"}},
+            "counters[k8s_api_proxy_request] is invalid, counters[k8s_api_proxy_requests_via_pat_access] is invalid",
+        ),
+        (
+            {"unique_counters": {"flux_git_push_notified_unique_projects": 5}},
+            "unique_counters[flux_git_push_notified_unique_projects] is invalid",
+        ),
+        (
+            {"unique_counters": {"flux_git_push_notified_unique_projects": [1, "a"]}},
+            "unique_counters[flux_git_push_notified_unique_projects] is invalid",
+        ),
+        (
+            {
+                "unique_counters": {
+                    "flux_git_push_notified_unique_projects": [True],
+                    "k8s_api_proxy_requests_unique_users_via_ci_access": [1.5],
+                },
+                "counters": {"flux_git_push_notifications_total": False},
+            },
+            "counters[flux_git_push_notifications_total] is invalid, "
+            "unique_counters[k8s_api_proxy_requests_unique_users_via_ci_access] is invalid, "
+            "unique_counters[flux_git_push_notified_unique_projects] is invalid",
+        ),
+    ],
+)
 def test_usage_metrics_validation_messages(aws, body, error):
     response = post(USAGE, body)
     assert (response.status, response.json()) == (400, {"error": error})
 
 
 # ---------------------------------------------------------------- agent_events
-USER_EVENTS = ("k8s_api_proxy_requests_unique_users_via_ci_access",
-               "k8s_api_proxy_requests_unique_users_via_user_access",
-               "k8s_api_proxy_requests_unique_users_via_pat_access")
-REGISTER = {"project_id": 1, "agent_version": "v18.0.0", "architecture": "arm64", "agent_id": "2",
-            "kubernetes_version": "1.31", "extra_telemetry_data": {"installation_method": "helm",
-                                                                   "helm_chart_version": "2.1.0"}}
+USER_EVENTS = (
+    "k8s_api_proxy_requests_unique_users_via_ci_access",
+    "k8s_api_proxy_requests_unique_users_via_user_access",
+    "k8s_api_proxy_requests_unique_users_via_pat_access",
+)
+REGISTER = {
+    "project_id": 1,
+    "agent_version": "v18.0.0",
+    "architecture": "arm64",
+    "agent_id": "2",
+    "kubernetes_version": "1.31",
+    "extra_telemetry_data": {"installation_method": "helm", "helm_chart_version": "2.1.0"},
+}
 
 
-@pytest.mark.parametrize("body", [
-    None, {}, {"events": None}, {"events": {}},
-    {"events": {name: [{"user_id": 1, "project_id": "2"}, {}, None] for name in USER_EVENTS}},
-    {"events": {"register_agent_at_kas": [REGISTER, {"agent_version": 18}, {"extra_telemetry_data": None}],
-                "unknown": 5}},
-    {"events": {name: [] for name in (*USER_EVENTS, "register_agent_at_kas")}},
-    {"events": {USER_EVENTS[0]: [{"user_id": 999999999, "project_id": 888888888}]}},
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        None,
+        {},
+        {"events": None},
+        {"events": {}},
+        {"events": {name: [{"user_id": 1, "project_id": "2"}, {}, None] for name in USER_EVENTS}},
+        {
+            "events": {
+                "register_agent_at_kas": [REGISTER, {"agent_version": 18}, {"extra_telemetry_data": None}],
+                "unknown": 5,
+            }
+        },
+        {"events": {name: [] for name in (*USER_EVENTS, "register_agent_at_kas")}},
+        {"events": {USER_EVENTS[0]: [{"user_id": 999999999, "project_id": 888888888}]}},
+    ],
+)
 def test_agent_events_are_accepted_and_discarded(aws, body):
     response = post(EVENTS_PATH, body)
     assert (response.status, response.text) == (204, ""), body
 
 
-@pytest.mark.parametrize(("body", "error"), [
-    ({"events": []}, "events is invalid"),
-    ({"events": "x"}, "events is invalid"),
-    ({"events": {"register_agent_at_kas": {}}}, "events[register_agent_at_kas] is invalid"),
-    ({"events": {USER_EVENTS[0]: [{"user_id": "me"}]}}, f"events[{USER_EVENTS[0]}][0][user_id] is invalid"),
-    ({"events": {USER_EVENTS[0]: [{"user_id": 1}, {"user_id": True, "project_id": 1.5}, {"user_id": {}}]}},
-     f"events[{USER_EVENTS[0]}][1][user_id] is invalid, events[{USER_EVENTS[0]}][2][user_id] is invalid, "
-     f"events[{USER_EVENTS[0]}][1][project_id] is invalid"),
-    ({"events": {USER_EVENTS[2]: "x", USER_EVENTS[1]: [{"project_id": "p"}]}},
-     f"events[{USER_EVENTS[1]}][0][project_id] is invalid, events[{USER_EVENTS[2]}] is invalid"),
-    ({"events": {"register_agent_at_kas": [{"agent_version": {}, "agent_id": "x",
-                                            "extra_telemetry_data": {"helm_chart_version": ["2"]}}]}},
-     "events[register_agent_at_kas][0][agent_version] is invalid, events[register_agent_at_kas][0][agent_id] is "
-     "invalid, events[register_agent_at_kas][0][extra_telemetry_data][helm_chart_version] is invalid"),
-    ({"events": {"register_agent_at_kas": [{"extra_telemetry_data": "helm"}]}},
-     "events[register_agent_at_kas][0][extra_telemetry_data] is invalid"),
-    ({"events": {USER_EVENTS[0]: [5]}},
-     f"events[{USER_EVENTS[0]}][0][user_id] is invalid, events[{USER_EVENTS[0]}][0][project_id] is invalid"),
-])
+@pytest.mark.parametrize(
+    ("body", "error"),
+    [
+        ({"events": []}, "events is invalid"),
+        ({"events": "x"}, "events is invalid"),
+        ({"events": {"register_agent_at_kas": {}}}, "events[register_agent_at_kas] is invalid"),
+        ({"events": {USER_EVENTS[0]: [{"user_id": "me"}]}}, f"events[{USER_EVENTS[0]}][0][user_id] is invalid"),
+        (
+            {"events": {USER_EVENTS[0]: [{"user_id": 1}, {"user_id": True, "project_id": 1.5}, {"user_id": {}}]}},
+            f"events[{USER_EVENTS[0]}][1][user_id] is invalid, events[{USER_EVENTS[0]}][2][user_id] is invalid, "
+            f"events[{USER_EVENTS[0]}][1][project_id] is invalid",
+        ),
+        (
+            {"events": {USER_EVENTS[2]: "x", USER_EVENTS[1]: [{"project_id": "p"}]}},
+            f"events[{USER_EVENTS[1]}][0][project_id] is invalid, events[{USER_EVENTS[2]}] is invalid",
+        ),
+        (
+            {
+                "events": {
+                    "register_agent_at_kas": [
+                        {"agent_version": {}, "agent_id": "x", "extra_telemetry_data": {"helm_chart_version": ["2"]}}
+                    ]
+                }
+            },
+            "events[register_agent_at_kas][0][agent_version] is invalid, events[register_agent_at_kas][0][agent_id] is "
+            "invalid, events[register_agent_at_kas][0][extra_telemetry_data][helm_chart_version] is invalid",
+        ),
+        (
+            {"events": {"register_agent_at_kas": [{"extra_telemetry_data": "helm"}]}},
+            "events[register_agent_at_kas][0][extra_telemetry_data] is invalid",
+        ),
+        (
+            {"events": {USER_EVENTS[0]: [5]}},
+            f"events[{USER_EVENTS[0]}][0][user_id] is invalid, events[{USER_EVENTS[0]}][0][project_id] is invalid",
+        ),
+    ],
+)
 def test_agent_events_validation_messages(aws, body, error):
     response = post(EVENTS_PATH, body)
     assert (response.status, response.json()) == (400, {"error": error})

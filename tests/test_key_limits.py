@@ -16,30 +16,57 @@ EURO_PATH = "€" * 690  # 690 characters, 2,070 bytes
 
 
 # ---------------------------------------------------------------- the test-side guard itself
-@pytest.mark.parametrize(("operation", "params"), [
-    ("GetItem", {"Key": {"pk": {"S": EURO_PATH}, "sk": {"S": "x"}}}),
-    ("GetItem", {"Key": {"pk": {"S": "x"}, "sk": {"S": "s" * 1025}}}),
-    ("BatchGetItem", {"RequestItems": {"t": {"Keys": [{"pk": {"S": "a"}, "sk": {"S": "s" * 1025}}]}}}),
-    ("TransactWriteItems", {"TransactItems": [{"Put": {"Item": {"pk": {"S": "p" * 2049}, "sk": {"S": "x"}}}}]}),
-    ("BatchWriteItem", {"RequestItems": {"t": [{"DeleteRequest": {"Key": {"pk": {"S": EURO_PATH},
-                                                                          "sk": {"S": "x"}}}}]}}),
-    ("Query", {"KeyConditionExpression": "pk = :pk", "ExpressionAttributeValues": {":pk": {"S": EURO_PATH}}}),
-    ("Query", {"KeyConditionExpression": "#k = :v", "ExpressionAttributeNames": {"#k": "pk"},
-               "ExpressionAttributeValues": {":v": {"S": EURO_PATH}}}),
-    ("Query", {"KeyConditionExpression": "pk = :pk AND begins_with(sk, :p)",
-               "ExpressionAttributeValues": {":pk": {"S": "a"}, ":p": {"S": "s" * 1025}}}),
-    ("Query", {"KeyConditionExpression": "pk = :pk", "Limit": 2**31, "ExpressionAttributeValues": {":pk": {"S": "a"}}}),
-])
+@pytest.mark.parametrize(
+    ("operation", "params"),
+    [
+        ("GetItem", {"Key": {"pk": {"S": EURO_PATH}, "sk": {"S": "x"}}}),
+        ("GetItem", {"Key": {"pk": {"S": "x"}, "sk": {"S": "s" * 1025}}}),
+        ("BatchGetItem", {"RequestItems": {"t": {"Keys": [{"pk": {"S": "a"}, "sk": {"S": "s" * 1025}}]}}}),
+        ("TransactWriteItems", {"TransactItems": [{"Put": {"Item": {"pk": {"S": "p" * 2049}, "sk": {"S": "x"}}}}]}),
+        (
+            "BatchWriteItem",
+            {"RequestItems": {"t": [{"DeleteRequest": {"Key": {"pk": {"S": EURO_PATH}, "sk": {"S": "x"}}}}]}},
+        ),
+        ("Query", {"KeyConditionExpression": "pk = :pk", "ExpressionAttributeValues": {":pk": {"S": EURO_PATH}}}),
+        (
+            "Query",
+            {
+                "KeyConditionExpression": "#k = :v",
+                "ExpressionAttributeNames": {"#k": "pk"},
+                "ExpressionAttributeValues": {":v": {"S": EURO_PATH}},
+            },
+        ),
+        (
+            "Query",
+            {
+                "KeyConditionExpression": "pk = :pk AND begins_with(sk, :p)",
+                "ExpressionAttributeValues": {":pk": {"S": "a"}, ":p": {"S": "s" * 1025}},
+            },
+        ),
+        (
+            "Query",
+            {"KeyConditionExpression": "pk = :pk", "Limit": 2**31, "ExpressionAttributeValues": {":pk": {"S": "a"}}},
+        ),
+    ],
+)
 def test_the_guard_refuses_what_dynamodb_refuses(operation, params):
     assert refusal(operation, params)
 
 
-@pytest.mark.parametrize(("operation", "params"), [
-    ("GetItem", {"Key": {"pk": {"S": "p" * 2048}, "sk": {"S": "€" * 341}}}),
-    ("Query", {"KeyConditionExpression": "pk = :pk AND sk BETWEEN :low AND :high", "Limit": 2**31 - 1,
-               "ExpressionAttributeValues": {":pk": {"S": "p" * 2048}, ":low": {"S": "s" * 1024},
-                                             ":high": {"S": "s"}}}),
-])
+@pytest.mark.parametrize(
+    ("operation", "params"),
+    [
+        ("GetItem", {"Key": {"pk": {"S": "p" * 2048}, "sk": {"S": "€" * 341}}}),
+        (
+            "Query",
+            {
+                "KeyConditionExpression": "pk = :pk AND sk BETWEEN :low AND :high",
+                "Limit": 2**31 - 1,
+                "ExpressionAttributeValues": {":pk": {"S": "p" * 2048}, ":low": {"S": "s" * 1024}, ":high": {"S": "s"}},
+            },
+        ),
+    ],
+)
 def test_the_guard_lets_through_what_dynamodb_takes(operation, params):
     assert refusal(operation, params) is None
 
@@ -57,9 +84,15 @@ def test_the_guard_is_on_every_client_the_service_makes(aws):
 def test_lookups_by_a_path_longer_than_a_key_are_404(api, world, path):
     encoded = quote(path, safe="")
     assert (api.get(f"/groups/{encoded}").status, api.get(f"/groups/{encoded}").json()) == (
-        404, {"message": "404 Group Not Found"})
-    for route in (f"/projects/{encoded}", f"/projects/{encoded}/cluster_agents", f"/projects/{encoded}/members",
-                  f"/projects/{encoded}/cluster_agents/1/tokens"):
+        404,
+        {"message": "404 Group Not Found"},
+    )
+    for route in (
+        f"/projects/{encoded}",
+        f"/projects/{encoded}/cluster_agents",
+        f"/projects/{encoded}/members",
+        f"/projects/{encoded}/cluster_agents/1/tokens",
+    ):
         response = api.get(route)
         assert (response.status, response.json()) == (404, {"message": "404 Project Not Found"}), route
     response = api.get(f"/groups/{encoded}/members")
@@ -73,11 +106,17 @@ def test_agent_configuration_with_paths_longer_than_a_key_ignores_them(api, worl
     group = world.group("keys")
     project = world.project("infra", namespace_id=group["id"])
     agent = api.post(f"/projects/{project['id']}/cluster_agents", json_body={"name": "a"}).json()
-    config = {"ci_access": {"projects": [{"id": "keys/" + EURO_PATH}, {"id": "keys/infra"}],
-                            "groups": [{"id": EURO_PATH}, {"id": "keys/" + "g" * 3000}, {"id": "keys"}]}}
-    response = ApiClient().post("/internal/kubernetes/agent_configuration",
-                                json_body={"agent_id": agent["id"], "agent_config": config},
-                                headers={"Gitlab-Kas-Api-Request": kas_jwt()})
+    config = {
+        "ci_access": {
+            "projects": [{"id": "keys/" + EURO_PATH}, {"id": "keys/infra"}],
+            "groups": [{"id": EURO_PATH}, {"id": "keys/" + "g" * 3000}, {"id": "keys"}],
+        }
+    }
+    response = ApiClient().post(
+        "/internal/kubernetes/agent_configuration",
+        json_body={"agent_id": agent["id"], "agent_config": config},
+        headers={"Gitlab-Kas-Api-Request": kas_jwt()},
+    )
     assert response.status == 204, response.text
 
 
@@ -121,8 +160,10 @@ def test_a_group_name_over_255_characters_is_refused(api):
 def test_a_project_whose_full_path_is_over_255_characters_is_refused(api, world):
     group = world.group("q" * 250)
     response = api.post("/projects", json_body={"name": "n" * 256, "path": "abcde", "namespace_id": group["id"]})
-    assert (response.status, response.json()) == (400, _validation("Name is too long (maximum is 255 characters)",
-                                                                   "Path is too long (maximum is 255 characters)"))
+    assert (response.status, response.json()) == (
+        400,
+        _validation("Name is too long (maximum is 255 characters)", "Path is too long (maximum is 255 characters)"),
+    )
     assert api.post("/projects", json_body={"name": "abcd", "namespace_id": group["id"]}).status == 201
 
 
@@ -136,8 +177,12 @@ def test_a_page_far_past_the_end_is_empty_on_every_list(api, world):
     agent = api.post(base, json_body={"name": "a"}).json()
     api.post(f"{base}/{agent['id']}/tokens", json_body={"name": "t"})
     group = world.group("paged-group")
-    for route in (base, f"{base}/{agent['id']}/tokens", f"/projects/{project['id']}/members",
-                  f"/groups/{group['id']}/members"):
+    for route in (
+        base,
+        f"{base}/{agent['id']}/tokens",
+        f"/projects/{project['id']}/members",
+        f"/groups/{group['id']}/members",
+    ):
         for per_page in ("1", "100"):
             response = api.get(route, params={"page": HUGE_PAGE, "per_page": per_page})
             assert (response.status, response.json()) == (200, []), (route, response.text)

@@ -32,7 +32,8 @@ def test_metadata_body_has_every_key_in_gitlabs_order(api, path):
     settings = get_settings()
     assert response.text == (
         f'{{"version":"{settings.version}","revision":"{settings.revision}","kas":{{"enabled":true,'
-        f'"externalUrl":null,"externalK8sProxyUrl":null,"version":"{settings.version}"}},"enterprise":false}}')
+        f'"externalUrl":null,"externalK8sProxyUrl":null,"version":"{settings.version}"}},"enterprise":false}}'
+    )
     assert _version_tuple(response.json()["version"]) >= (17, 11, 0)
     assert response.json()["revision"]
 
@@ -50,8 +51,12 @@ def test_kas_urls_come_from_the_settings(api, monkeypatch):
 
     kas = api.get("/metadata").json()["kas"]
 
-    assert kas == {"enabled": True, "externalUrl": "wss://kas.example.com",
-                   "externalK8sProxyUrl": "https://kas.example.com/k8s-proxy", "version": get_settings().version}
+    assert kas == {
+        "enabled": True,
+        "externalUrl": "wss://kas.example.com",
+        "externalK8sProxyUrl": "https://kas.example.com/k8s-proxy",
+        "version": get_settings().version,
+    }
 
 
 def test_only_the_proxy_url_set_stays_alone(api, monkeypatch):
@@ -80,14 +85,17 @@ def test_head_answers_200_with_an_empty_body(api, path):
 def test_metadata_needs_authentication(world, api, method, path):
     job = api.post("/admin/ci/jobs", json_body={"project_id": world.project()["id"], "user_id": 1}).json()
 
-    for client, auth in ((ApiClient(), "private-token"), (ApiClient("glpat-unknown"), "private-token"),
-                         (ApiClient(job["token"]), "job-token"), (ApiClient(job["token"]), "bearer")):
+    for client, auth in (
+        (ApiClient(), "private-token"),
+        (ApiClient("glpat-unknown"), "private-token"),
+        (ApiClient(job["token"]), "job-token"),
+        (ApiClient(job["token"]), "bearer"),
+    ):
         response = client.request(method, path, auth=auth)
         assert (response.status, response.json()) == (401, {"message": "401 Unauthorized"}), auth
 
 
-@pytest.mark.parametrize("scopes", [["api"], ["read_api"], ["read_user"], ["ai_features"],
-                                    ["k8s_proxy", "read_user"]])
+@pytest.mark.parametrize("scopes", [["api"], ["read_api"], ["read_user"], ["ai_features"], ["k8s_proxy", "read_user"]])
 @pytest.mark.parametrize("method", ["GET", "HEAD"])
 def test_metadata_accepts_api_read_api_read_user_and_ai_features(world, scopes, method):
     person = world.user(scopes=scopes)
@@ -176,24 +184,27 @@ def test_the_scope_is_checked_before_anything_else_but_the_credentials(world, k8
 
 
 # ---------------------------------------------------------------- the rule itself
-@pytest.mark.parametrize(("registered", "token", "method", "scope"), [
-    ("GITLAB_API", ("api",), "POST", None),
-    ("GITLAB_API", ("read_api",), "GET", None),
-    ("GITLAB_API", ("read_api",), "HEAD", None),
-    ("GITLAB_API", ("read_api",), "DELETE", "api"),
-    ("GITLAB_API", ("read_user",), "GET", API_SCOPES),
-    ("GITLAB_API", (), "GET", API_SCOPES),
-    ("USERS", ("read_user",), "GET", None),
-    ("USERS", ("read_user",), "POST", USERS_SCOPES),
-    ("USERS", ("read_user", "read_api"), "POST", "api"),
-    ("METADATA", ("ai_features",), "HEAD", None),
-    ("METADATA", ("sudo",), "GET", METADATA_SCOPES),
-    ("ANY_SCOPE", ("k8s_proxy",), "GET", None),
-    ("ANY_SCOPE", (), "DELETE", None),
-    ("K8S_PROXY", ("k8s_proxy",), "POST", None),
-    ("K8S_PROXY", ("api",), "POST", "k8s_proxy"),
-    ("K8S_PROXY", ("read_api",), "POST", "k8s_proxy"),
-])
+@pytest.mark.parametrize(
+    ("registered", "token", "method", "scope"),
+    [
+        ("GITLAB_API", ("api",), "POST", None),
+        ("GITLAB_API", ("read_api",), "GET", None),
+        ("GITLAB_API", ("read_api",), "HEAD", None),
+        ("GITLAB_API", ("read_api",), "DELETE", "api"),
+        ("GITLAB_API", ("read_user",), "GET", API_SCOPES),
+        ("GITLAB_API", (), "GET", API_SCOPES),
+        ("USERS", ("read_user",), "GET", None),
+        ("USERS", ("read_user",), "POST", USERS_SCOPES),
+        ("USERS", ("read_user", "read_api"), "POST", "api"),
+        ("METADATA", ("ai_features",), "HEAD", None),
+        ("METADATA", ("sudo",), "GET", METADATA_SCOPES),
+        ("ANY_SCOPE", ("k8s_proxy",), "GET", None),
+        ("ANY_SCOPE", (), "DELETE", None),
+        ("K8S_PROXY", ("k8s_proxy",), "POST", None),
+        ("K8S_PROXY", ("api",), "POST", "k8s_proxy"),
+        ("K8S_PROXY", ("read_api",), "POST", "k8s_proxy"),
+    ],
+)
 def test_route_scopes(registered, token, method, scope):
     from cluster_agents import errors
     from cluster_agents.web import auth

@@ -34,8 +34,13 @@ class Output:
 
     @property
     def metrics(self) -> list[str]:
-        return [metric["Name"] for doc in self.documents if "_aws" in doc
-                for directive in doc["_aws"]["CloudWatchMetrics"] for metric in directive["Metrics"]]
+        return [
+            metric["Name"]
+            for doc in self.documents
+            if "_aws" in doc
+            for directive in doc["_aws"]["CloudWatchMetrics"]
+            for metric in directive["Metrics"]
+        ]
 
     def request_lines(self) -> list[dict[str, Any]]:
         return [log for log in self.logs if log["message"] == "request"]
@@ -93,8 +98,9 @@ def test_caller_keys_for_jobs_and_agents_and_none_left_over_for_the_next_request
     project = world.project(owner=person)
     job = api.post("/admin/ci/jobs", json_body={"project_id": project["id"], "user_id": person.id}).json()
     agent = person.client.post(f"/projects/{project['id']}/cluster_agents", json_body={"name": "a"}).json()
-    token = person.client.post(f"/projects/{project['id']}/cluster_agents/{agent['id']}/tokens",
-                               json_body={"name": "t"}).json()
+    token = person.client.post(
+        f"/projects/{project['id']}/cluster_agents/{agent['id']}/tokens", json_body={"name": "t"}
+    ).json()
     output()
     by_job = ApiClient(job["token"]).get("/job/allowed_agents", auth="job-token")
     by_agent = ApiClient().get("/internal/kubernetes/agent_info", headers=kas_headers(token["token"]))
@@ -110,8 +116,9 @@ def test_caller_keys_for_jobs_and_agents_and_none_left_over_for_the_next_request
 
 def _client_key_pem() -> bytes:
     key = ec.generate_private_key(ec.SECP256R1())
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                             serialization.NoEncryption())
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
 
 
 def test_no_secret_is_ever_logged(api, world, output, caplog, monkeypatch):
@@ -126,8 +133,11 @@ def test_no_secret_is_ever_logged(api, world, output, caplog, monkeypatch):
     new_pat = api.post(f"/users/{person.id}/personal_access_tokens", json_body={"name": "n", "scopes": ["api"]})
     secrets.append(new_pat.json()["token"])
     for client in (ApiClient(new_pat.json()["token"]),):
-        client.get("/user"), client.get("/user", auth="bearer"), ApiClient().get("/user", params={
-            "private_token": new_pat.json()["token"]})
+        (
+            client.get("/user"),
+            client.get("/user", auth="bearer"),
+            ApiClient().get("/user", params={"private_token": new_pat.json()["token"]}),
+        )
     api.delete(f"/personal_access_tokens/{new_pat.json()['id']}")
     ApiClient(new_pat.json()["token"]).get("/user")  # revoked: 401
     ApiClient("glpat-not-a-real-token-000").get("/user")
@@ -142,8 +152,9 @@ def test_no_secret_is_ever_logged(api, world, output, caplog, monkeypatch):
     for path in ("/internal/kubernetes/agent_info", "/internal/agents/agentk/agent_info"):
         ApiClient().get(path, headers={"Gitlab-Kas-Api-Request": jwt, "Authorization": f"Bearer {agent_token}"})
         ApiClient().get(path, headers={"Gitlab-Kas-Api-Request": jwt, "Gitlab-Agentk-Api-Request": agent_token})
-        ApiClient().get(path, headers={"Gitlab-Kas-Api-Request": "forged." + jwt,
-                                       "Authorization": f"Bearer {agent_token}"})
+        ApiClient().get(
+            path, headers={"Gitlab-Kas-Api-Request": "forged." + jwt, "Authorization": f"Bearer {agent_token}"}
+        )
     person.client.delete(f"{base}/{agent['id']}/tokens/{made['id']}")
     ApiClient().get("/internal/kubernetes/agent_info", headers=kas_headers(agent_token))  # revoked: 401
 
@@ -158,8 +169,10 @@ def test_no_secret_is_ever_logged(api, world, output, caplog, monkeypatch):
     pem = _client_key_pem()
     client_key = base64.b64encode(pem).decode()
     secrets += [client_key, pem.decode().splitlines()[1]]
-    person.client.post(f"{base}/{agent['id']}/url_configurations", json_body={
-        "url": URL, "client_key": client_key, "client_cert": "bm90IGEgY2VydA=="})  # 400: bad certificate
+    person.client.post(
+        f"{base}/{agent['id']}/url_configurations",
+        json_body={"url": URL, "client_key": client_key, "client_cert": "bm90IGEgY2VydA=="},
+    )  # 400: bad certificate
     person.client.post(f"{base}/{agent['id']}/url_configurations", json_body={"url": URL})
 
     with inject("dynamodb", Fault("*", "ValidationException", times=100)):  # an unexpected error, logged

@@ -29,8 +29,11 @@ OLD = "1990-01-12T00:00:48-0600"  # an If-Unmodified-Since before everything
 
 
 def _documented_statuses() -> dict[tuple[str, str], set[int]]:
-    return {(method.upper(), path): {int(status) for status in operation["responses"]}
-            for path, operations in DOCUMENT["paths"].items() for method, operation in operations.items()}
+    return {
+        (method.upper(), path): {int(status) for status in operation["responses"]}
+        for path, operations in DOCUMENT["paths"].items()
+        for method, operation in operations.items()
+    }
 
 
 # ---------------------------------------------------------------- the document
@@ -175,8 +178,12 @@ def recorder(aws, monkeypatch) -> Iterator[Recorder]:
 def _iam_actions(service: str, operation: str, params: dict) -> list[tuple[str, str]]:
     """The IAM actions (and resource names) an API call needs."""
     if operation == "TransactWriteItems":
-        kinds = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem",
-                 "ConditionCheck": "ConditionCheckItem"}
+        kinds = {
+            "Put": "PutItem",
+            "Update": "UpdateItem",
+            "Delete": "DeleteItem",
+            "ConditionCheck": "ConditionCheckItem",
+        }
         return [(kinds[kind], body["TableName"]) for item in params["TransactItems"] for kind, body in item.items()]
     if operation in ("BatchGetItem", "BatchWriteItem"):
         return [(operation, table) for table in params["RequestItems"]]
@@ -190,8 +197,14 @@ def _expired_token(person: Any) -> Any:
     from cluster_agents.secrets import digest
     from cluster_agents.store.directory import directory
 
-    stale = PersonalAccessToken(id=888_888, user_id=person.id, name="old", scopes=("api",),
-                                created_at="2000-01-01T00:00:00.000Z", expires_at="2000-01-02")
+    stale = PersonalAccessToken(
+        id=888_888,
+        user_id=person.id,
+        name="old",
+        scopes=("api",),
+        created_at="2000-01-01T00:00:00.000Z",
+        expires_at="2000-01-02",
+    )
     directory().create_pat(stale, digest("glpat-expired-for-openapi"), directory().get_user(person.id))
     person.client = ApiClient("glpat-expired-for-openapi")
     return person
@@ -219,11 +232,15 @@ def _exercise(world: Any, api: ApiClient, monkeypatch: pytest.MonkeyPatch) -> No
     api.post("/users", json_body={"username": "newbie", "name": "N", "email": "n@example.com"})
     api.post("/users", json_body={"username": "newbie", "name": "N", "email": "n2@example.com"})
     api.post("/users", json_body={"username": "bad", "name": "N", "email": "no-at-sign"})
-    api.post("/users", json_body={}), maintainer.client.post("/users", json_body={"username": "x", "name": "x",
-                                                                                "email": "x@example.com"})
+    (
+        api.post("/users", json_body={}),
+        maintainer.client.post("/users", json_body={"username": "x", "name": "x", "email": "x@example.com"}),
+    )
     api.post(f"/users/{maintainer.id}/personal_access_tokens", json_body={"name": "t", "scopes": ["nope"]})
-    api.post(f"/users/{maintainer.id}/personal_access_tokens",
-             json_body={"name": "t", "scopes": ["api"], "expires_at": "2000-01-01"})
+    api.post(
+        f"/users/{maintainer.id}/personal_access_tokens",
+        json_body={"name": "t", "scopes": ["api"], "expires_at": "2000-01-01"},
+    )
     api.post("/users/999999/personal_access_tokens", json_body={"name": "t", "scopes": ["api"]})
     maintainer.client.post(f"/users/{maintainer.id}/personal_access_tokens", json_body={"name": "t", "scopes": ["api"]})
     api.delete("/personal_access_tokens/999999"), api.delete("/personal_access_tokens/abc")
@@ -255,8 +272,10 @@ def _exercise(world: Any, api: ApiClient, monkeypatch: pytest.MonkeyPatch) -> No
     project = world.project("estate-project", namespace_id=group["id"])
     pid = project["id"]
     api.post("/projects", json_body={"name": "estate-project", "namespace_id": group["id"]})
-    api.post("/projects", json_body={"description": "no name"}), api.post("/projects", json_body={"name": "x",
-                                                                                                  "visibility": "odd"})
+    (
+        api.post("/projects", json_body={"description": "no name"}),
+        api.post("/projects", json_body={"name": "x", "visibility": "odd"}),
+    )
     api.post("/projects", json_body={"name": "x", "namespace_id": 999999})
     outsider.client.post("/projects", json_body={"name": "x", "namespace_id": group["id"]})
     api.post("/projects", json_body={"name": "big", "description": "x" * (5 * 1024 * 1024)})
@@ -273,8 +292,10 @@ def _exercise(world: Any, api: ApiClient, monkeypatch: pytest.MonkeyPatch) -> No
         api.post(base, json_body={"user_id": outsider.id, "access_level": 31}), api.post(base, json_body={})
         api.post(base, json_body={"user_id": read_user.id, "access_level": 30, "expires_at": "2000-01-01"})
         developer.client.post(base, json_body={"user_id": read_only.id, "access_level": 30})
-        api.put(f"{base}/{outsider.id}", json_body={"access_level": 20}), api.put(f"{base}/999999",
-                                                                                  json_body={"access_level": 20})
+        (
+            api.put(f"{base}/{outsider.id}", json_body={"access_level": 20}),
+            api.put(f"{base}/999999", json_body={"access_level": 20}),
+        )
         api.put(f"{base}/abc", json_body={"access_level": 20}), api.put(f"{base}/{outsider.id}", json_body={})
         outsider.client.put(f"{base}/{outsider.id}", json_body={"access_level": 50})
         outsider.client.delete(f"{base}/{outsider.id}")
@@ -300,8 +321,10 @@ def _exercise(world: Any, api: ApiClient, monkeypatch: pytest.MonkeyPatch) -> No
     first = maintainer.client.post(tokens, json_body={"name": "one"}).json()
     maintainer.client.post(tokens, json_body={"name": "two", "description": "second"})
     maintainer.client.post(tokens, json_body={"name": "three"}), maintainer.client.post(tokens, json_body={})
-    developer.client.post(tokens, json_body={"name": "x"}), maintainer.client.post(f"{agents}/999999/tokens",
-                                                                                 json_body={"name": "x"})
+    (
+        developer.client.post(tokens, json_body={"name": "x"}),
+        maintainer.client.post(f"{agents}/999999/tokens", json_body={"name": "x"}),
+    )
     developer.client.get(tokens), reporter.client.get(tokens), api.get(tokens, params={"page": "x"})
     api.get(f"{agents}/abc/tokens"), developer.client.get(f"{tokens}/{first['id']}"), api.get(f"{tokens}/999999")
     api.get(f"{tokens}/abc")
@@ -332,8 +355,9 @@ def _exercise(world: Any, api: ApiClient, monkeypatch: pytest.MonkeyPatch) -> No
     get_settings.cache_clear()
 
     # CI jobs and the runner
-    job = api.post("/admin/ci/jobs", json_body={"project_id": pid, "user_id": developer.id,
-                                                "environment": {"name": "production"}}).json()
+    job = api.post(
+        "/admin/ci/jobs", json_body={"project_id": pid, "user_id": developer.id, "environment": {"name": "production"}}
+    ).json()
     api.post("/admin/ci/jobs", json_body={}), api.post("/admin/ci/jobs", json_body={"project_id": 999999, "user_id": 1})
     api.post("/admin/ci/jobs", json_body={"project_id": pid, "user_id": 999999})
     maintainer.client.post("/admin/ci/jobs", json_body={"project_id": pid, "user_id": developer.id})
@@ -352,11 +376,19 @@ def _exercise(world: Any, api: ApiClient, monkeypatch: pytest.MonkeyPatch) -> No
     # the agent server
     for path in ("/internal/kubernetes/agent_info", "/internal/agents/agentk/agent_info"):
         anonymous.get(path, headers=kas_headers(agent_token)), anonymous.get(path, headers=kas_headers())
-        anonymous.get(path, headers=kas_headers("glagent-unknown")), anonymous.get(path, headers={
-            "Authorization": f"Bearer {agent_token}"})
+        (
+            anonymous.get(path, headers=kas_headers("glagent-unknown")),
+            anonymous.get(path, headers={"Authorization": f"Bearer {agent_token}"}),
+        )
     configuration = "/internal/kubernetes/agent_configuration"
-    anonymous.post(configuration, json_body={"agent_id": agent["id"], "agent_config": {
-        "ci_access": {"projects": [{"id": "estate/estate-project"}]}}}, headers=kas_headers())
+    anonymous.post(
+        configuration,
+        json_body={
+            "agent_id": agent["id"],
+            "agent_config": {"ci_access": {"projects": [{"id": "estate/estate-project"}]}},
+        },
+        headers=kas_headers(),
+    )
     anonymous.post(configuration, json_body={"agent_id": 999999, "agent_config": {}}, headers=kas_headers())
     anonymous.post(configuration, json_body={"agent_config": "not json"}, headers=kas_headers())
     anonymous.post(configuration, json_body={"agent_id": agent["id"], "agent_config": {}})
@@ -374,24 +406,38 @@ def _exercise(world: Any, api: ApiClient, monkeypatch: pytest.MonkeyPatch) -> No
     anonymous.get(verify, params={"id": "estate/nothing"}, headers=kas_headers(agent_token, "Gitlab-Agent-Api-Request"))
     anonymous.get(verify, params={"id": str(pid)}, headers=kas_headers("glagent-unknown"))
     anonymous.get(verify, params={"id": str(pid)})
-    for path, invalid in (("/internal/kubernetes/usage_metrics", {"counters": {"k8s_api_proxy_request": "x"}}),
-                          ("/internal/kubernetes/agent_events", {"events": []})):
-        anonymous.post(path, json_body={}, headers=kas_headers()), anonymous.post(path, json_body=invalid,
-                                                                                  headers=kas_headers())
+    for path, invalid in (
+        ("/internal/kubernetes/usage_metrics", {"counters": {"k8s_api_proxy_request": "x"}}),
+        ("/internal/kubernetes/agent_events", {"events": []}),
+    ):
+        (
+            anonymous.post(path, json_body={}, headers=kas_headers()),
+            anonymous.post(path, json_body=invalid, headers=kas_headers()),
+        )
         anonymous.post(path, json_body={})
 
     # the docs
     anonymous.get("/openapi.json"), anonymous.get("/docs")
 
-    fault = Fault("TransactWriteItems", "TransactionCanceledException", times=100,
-                  extra={"CancellationReasons": [{"Code": "TransactionConflict"}]})
+    fault = Fault(
+        "TransactWriteItems",
+        "TransactionCanceledException",
+        times=100,
+        extra={"CancellationReasons": [{"Code": "TransactionConflict"}]},
+    )
     with inject("dynamodb", fault):
         maintainer.client.post(agents, json_body={"name": "busy"})
 
     # every route: no credentials, a body that is not JSON, a body too large, an expired token, a
     # throttled store (429), an unavailable one (503) and an unexpected error (500)
-    values = {"id": str(pid), "agent_id": str(agent["id"]), "token_id": "1", "url_configuration_id": "1",
-              "user_id": str(outsider.id), "job_id": str(job["id"])}
+    values = {
+        "id": str(pid),
+        "agent_id": str(agent["id"]),
+        "token_id": "1",
+        "url_configuration_id": "1",
+        "user_id": str(outsider.id),
+        "job_id": str(job["id"]),
+    }
     as_json = {"Content-Type": "application/json"}
     for method, path in _documented_statuses():
         concrete = re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], path).removeprefix("/api/v4")
@@ -399,13 +445,16 @@ def _exercise(world: Any, api: ApiClient, monkeypatch: pytest.MonkeyPatch) -> No
         anonymous.request(method, concrete, headers=kas)
         anonymous.request(method, concrete, raw_body="{", headers={**kas, **as_json})
         anonymous.request(method, concrete, raw_body="[" * 10 + "]" * 10, headers={**kas, **as_json})
-        anonymous.request(method, concrete, raw_body=json.dumps({"x": "y" * (5 * 1024 * 1024)}),
-                          headers={**kas, **as_json})
+        anonymous.request(
+            method, concrete, raw_body=json.dumps({"x": "y" * (5 * 1024 * 1024)}), headers={**kas, **as_json}
+        )
         expired.client.request(method, concrete, headers=kas)
         read_user.client.request(method, concrete, headers=kas)  # a token without API scope
-        for failure in (Fault("*", "ThrottlingException", times=100), Fault("*", "InternalServerError", times=100,
-                                                                          status=500),
-                        Fault("*", "ValidationException", times=100)):
+        for failure in (
+            Fault("*", "ThrottlingException", times=100),
+            Fault("*", "InternalServerError", times=100, status=500),
+            Fault("*", "ValidationException", times=100),
+        ):
             with inject("dynamodb", failure):
                 api.request(method, concrete, headers=kas)
 
@@ -425,8 +474,11 @@ def test_every_status_a_route_answers_with_is_documented_for_it(recorder, world,
     with _quiet_logs():
         _exercise(world, api, monkeypatch)
     documented = _documented_statuses()
-    undocumented = {route: sorted(statuses - documented[route]) for route, statuses in recorder.statuses.items()
-                    if statuses - documented[route]}
+    undocumented = {
+        route: sorted(statuses - documented[route])
+        for route, statuses in recorder.statuses.items()
+        if statuses - documented[route]
+    }
     assert undocumented == {}
     assert set(recorder.statuses) == set(documented), "routes the sample never reached"
     failures = {route for route, statuses in recorder.statuses.items() if any(s >= 400 for s in statuses)}
@@ -439,12 +491,21 @@ def test_every_status_a_route_answers_with_is_documented_for_it(recorder, world,
 def test_functions_call_aws_only_as_the_template_allows(recorder, world, api, monkeypatch):
     with _quiet_logs():
         _exercise(world, api, monkeypatch)
-    beyond = sorted((function, action, resource) for function, action, resource in recorder.calls
-                    if action not in EXPECTED_PERMISSIONS[function].get(resource, set()))
+    beyond = sorted(
+        (function, action, resource)
+        for function, action, resource in recorder.calls
+        if action not in EXPECTED_PERMISSIONS[function].get(resource, set())
+    )
     assert beyond == []
     used = {(function, resource) for function, _, resource in recorder.calls}
-    assert {("WorldFunction", "DirectoryTable"), ("AgentsFunction", "AgentsTable"),
-            ("AgentTokensFunction", "AgentsTable"), ("UrlConfigurationsFunction", "DataKey"),
-            ("CiJobsFunction", "AgentsTable"), ("KasFunction", "AgentsTable"), ("KasReceptiveFunction", "DataKey"),
-            ("KasReceptiveFunction", "AgentsTable")} <= used
+    assert {
+        ("WorldFunction", "DirectoryTable"),
+        ("AgentsFunction", "AgentsTable"),
+        ("AgentTokensFunction", "AgentsTable"),
+        ("UrlConfigurationsFunction", "DataKey"),
+        ("CiJobsFunction", "AgentsTable"),
+        ("KasFunction", "AgentsTable"),
+        ("KasReceptiveFunction", "DataKey"),
+        ("KasReceptiveFunction", "AgentsTable"),
+    } <= used
     assert not any(function == "DocsFunction" for function, _, _ in recorder.calls)

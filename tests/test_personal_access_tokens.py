@@ -12,8 +12,18 @@ from tests.client import ApiClient
 
 OWN = "/user/personal_access_tokens"
 SELF = "/personal_access_tokens/self"
-KEYS = ["id", "name", "revoked", "created_at", "description", "scopes", "user_id", "last_used_at", "active",
-        "expires_at"]
+KEYS = [
+    "id",
+    "name",
+    "revoked",
+    "created_at",
+    "description",
+    "scopes",
+    "user_id",
+    "last_used_at",
+    "active",
+    "expires_at",
+]
 TIMESTAMP = re.compile(r"\A\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z\Z")
 
 
@@ -29,8 +39,16 @@ def _store_token(person, secret: str, **fields):
     from cluster_agents.secrets import digest
     from cluster_agents.store.directory import directory
 
-    token = PersonalAccessToken(**{"id": 700_000 + len(secret), "user_id": person.id, "name": "stored",
-                                   "scopes": ("api",), "created_at": "2020-01-01T00:00:00.000Z", **fields})
+    token = PersonalAccessToken(
+        **{
+            "id": 700_000 + len(secret),
+            "user_id": person.id,
+            "name": "stored",
+            "scopes": ("api",),
+            "created_at": "2020-01-01T00:00:00.000Z",
+            **fields,
+        }
+    )
     directory().create_pat(token, digest(secret), directory().get_user(person.id))
     return token
 
@@ -39,8 +57,9 @@ def _store_token(person, secret: str, **fields):
 def test_a_user_creates_a_k8s_proxy_token_for_themselves(world):
     person = world.user()
 
-    made = person.client.post(OWN, json_body={"name": "kubectl", "scopes": ["k8s_proxy"],
-                                              "description": "for my laptop"})
+    made = person.client.post(
+        OWN, json_body={"name": "kubectl", "scopes": ["k8s_proxy"], "description": "for my laptop"}
+    )
 
     assert made.status == 201, made.text
     body = made.json()
@@ -79,23 +98,30 @@ def test_expiry_may_be_set_up_to_a_year_ahead_and_in_the_past(world):
     assert default.json()["expires_at"] == (_today() + timedelta(days=1)).isoformat()
     expired = ApiClient(old.json()["token"]).get(SELF)
     assert (expired.status, expired.json()["error_description"]) == (
-        401, "Token is expired. You can either do re-authorization or token refresh.")
+        401,
+        "Token is expired. You can either do re-authorization or token refresh.",
+    )
 
 
-@pytest.mark.parametrize(("body", "error"), [
-    ({}, "name is missing, scopes is missing"),
-    ({"scopes": ["k8s_proxy"]}, "name is missing"),
-    ({"name": "t"}, "scopes is missing"),
-    ({"name": "t", "scopes": ["api"]}, "scopes does not have a valid value"),
-    ({"name": "t", "scopes": "k8s_proxy,api"}, "scopes does not have a valid value"),
-    ({"name": "t", "scopes": ["k8s_proxy", 7]}, "scopes does not have a valid value"),
-    ({"name": "t", "scopes": None}, "scopes does not have a valid value"),
-    ({"name": "t", "scopes": 7}, "scopes is invalid"),
-    ({"name": "t", "scopes": {"a": "k8s_proxy"}}, "scopes is invalid"),
-    ({"name": "t", "scopes": ["k8s_proxy"], "expires_at": "soon"}, "expires_at is invalid"),
-    ({"scopes": ["api"], "expires_at": "soon"}, "name is missing, scopes does not have a valid value, "
-                                                "expires_at is invalid"),
-])
+@pytest.mark.parametrize(
+    ("body", "error"),
+    [
+        ({}, "name is missing, scopes is missing"),
+        ({"scopes": ["k8s_proxy"]}, "name is missing"),
+        ({"name": "t"}, "scopes is missing"),
+        ({"name": "t", "scopes": ["api"]}, "scopes does not have a valid value"),
+        ({"name": "t", "scopes": "k8s_proxy,api"}, "scopes does not have a valid value"),
+        ({"name": "t", "scopes": ["k8s_proxy", 7]}, "scopes does not have a valid value"),
+        ({"name": "t", "scopes": None}, "scopes does not have a valid value"),
+        ({"name": "t", "scopes": 7}, "scopes is invalid"),
+        ({"name": "t", "scopes": {"a": "k8s_proxy"}}, "scopes is invalid"),
+        ({"name": "t", "scopes": ["k8s_proxy"], "expires_at": "soon"}, "expires_at is invalid"),
+        (
+            {"scopes": ["api"], "expires_at": "soon"},
+            "name is missing, scopes does not have a valid value, expires_at is invalid",
+        ),
+    ],
+)
 def test_parameter_errors_are_grapes(world, body, error):
     response = world.user().client.post(OWN, json_body=body)
     assert (response.status, response.json()) == (400, {"error": error})
@@ -118,9 +144,11 @@ def test_model_errors_are_422_in_one_sentence(world):
     assert refused(name="t", scopes="") == {"message": "Scopes can't be blank"}
     assert refused(name="", scopes=[]) == {"message": "Name can't be blank and Scopes can't be blank"}
     assert refused(name="t", scopes=["k8s_proxy"], expires_at=too_far) == {
-        "message": f"Expiration date must be before {latest.isoformat()}"}
+        "message": f"Expiration date must be before {latest.isoformat()}"
+    }
     assert refused(name="", scopes=[], expires_at=too_far) == {
-        "message": f"Name can't be blank, Scopes can't be blank, and Expiration date must be before {latest}"}
+        "message": f"Name can't be blank, Scopes can't be blank, and Expiration date must be before {latest}"
+    }
 
 
 def test_nothing_is_stored_when_refused(world):
@@ -132,8 +160,11 @@ def test_nothing_is_stored_when_refused(world):
 
 
 def test_only_an_api_token_may_create_one(world):
-    for scopes, scope in ((["read_api"], "api"), (["read_user"], "read_user api read_api"),
-                          (["k8s_proxy"], "read_user api read_api")):
+    for scopes, scope in (
+        (["read_api"], "api"),
+        (["read_user"], "read_user api read_api"),
+        (["k8s_proxy"], "read_user api read_api"),
+    ):
         response = world.user(scopes=scopes).client.post(OWN, json_body={"name": "t", "scopes": ["k8s_proxy"]})
         assert (response.status, response.json()["scope"]) == (403, scope), scopes
     anonymous = ApiClient().post(OWN, json_body={})
@@ -182,10 +213,13 @@ def test_self_refuses_what_is_not_a_valid_token(world, api):
     assert ApiClient("glpat-nothing").get(SELF).json() == {"message": "401 Unauthorized"}
     assert ApiClient(job["token"]).get(SELF, auth="job-token").json() == {"message": "401 Unauthorized"}
     assert ApiClient(revoked.json()["token"]).get(SELF).json() == {
-        "error": "invalid_token", "error_description": "Token was revoked. You have to re-authorize from the user."}
+        "error": "invalid_token",
+        "error_description": "Token was revoked. You have to re-authorize from the user.",
+    }
     assert ApiClient("glpat-expired-self-token").get(SELF).json() == {
         "error": "invalid_token",
-        "error_description": "Token is expired. You can either do re-authorization or token refresh."}
+        "error_description": "Token is expired. You can either do re-authorization or token refresh.",
+    }
 
 
 def test_a_token_expiring_today_has_expired(world):
@@ -240,8 +274,9 @@ def test_recording_a_use_never_recreates_a_token(world):
     from cluster_agents.domain.models import PersonalAccessToken
     from cluster_agents.store.directory import directory
 
-    gone = PersonalAccessToken(id=1, user_id=1, name="gone", scopes=("k8s_proxy",),
-                               created_at="2020-01-01T00:00:00.000Z")
+    gone = PersonalAccessToken(
+        id=1, user_id=1, name="gone", scopes=("k8s_proxy",), created_at="2020-01-01T00:00:00.000Z"
+    )
     assert directory().record_pat_use("no-such-digest", gone) is False
     assert directory().get_pat_by_digest("no-such-digest") is None
 
@@ -253,11 +288,18 @@ def test_names_and_descriptions_longer_than_255_are_refused_not_failed(world, ap
     assert person.client.post(OWN, json_body={**base, "name": "n" * 255, "description": "d" * 255}).status == 201
     long_name = person.client.post(OWN, json_body={**base, "name": "n" * 256})
     huge = person.client.post(OWN, json_body={**base, "name": "t", "description": "d" * 900_000})
-    admin = api.post(f"/users/{person.id}/personal_access_tokens",
-                     json_body={"name": "n" * 300_000, "scopes": ["api"], "description": "d" * 300_000})
+    admin = api.post(
+        f"/users/{person.id}/personal_access_tokens",
+        json_body={"name": "n" * 300_000, "scopes": ["api"], "description": "d" * 300_000},
+    )
 
     assert (long_name.status, long_name.json()) == (422, {"message": "Name is too long (maximum is 255 characters)"})
     assert (huge.status, huge.json()) == (422, {"message": "Description is too long (maximum is 255 characters)"})
-    assert (admin.status, admin.json()) == (400, {"message": '400 Bad request - ["Name is too long (maximum is 255 '
-                                                             'characters)", "Description is too long (maximum is 255 '
-                                                             'characters)"]'})
+    assert (admin.status, admin.json()) == (
+        400,
+        {
+            "message": '400 Bad request - ["Name is too long (maximum is 255 '
+            'characters)", "Description is too long (maximum is 255 '
+            'characters)"]'
+        },
+    )

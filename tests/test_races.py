@@ -113,8 +113,9 @@ def project(local_api) -> dict:
 
 
 def _agent(local_api, project: dict, name: str) -> int:
-    made = Calls().send("setup", "POST", f"{local_api.base_url}/projects/{project['id']}/cluster_agents",
-                        json={"name": name})
+    made = Calls().send(
+        "setup", "POST", f"{local_api.base_url}/projects/{project['id']}/cluster_agents", json={"name": name}
+    )
     assert made[0] == 201, made
     return made[1]["id"]
 
@@ -162,8 +163,10 @@ def test_token_creates_and_revokes_on_one_agent(local_api, project):
     assert agent_item["active_tokens"] == len(active) == len(final)
     assert {i["id"] for i in active} | {i["id"] for i in revoked} == created  # every created token kept, once
     assert not {i["id"] for i in active} & {i["id"] for i in revoked}
-    print(f"\ntokens: {calls.total()} requests, {calls.retried} retried, {len(created)} created, "
-          f"{len(revoked)} revoked, {len(active)} active")
+    print(
+        f"\ntokens: {calls.total()} requests, {calls.retried} retried, {len(created)} created, "
+        f"{len(revoked)} revoked, {len(active)} active"
+    )
 
 
 # ---------------------------------------------------------------- URL configurations
@@ -173,8 +176,9 @@ def test_url_configuration_creates_and_deletes(local_api, project):
     calls = Calls()
 
     def create(agent: int, n: int) -> None:
-        calls.send("create", "POST", f"{base}/{agent}/url_configurations",
-                   json={"url": f"grpcs://agent-{n}.example.com:443"})
+        calls.send(
+            "create", "POST", f"{base}/{agent}/url_configurations", json={"url": f"grpcs://agent-{n}.example.com:443"}
+        )
 
     def delete(agent: int) -> None:
         status, listed = calls.send("list", "GET", f"{base}/{agent}/url_configurations")
@@ -252,16 +256,21 @@ def test_agent_deletes_racing_token_and_configuration_writes(local_api, project)
     base = f"{local_api.base_url}/projects/{project['id']}/cluster_agents"
     agents = [_agent(local_api, project, f"doomed-{n}") for n in range(6)]
     calls = Calls()
-    first_tokens = {agent: Calls().send("setup", "POST", f"{base}/{agent}/tokens", json={"name": "first"})[1]
-                    for agent in agents}
+    first_tokens = {
+        agent: Calls().send("setup", "POST", f"{base}/{agent}/tokens", json={"name": "first"})[1] for agent in agents
+    }
 
     tasks: list[Callable[[], Any]] = []
     for agent in agents:
         tokens = f"{base}/{agent}/tokens"
         tasks += [lambda u=tokens, n=n: calls.send("token", "POST", u, json={"name": f"t{n}"}) for n in range(8)]
         tasks += [lambda u=f"{tokens}/{first_tokens[agent]['id']}": calls.send("revoke", "DELETE", u)] * 2
-        tasks += [lambda u=f"{base}/{agent}/url_configurations", n=n:
-                  calls.send("configuration", "POST", u, json={"url": f"grpc://c{n}.example.com:80"}) for n in range(3)]
+        tasks += [
+            lambda u=f"{base}/{agent}/url_configurations", n=n: calls.send(
+                "configuration", "POST", u, json={"url": f"grpc://c{n}.example.com:80"}
+            )
+            for n in range(3)
+        ]
         tasks += [lambda u=f"{base}/{agent}", a=agent: calls.send(f"delete {a}", "DELETE", u)] * 2
     _run(tasks)
 
@@ -303,13 +312,13 @@ def hierarchy(local_api) -> dict:
     suffix = uuid.uuid4().hex[:8]
     group = _session().post(f"{base}/groups", json={"name": f"Ci {suffix}", "path": f"ci-{suffix}"}, timeout=60)
     assert group.status_code == 201, group.text
-    team = _session().post(f"{base}/groups", json={"name": "Team", "path": "team", "parent_id": group.json()["id"]},
-                           timeout=60)
+    team = _session().post(
+        f"{base}/groups", json={"name": "Team", "path": "team", "parent_id": group.json()["id"]}, timeout=60
+    )
     assert team.status_code == 201, team.text
     made = {}
     for name, namespace in (("kube", group.json()), ("app", team.json())):
-        response = _session().post(f"{base}/projects", json={"name": name, "namespace_id": namespace["id"]},
-                                   timeout=60)
+        response = _session().post(f"{base}/projects", json={"name": name, "namespace_id": namespace["id"]}, timeout=60)
         assert response.status_code == 201, response.text
         made[name] = response.json()
     return {"group": group.json(), "team": team.json(), **made}
@@ -332,15 +341,25 @@ def test_agents_configuring_the_same_group_at_once_all_end_up_in_its_item(local_
     calls = Calls()
 
     def configuration(agent: int, round_: int) -> dict:
-        return {"ci_access": {
-            "groups": [{"id": group["full_path"], "default_namespace": f"g{agent}-{round_}"},
-                       {"id": team["full_path"], "default_namespace": f"t{agent}-{round_}"}],
-            "projects": [{"id": app["path_with_namespace"], "default_namespace": f"p{agent}-{round_}"}]}}
+        return {
+            "ci_access": {
+                "groups": [
+                    {"id": group["full_path"], "default_namespace": f"g{agent}-{round_}"},
+                    {"id": team["full_path"], "default_namespace": f"t{agent}-{round_}"},
+                ],
+                "projects": [{"id": app["path_with_namespace"], "default_namespace": f"p{agent}-{round_}"}],
+            }
+        }
 
     def configure(agent: int) -> None:  # one agent's configurations in order; the agents race each other
         for round_ in range(3):
-            status, body = calls.send("configure", "POST", url, headers=_kas_headers(local_api),
-                                      json={"agent_id": agent, "agent_config": configuration(agent, round_)})
+            status, body = calls.send(
+                "configure",
+                "POST",
+                url,
+                headers=_kas_headers(local_api),
+                json={"agent_id": agent, "agent_config": configuration(agent, round_)},
+            )
             assert status == 204, body
 
     _run([lambda a=agent: configure(a) for agent in agents])
@@ -348,19 +367,25 @@ def test_agents_configuring_the_same_group_at_once_all_end_up_in_its_item(local_
     _no_server_errors(calls)
     items = assert_invariants(local_api)
     assert _ci_access_item(items, "group", group["id"]) == {
-        agent: {"default_namespace": f"g{agent}-2"} for agent in agents}
+        agent: {"default_namespace": f"g{agent}-2"} for agent in agents
+    }
     assert _ci_access_item(items, "group", team["id"]) == {
-        agent: {"default_namespace": f"t{agent}-2"} for agent in agents}
+        agent: {"default_namespace": f"t{agent}-2"} for agent in agents
+    }
     assert _ci_access_item(items, "project", app["id"]) == {
-        agent: {"default_namespace": f"p{agent}-2"} for agent in agents}
-    job = _session().post(f"{local_api.base_url}/admin/ci/jobs", json={"project_id": app["id"], "user_id": 1},
-                          timeout=60)
+        agent: {"default_namespace": f"p{agent}-2"} for agent in agents
+    }
+    job = _session().post(
+        f"{local_api.base_url}/admin/ci/jobs", json={"project_id": app["id"], "user_id": 1}, timeout=60
+    )
     assert job.status_code == 201, job.text
-    allowed = requests.get(f"{local_api.base_url}/job/allowed_agents", headers={"JOB-TOKEN": job.json()["token"]},
-                           timeout=60)
+    allowed = requests.get(
+        f"{local_api.base_url}/job/allowed_agents", headers={"JOB-TOKEN": job.json()["token"]}, timeout=60
+    )
     assert allowed.status_code == 200, allowed.text
     assert [(a["id"], a["configuration"]) for a in allowed.json()["allowed_agents"]] == [
-        (agent, {"default_namespace": f"p{agent}-2"}) for agent in sorted(agents)]  # the project's entries win
+        (agent, {"default_namespace": f"p{agent}-2"}) for agent in sorted(agents)
+    ]  # the project's entries win
     print(f"\nci_access: {calls.total()} requests, {calls.retried} retried")
 
 
@@ -377,8 +402,15 @@ def test_agent_deletes_racing_configurations_of_the_same_group(local_api, hierar
 
     tasks: list[Callable[[], Any]] = []
     for agent in agents:
-        tasks += [lambda a=agent: calls.send(f"configure {a}", "POST", url, headers=_kas_headers(local_api),
-                                             json={"agent_id": a, "agent_config": config})] * 3
+        tasks += [
+            lambda a=agent: calls.send(
+                f"configure {a}",
+                "POST",
+                url,
+                headers=_kas_headers(local_api),
+                json={"agent_id": a, "agent_config": config},
+            )
+        ] * 3
     for agent in doomed:
         tasks += [lambda a=agent: calls.send(f"delete {a}", "DELETE", f"{base}/{a}")] * 2
     _run(tasks)
@@ -407,28 +439,61 @@ def test_authorizations_racing_user_access_replacements_see_one_configuration_or
     agent = _agent(local_api, hierarchy["kube"], "proxy")
     group, team, app, kube = hierarchy["group"], hierarchy["team"], hierarchy["app"], hierarchy["kube"]
     name = f"proxied-{uuid.uuid4().hex[:8]}"
-    user = _session().post(f"{base}/users", json={"username": name, "name": name, "email": f"{name}@example.com"},
-                           timeout=60).json()
-    token = _session().post(f"{base}/users/{user['id']}/personal_access_tokens",
-                            json={"name": "k", "scopes": ["k8s_proxy"]}, timeout=60).json()["token"]
+    user = (
+        _session()
+        .post(f"{base}/users", json={"username": name, "name": name, "email": f"{name}@example.com"}, timeout=60)
+        .json()
+    )
+    token = (
+        _session()
+        .post(
+            f"{base}/users/{user['id']}/personal_access_tokens", json={"name": "k", "scopes": ["k8s_proxy"]}, timeout=60
+        )
+        .json()["token"]
+    )
     for kind, source in (("groups", team), ("projects", kube)):
-        made = _session().post(f"{base}/{kind}/{source['id']}/members",
-                               json={"user_id": user["id"], "access_level": 30}, timeout=60)
+        made = _session().post(
+            f"{base}/{kind}/{source['id']}/members", json={"user_id": user["id"], "access_level": 30}, timeout=60
+        )
         assert made.status_code == 201, made.text
     developer = ["guest", "planner", "reporter", "developer"]
     configurations = [  # (configuration, the answer it gives)
-        ({"ci_access": {"groups": [{"id": group["full_path"]}]},
-          "user_access": {"access_as": {"user": {}}, "projects": [{"id": app["path_with_namespace"]},
-                                                                  {"id": kube["path_with_namespace"]}]}},
-         (201, {"user": {"projects": [{"id": pid, "roles": developer} for pid in sorted((app["id"], kube["id"]))],
-                         "groups": []}})),
-        ({"user_access": {"access_as": {"user": {}}, "groups": [{"id": team["full_path"]}]}},
-         (201, {"user": {"projects": [], "groups": [{"id": team["id"], "roles": developer}]}})),
-        ({"ci_access": {"projects": [{"id": app["path_with_namespace"]}]}},
-         (403, {"message": "`user_access` keyword is not found in agent config file."})),
-        ({"user_access": {"access_as": {"agent": {}}, "groups": [{"id": group["full_path"]}],
-                          "projects": [{"id": app["path_with_namespace"]}]}},
-         (201, {"agent": {}})),
+        (
+            {
+                "ci_access": {"groups": [{"id": group["full_path"]}]},
+                "user_access": {
+                    "access_as": {"user": {}},
+                    "projects": [{"id": app["path_with_namespace"]}, {"id": kube["path_with_namespace"]}],
+                },
+            },
+            (
+                201,
+                {
+                    "user": {
+                        "projects": [{"id": pid, "roles": developer} for pid in sorted((app["id"], kube["id"]))],
+                        "groups": [],
+                    }
+                },
+            ),
+        ),
+        (
+            {"user_access": {"access_as": {"user": {}}, "groups": [{"id": team["full_path"]}]}},
+            (201, {"user": {"projects": [], "groups": [{"id": team["id"], "roles": developer}]}}),
+        ),
+        (
+            {"ci_access": {"projects": [{"id": app["path_with_namespace"]}]}},
+            (403, {"message": "`user_access` keyword is not found in agent config file."}),
+        ),
+        (
+            {
+                "user_access": {
+                    "access_as": {"agent": {}},
+                    "groups": [{"id": group["full_path"]}],
+                    "projects": [{"id": app["path_with_namespace"]}],
+                }
+            },
+            (201, {"agent": {}}),
+        ),
     ]
     expected = [answer for _, answer in configurations]
     calls = Calls()
@@ -436,16 +501,25 @@ def test_authorizations_racing_user_access_replacements_see_one_configuration_or
     def write(offset: int) -> None:
         for round_ in range(8):
             config = configurations[(offset + round_) % len(configurations)][0]
-            status, body = calls.send("configure", "POST", url, headers=_kas_headers(local_api),
-                                      json={"agent_id": agent, "agent_config": config})
+            status, body = calls.send(
+                "configure",
+                "POST",
+                url,
+                headers=_kas_headers(local_api),
+                json={"agent_id": agent, "agent_config": config},
+            )
             assert status == 204, body
 
     seen: list[tuple[int, Any]] = []
 
     def read() -> None:
-        status, body = calls.send("authorize", "POST", f"{base}/internal/kubernetes/authorize_proxy_user",
-                                  headers=_kas_headers(local_api),
-                                  json={"agent_id": agent, "access_type": "personal_access_token", "access_key": token})
+        status, body = calls.send(
+            "authorize",
+            "POST",
+            f"{base}/internal/kubernetes/authorize_proxy_user",
+            headers=_kas_headers(local_api),
+            json={"agent_id": agent, "access_type": "personal_access_token", "access_key": token},
+        )
         if status == 201:
             assert body["agent"] == {"id": agent, "config_project": {"id": kube["id"]}}, body
             assert body["user"] == {"id": user["id"], "username": name}, body
@@ -460,5 +534,7 @@ def test_authorizations_racing_user_access_replacements_see_one_configuration_or
     _no_server_errors(calls)
     assert len({repr(answer) for answer in seen}) >= 2, Counter(repr(answer) for answer in seen)
     assert_invariants(local_api)
-    print(f"\nuser_access: {calls.total()} requests, {calls.retried} retried, "
-          f"{len({repr(a) for a in seen})} distinct answers")
+    print(
+        f"\nuser_access: {calls.total()} requests, {calls.retried} retried, "
+        f"{len({repr(a) for a in seen})} distinct answers"
+    )

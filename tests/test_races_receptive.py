@@ -45,8 +45,11 @@ def test_deleting_agents_while_the_agent_server_lists_them(local_api, project):
     for number in range(16):
         agent = _agent(local_api, project, f"listed-{number}")
         url = f"grpcs://agent-{agent}.example.com:443"
-        made = _session().post(f"{base}/{agent}/url_configurations", timeout=60, json={
-            "url": url, "ca_cert": base64.b64encode(ca).decode(), "tls_host": f"agent-{agent}.example.com"})
+        made = _session().post(
+            f"{base}/{agent}/url_configurations",
+            timeout=60,
+            json={"url": url, "ca_cert": base64.b64encode(ca).decode(), "tls_host": f"agent-{agent}.example.com"},
+        )
         assert made.status_code == 201, made.text
         expected[agent] = {"url": url, "public_key": base64.b64decode(made.json()["public_key"])}
     doomed = sorted(expected)[::2]  # half are deleted, half stay
@@ -64,8 +67,12 @@ def test_deleting_agents_while_the_agent_server_lists_them(local_api, project):
 
     def listing() -> None:
         sent = time.monotonic()
-        status, body = calls.send("list", "GET", f"{local_api.base_url}/internal/kubernetes/receptive_agents",
-                                  headers={"Gitlab-Kas-Api-Request": kas_jwt()})
+        status, body = calls.send(
+            "list",
+            "GET",
+            f"{local_api.base_url}/internal/kubernetes/receptive_agents",
+            headers={"Gitlab-Kas-Api-Request": kas_jwt()},
+        )
         assert status == 200, (status, body)
         with lock:
             listings.append((sent, time.monotonic(), body["agents"]))
@@ -84,10 +91,14 @@ def test_deleting_agents_while_the_agent_server_lists_them(local_api, project):
             if entry["id"] not in expected:
                 continue  # another test's agent on the shared server
             want = expected[entry["id"]]
-            whole = (entry["url"] == want["url"] and entry["ca_cert"] == ca.decode()
-                     and entry["tls_host"] == f"agent-{entry['id']}.example.com" and entry["mtls"] is None
-                     and isinstance(entry["jwt"], dict)
-                     and _public_half(base64.b64decode(entry["jwt"]["private_key"])) == want["public_key"])
+            whole = (
+                entry["url"] == want["url"]
+                and entry["ca_cert"] == ca.decode()
+                and entry["tls_host"] == f"agent-{entry['id']}.example.com"
+                and entry["mtls"] is None
+                and isinstance(entry["jwt"], dict)
+                and _public_half(base64.b64decode(entry["jwt"]["private_key"])) == want["public_key"]
+            )
             if not whole:
                 problems.append(f"agent {entry['id']}: listed incomplete or inconsistent: {entry}")
             answered = deleted_at.get(entry["id"])
@@ -95,12 +106,18 @@ def test_deleting_agents_while_the_agent_server_lists_them(local_api, project):
                 problems.append(f"agent {entry['id']} listed by a request sent after its delete answered")
     assert problems == [], problems[:5]
 
-    status, body = calls.send("list", "GET", f"{local_api.base_url}/internal/kubernetes/receptive_agents",
-                              headers={"Gitlab-Kas-Api-Request": kas_jwt()})
+    status, body = calls.send(
+        "list",
+        "GET",
+        f"{local_api.base_url}/internal/kubernetes/receptive_agents",
+        headers={"Gitlab-Kas-Api-Request": kas_jwt()},
+    )
     assert status == 200
     listed = {entry["id"] for entry in body["agents"]}
     assert listed & set(doomed) == set()
     assert set(expected) - set(doomed) <= listed
     assert_invariants(local_api)
-    print(f"\nreceptive list during deletes: {calls.total()} requests, {calls.retried} retried, "
-          f"{sum(len(entries) for _, _, entries in listings)} entries checked")
+    print(
+        f"\nreceptive list during deletes: {calls.total()} requests, {calls.retried} retried, "
+        f"{sum(len(entries) for _, _, entries in listings)} entries checked"
+    )

@@ -49,14 +49,37 @@ def estate(world, api):
     mtls_agent = create_agent(api, second["id"], "mtls")
     jwt_agent = create_agent(api, first["id"], "jwt")
     pki = Pki(rsa_client=True)
-    mtls = configure_url(api, second["id"], mtls_agent["id"], {
-        "url": "grpcs://mtls.example.com:443", "client_cert": ruby_encode64(pki.client_cert),
-        "client_key": ruby_encode64(pki.client_key), "ca_cert": ruby_encode64(pki.ca_cert)})
-    jwt = configure_url(api, first["id"], jwt_agent["id"], {
-        "url": "grpcs://agent.example.com:443", "ca_cert": base64.b64encode(pki.ca_cert).decode(),
-        "tls_host": "agent.example.com"})
-    return {"first": first, "second": second, "plain": plain, "mtls_agent": mtls_agent, "jwt_agent": jwt_agent,
-            "pki": pki, "mtls": mtls, "jwt": jwt}
+    mtls = configure_url(
+        api,
+        second["id"],
+        mtls_agent["id"],
+        {
+            "url": "grpcs://mtls.example.com:443",
+            "client_cert": ruby_encode64(pki.client_cert),
+            "client_key": ruby_encode64(pki.client_key),
+            "ca_cert": ruby_encode64(pki.ca_cert),
+        },
+    )
+    jwt = configure_url(
+        api,
+        first["id"],
+        jwt_agent["id"],
+        {
+            "url": "grpcs://agent.example.com:443",
+            "ca_cert": base64.b64encode(pki.ca_cert).decode(),
+            "tls_host": "agent.example.com",
+        },
+    )
+    return {
+        "first": first,
+        "second": second,
+        "plain": plain,
+        "mtls_agent": mtls_agent,
+        "jwt_agent": jwt_agent,
+        "pki": pki,
+        "mtls": mtls,
+        "jwt": jwt,
+    }
 
 
 def test_every_receptive_agent_in_agent_id_order_with_what_kas_needs(estate):
@@ -69,13 +92,21 @@ def test_every_receptive_agent_in_agent_id_order_with_what_kas_needs(estate):
     assert [list(entry) for entry in body["agents"]] == [KEYS, KEYS]
     pki = estate["pki"]
     assert mtls_entry == {
-        "id": estate["mtls_agent"]["id"], "url": "grpcs://mtls.example.com:443", "ca_cert": pki.ca_cert.decode(),
-        "tls_host": None, "jwt": None,
+        "id": estate["mtls_agent"]["id"],
+        "url": "grpcs://mtls.example.com:443",
+        "ca_cert": pki.ca_cert.decode(),
+        "tls_host": None,
+        "jwt": None,
         "mtls": {"client_key": pki.client_key.decode(), "client_cert": pki.client_cert.decode()},
     }
     assert list(mtls_entry["mtls"]) == ["client_key", "client_cert"]
     assert (jwt_entry["id"], jwt_entry["url"], jwt_entry["ca_cert"], jwt_entry["tls_host"], jwt_entry["mtls"]) == (
-        estate["jwt_agent"]["id"], "grpcs://agent.example.com:443", pki.ca_cert.decode(), "agent.example.com", None)
+        estate["jwt_agent"]["id"],
+        "grpcs://agent.example.com:443",
+        pki.ca_cert.decode(),
+        "agent.example.com",
+        None,
+    )
     assert list(jwt_entry["jwt"]) == ["private_key"]
     private_key = jwt_entry["jwt"]["private_key"]
     assert len(private_key) == 44 and "\n" not in private_key
@@ -91,8 +122,12 @@ def test_none_is_an_empty_list_and_parameters_and_pagination_are_ignored(aws):
 
 
 def test_only_the_kas_jwt_counts(estate):
-    for headers in ({}, {"Gitlab-Kas-Api-Request": kas_jwt(secret=b"x" * 32)},
-                    {"Gitlab-Kas-Api-Request": "garbage"}, {"Gitlab-Kas-Api-Request": kas_jwt(aud="other")}):
+    for headers in (
+        {},
+        {"Gitlab-Kas-Api-Request": kas_jwt(secret=b"x" * 32)},
+        {"Gitlab-Kas-Api-Request": "garbage"},
+        {"Gitlab-Kas-Api-Request": kas_jwt(aud="other")},
+    ):
         response = receptive(headers)
         assert (response.status, response.json()) == (401, KAS_INVALID), headers
     # an agent token or a PAT is neither needed nor a substitute
@@ -103,8 +138,10 @@ def test_only_the_kas_jwt_counts(estate):
 
 def test_deleting_a_configuration_or_an_agent_takes_it_off_the_list(estate, api):
     first, second = estate["first"]["id"], estate["second"]["id"]
-    assert [entry["id"] for entry in receptive().json()["agents"]] == [estate["mtls_agent"]["id"],
-                                                                      estate["jwt_agent"]["id"]]
+    assert [entry["id"] for entry in receptive().json()["agents"]] == [
+        estate["mtls_agent"]["id"],
+        estate["jwt_agent"]["id"],
+    ]
     base = f"/projects/{second}/cluster_agents/{estate['mtls_agent']['id']}/url_configurations"
     assert api.delete(f"{base}/{estate['mtls']['id']}").status == 204
     assert [entry["id"] for entry in receptive().json()["agents"]] == [estate["jwt_agent"]["id"]]
@@ -248,14 +285,17 @@ def test_configurations_written_before_the_index_are_backfilled(estate, api, aws
     assert receptive().json() == {"agents": []}
     assert check_items(scan_all(ddb, table)).violations == [
         f"AGENT#{agent['id']} U: URL configuration missing from the receptive-agents index"
-        for agent in sorted((estate["mtls_agent"], estate["jwt_agent"]), key=lambda agent: agent["id"])]
+        for agent in sorted((estate["mtls_agent"], estate["jwt_agent"]), key=lambda agent: agent["id"])
+    ]
     stale = list(backfill_receptive_index.configurations(table))
     assert backfill_receptive_index.main(["--table", table]) == 0
     assert backfill_receptive_index.backfill(table) == (2, 0)  # idempotent
     report = check_items(scan_all(ddb, table))
     assert report.ok, report.violations
-    assert [entry["id"] for entry in receptive().json()["agents"]] == [estate["mtls_agent"]["id"],
-                                                                      estate["jwt_agent"]["id"]]
+    assert [entry["id"] for entry in receptive().json()["agents"]] == [
+        estate["mtls_agent"]["id"],
+        estate["jwt_agent"]["id"],
+    ]
 
     base = f"/projects/{estate['second']['id']}/cluster_agents/{estate['mtls_agent']['id']}/url_configurations"
     assert api.delete(f"{base}/{estate['mtls']['id']}").status == 204

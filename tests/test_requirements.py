@@ -23,8 +23,11 @@ def _project_requirements() -> dict[str, Requirement]:
 
 def _layer_requirements() -> dict[str, Requirement]:
     lines = (ROOT / "layers/common/requirements.txt").read_text().splitlines()
-    return {Requirement(line).name.lower(): Requirement(line)
-            for line in (raw.split("#")[0].strip() for raw in lines) if line}
+    return {
+        Requirement(line).name.lower(): Requirement(line)
+        for line in (raw.split("#")[0].strip() for raw in lines)
+        if line
+    }
 
 
 def test_the_layer_installs_what_pyproject_declares():

@@ -106,9 +106,18 @@ def test_allowed_agents_is_three_round_trips_at_any_group_depth(world, api, dept
     home = world.project("kube", namespace_id=groups[0]["id"] if groups else None)
     agents = [create_agent(api, home["id"], f"agent-{number}") for number in range(3)]
     for agent in agents:
-        assert configure(agent["id"], {"ci_access": {
-            "projects": [{"id": app["path_with_namespace"], "default_namespace": "p"}],
-            "groups": [{"id": group["full_path"]} for group in groups]}}).status == 204
+        assert (
+            configure(
+                agent["id"],
+                {
+                    "ci_access": {
+                        "projects": [{"id": app["path_with_namespace"], "default_namespace": "p"}],
+                        "groups": [{"id": group["full_path"]} for group in groups],
+                    }
+                },
+            ).status
+            == 204
+        )
     own = create_agent(api, app["id"], "own")
     developer = world.user("developer")
     world.member("project", app["id"], developer, 30)
@@ -137,14 +146,20 @@ def test_agent_configuration_writes_each_source_once_in_one_transaction(world, a
     home = world.project("kube", namespace_id=root["id"])
     world.project("app", namespace_id=team["id"])
     warming = create_agent(api, home["id"], "warming")  # the container reads and caches the paths
-    assert configure(warming["id"], {"ci_access": {"projects": [{"id": "acme/team/app"}],
-                                                   "groups": [{"id": "acme"}, {"id": "acme/team"}]}}).status == 204
+    assert (
+        configure(
+            warming["id"],
+            {"ci_access": {"projects": [{"id": "acme/team/app"}], "groups": [{"id": "acme"}, {"id": "acme/team"}]}},
+        ).status
+        == 204
+    )
     agent = create_agent(api, home["id"], "deployer")
     assert configure(agent["id"], {"ci_access": {"groups": [{"id": "acme"}]}}).status == 204
 
     with RoundTrips().measure() as calls:
-        response = configure(agent["id"], {"ci_access": {"projects": [{"id": "acme/team/app"}],
-                                                         "groups": [{"id": "acme/team"}]}})  # acme goes
+        response = configure(
+            agent["id"], {"ci_access": {"projects": [{"id": "acme/team/app"}], "groups": [{"id": "acme/team"}]}}
+        )  # acme goes
     assert response.status == 204
     assert [(call.operation, call.table, call.keys) for call in calls.calls] == [
         ("Query", "Agents", "AGENT#"),
@@ -167,8 +182,9 @@ def test_metadata_and_own_token_routes(world, send):
         assert ApiClient(person.token).request("HEAD", "/metadata").status == 200
     with RoundTrips().measure() as own:
         assert ApiClient(person.token).get("/personal_access_tokens/self").status == 200
-    create = send("POST", "/user/personal_access_tokens", {"name": "kubectl", "scopes": ["k8s_proxy"]}, 201,
-                  measure=True)
+    create = send(
+        "POST", "/user/personal_access_tokens", {"name": "kubectl", "scopes": ["k8s_proxy"]}, 201, measure=True
+    )
 
     for calls in (*reads.values(), head, own):
         assert [(call.operation, call.table, call.keys) for call in calls.calls] == [("GetItem", "Directory", "PAT#")]
@@ -190,8 +206,19 @@ def test_authorize_proxy_user_is_two_reads_and_at_most_one_write(world, api):
     home = world.project("kube", namespace_id=root["id"])
     app = world.project("app", namespace_id=team["id"])
     agent = create_agent(api, home["id"], "proxy")
-    assert configure(agent["id"], {"user_access": {"access_as": {"user": {}}, "projects": [{"id": "acme/team/app"}],
-                                                   "groups": [{"id": "acme/team"}]}}).status == 204
+    assert (
+        configure(
+            agent["id"],
+            {
+                "user_access": {
+                    "access_as": {"user": {}},
+                    "projects": [{"id": "acme/team/app"}],
+                    "groups": [{"id": "acme/team"}],
+                }
+            },
+        ).status
+        == 204
+    )
     alice = world.user("alice", scopes=["k8s_proxy"])
     world.member("project", app["id"], alice, 30)
 
@@ -205,7 +232,10 @@ def test_authorize_proxy_user_is_two_reads_and_at_most_one_write(world, api):
     ]
     assert [(call.operation, call.table, call.keys) for call in warm.calls] == reads
     assert [(call.operation, call.table, call.keys) for call in first.calls] == [
-        reads[0], ("UpdateItem", "Directory", "PAT#"), reads[1]]
+        reads[0],
+        ("UpdateItem", "Directory", "PAT#"),
+        reads[1],
+    ]
     assert warm.dynamodb <= READ_LIMIT and first.dynamodb <= READ_LIMIT and first.kms == warm.kms == 0
 
 
@@ -216,8 +246,10 @@ def test_agent_configuration_replaces_ci_access_and_user_access_in_one_transacti
     home = world.project("kube", namespace_id=root["id"])
     world.project("app", namespace_id=root["id"])
     warming = create_agent(api, home["id"], "warming")
-    config = {"ci_access": {"groups": [{"id": "acme"}]},
-              "user_access": {"access_as": {"agent": {}}, "projects": [{"id": "acme/app"}]}}
+    config = {
+        "ci_access": {"groups": [{"id": "acme"}]},
+        "user_access": {"access_as": {"agent": {}}, "projects": [{"id": "acme/app"}]},
+    }
     assert configure(warming["id"], config).status == 204
     agent = create_agent(api, home["id"], "deployer")
 
@@ -232,6 +264,8 @@ def test_agent_configuration_replaces_ci_access_and_user_access_in_one_transacti
         assert configure(agent["id"], config).status == 204
     assert [call.operation for call in unchanged.calls] == ["Query", "BatchGetItem"]
     assert calls.dynamodb <= WRITE_LIMIT
+
+
 def test_agent_server_routes(agent, send, world):
     """receptive_agents: one Query of the receptive-agents index, no KMS when warm (the data key is
     decrypted once per container); verify_project_access: the token's lookup and its agent (its use
@@ -243,8 +277,9 @@ def test_agent_server_routes(agent, send, world):
     send("POST", f"{agent.path}/url_configurations", {"url": "grpc://agent.example.com"}, 201)
     token = create_token(ApiClient("glpat-root-token-for-tests-000"), agent.project["id"], agent.id)["token"]
 
-    def measured(method: str, path: str, headers: dict, body: object = None, query: dict | None = None,
-                 status: int = 200):
+    def measured(
+        method: str, path: str, headers: dict, body: object = None, query: dict | None = None, status: int = 200
+    ):
         with RoundTrips().measure() as calls:
             response = client.send(Request(method, path, headers, body, query=query, expect=status))
         assert response.status == status, response.body
@@ -264,7 +299,9 @@ def test_agent_server_routes(agent, send, world):
     assert operations(again) == ["GetItem", "Query"] and again.kms == 0
     assert max(first.dynamodb, again.dynamodb) <= WRITE_LIMIT and again.dynamodb <= READ_LIMIT
 
-    for path, body in (("/internal/kubernetes/usage_metrics", {"counters": {"k8s_api_proxy_request": 1}}),
-                       ("/internal/kubernetes/agent_events", {"events": {"register_agent_at_kas": [{}]}})):
+    for path, body in (
+        ("/internal/kubernetes/usage_metrics", {"counters": {"k8s_api_proxy_request": 1}}),
+        ("/internal/kubernetes/agent_events", {"events": {"register_agent_at_kas": [{}]}}),
+    ):
         calls = measured("POST", path, kas_headers(), body, status=204)
         assert calls.calls == []

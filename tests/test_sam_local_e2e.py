@@ -78,14 +78,19 @@ def test_url_configuration(gl):
 def test_agent_server_and_a_jobs_allowed_agents(gl, setup):
     project, agent = setup
     token = gl.http_post(f"/projects/{project.id}/cluster_agents/{agent.id}/tokens", post_data={"name": "kas"})
-    info = requests.get(f"{BASE}/api/v4/internal/agents/agentk/agent_info", headers=kas_headers(token["token"]),
-                        timeout=TIMEOUT)
+    info = requests.get(
+        f"{BASE}/api/v4/internal/agents/agentk/agent_info", headers=kas_headers(token["token"]), timeout=TIMEOUT
+    )
     assert info.status_code == 200, info.text
     assert (info.json()["agent_id"], info.json()["agent_name"]) == (agent.id, "edge")
 
     config = {"ci_access": {"projects": [{"id": project.path_with_namespace, "default_namespace": "app"}]}}
-    configured = requests.post(f"{BASE}/api/v4/internal/kubernetes/agent_configuration", headers=kas_headers(),
-                               json={"agent_id": agent.id, "agent_config": config}, timeout=TIMEOUT)
+    configured = requests.post(
+        f"{BASE}/api/v4/internal/kubernetes/agent_configuration",
+        headers=kas_headers(),
+        json={"agent_id": agent.id, "agent_config": config},
+        timeout=TIMEOUT,
+    )
     assert configured.status_code == 204, configured.text
 
     job = gl.http_post("/admin/ci/jobs", post_data={"project_id": project.id, "user_id": gl.user.id})
@@ -93,6 +98,9 @@ def test_agent_server_and_a_jobs_allowed_agents(gl, setup):
     assert allowed.status_code == 200, allowed.text
     assert [a["id"] for a in allowed.json()["allowed_agents"]] == [agent.id]
     assert allowed.json()["allowed_agents"][0]["configuration"] == {"default_namespace": "app"}
-    stale = requests.get(f"{BASE}/api/v4/internal/agents/agentk/agent_info", timeout=TIMEOUT,
-                         headers={"Gitlab-Kas-Api-Request": "not-a-jwt", "Gitlab-Agentk-Api-Request": token["token"]})
+    stale = requests.get(
+        f"{BASE}/api/v4/internal/agents/agentk/agent_info",
+        timeout=TIMEOUT,
+        headers={"Gitlab-Kas-Api-Request": "not-a-jwt", "Gitlab-Agentk-Api-Request": token["token"]},
+    )
     assert stale.status_code == 401

@@ -42,7 +42,7 @@ def encodings(secret: bytes) -> set[bytes]:
     for shift in range(3):  # base64 of the secret inside a larger blob, at each byte alignment
         encoded = base64.b64encode(bytes(shift) + secret)
         start = (4 * shift + 2) // 3
-        forms.add(encoded[start + 1:-4] if shift else encoded[:-4])
+        forms.add(encoded[start + 1 : -4] if shift else encoded[:-4])
     try:
         text = secret.decode("utf-8")
     except UnicodeDecodeError:
@@ -106,8 +106,9 @@ def stored_items(aws) -> Iterable[tuple[str, dict[str, Any]]]:
 
 def kas_headers(agent_token: str | None = None) -> tuple[dict[str, str], str]:
     now = int(time.time())
-    token = jwt.encode({"iss": "gitlab-kas", "aud": "gitlab", "exp": now + 5}, base64.b64decode(KAS_SECRET),
-                       algorithm="HS256")
+    token = jwt.encode(
+        {"iss": "gitlab-kas", "aud": "gitlab", "exp": now + 5}, base64.b64decode(KAS_SECRET), algorithm="HS256"
+    )
     headers = {"Gitlab-Kas-Api-Request": token}
     if agent_token:
         headers["Authorization"] = f"Bearer {agent_token}"
@@ -163,8 +164,9 @@ def run(aws, api, world, logs):
     spare = ok(creating["PAT"], 201)
     found.add("spare PAT", spare["token"])
     ok(api.delete(f"/personal_access_tokens/{spare['id']}"), 204)  # revoked: its token still a secret
-    creating["own PAT"] = dev.client.post("/user/personal_access_tokens",
-                                          json_body={"name": "kubectl", "scopes": ["k8s_proxy"]})
+    creating["own PAT"] = dev.client.post(
+        "/user/personal_access_tokens", json_body={"name": "kubectl", "scopes": ["k8s_proxy"]}
+    )
     own = ok(creating["own PAT"], 201)
     found.add("own k8s_proxy PAT", own["token"])
     keep(ApiClient(own["token"]).get("/personal_access_tokens/self"))
@@ -183,12 +185,20 @@ def run(aws, api, world, logs):
 
     pki = Pki()
     found.add_pem("mTLS client key", pki.client_key)
-    creating["mTLS configuration"] = dev.client.post(f"{base}/{mtls_agent['id']}/url_configurations", json_body={
-        "url": "grpcs://agent.example.com:443", "client_cert": b64(pki.client_cert), "client_key": b64(pki.client_key),
-        "ca_cert": b64(pki.ca_cert), "tls_host": "agent.example.com"})
+    creating["mTLS configuration"] = dev.client.post(
+        f"{base}/{mtls_agent['id']}/url_configurations",
+        json_body={
+            "url": "grpcs://agent.example.com:443",
+            "client_cert": b64(pki.client_cert),
+            "client_key": b64(pki.client_key),
+            "ca_cert": b64(pki.ca_cert),
+            "tls_host": "agent.example.com",
+        },
+    )
     ok(creating["mTLS configuration"], 201)
-    creating["JWT configuration"] = dev.client.post(f"{base}/{jwt_agent['id']}/url_configurations",
-                                                    json_body={"url": "grpc://localhost:8080"})
+    creating["JWT configuration"] = dev.client.post(
+        f"{base}/{jwt_agent['id']}/url_configurations", json_body={"url": "grpc://localhost:8080"}
+    )
     ok(creating["JWT configuration"], 201)
     kind, private = url_configurations().private_material(jwt_agent["id"])
     assert kind == "private_key" and len(private) == 32
@@ -196,8 +206,12 @@ def run(aws, api, world, logs):
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-    found.add_pem("Ed25519 private key (PEM)", Ed25519PrivateKey.from_private_bytes(private).private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    found.add_pem(
+        "Ed25519 private key (PEM)",
+        Ed25519PrivateKey.from_private_bytes(private).private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        ),
+    )
     found.add("token digest key", keys._digest_key())
     found.add("data key", keys._current_data_key().plaintext)
 
@@ -209,8 +223,16 @@ def run(aws, api, world, logs):
     keep(ApiClient().get("/internal/kubernetes/agent_info", headers=headers))
     headers, request_jwt = kas_headers()
     found.add("KAS request JWT (configuration)", request_jwt)
-    keep(ApiClient().post("/internal/kubernetes/agent_configuration", headers=headers, json_body={
-        "agent_id": mtls_agent["id"], "agent_config": {"ci_access": {"projects": [{"id": "secretive/vault"}]}}}))
+    keep(
+        ApiClient().post(
+            "/internal/kubernetes/agent_configuration",
+            headers=headers,
+            json_body={
+                "agent_id": mtls_agent["id"],
+                "agent_config": {"ci_access": {"projects": [{"id": "secretive/vault"}]}},
+            },
+        )
+    )
     keep(ApiClient(job["token"]).get("/job/allowed_agents", auth="job-token"))
     keep(ApiClient().get("/job/allowed_agents", params={"job_token": job["token"]}))
 
@@ -219,8 +241,16 @@ def run(aws, api, world, logs):
     keep(ApiClient("glpat-" + "x" * 20).get("/user"))
     keep(ApiClient(live["token"]).get(base))  # an agent token where a PAT belongs
     keep(ApiClient(job["token"]).get(base, auth="job-token"))  # a job token on a user route
-    keep(dev.client.post(f"{base}/{jwt_agent['id']}/url_configurations", json_body={
-        "url": "grpcs://x.example.com", "client_cert": b64(pki.client_cert), "client_key": b64(pki.client_key)}))
+    keep(
+        dev.client.post(
+            f"{base}/{jwt_agent['id']}/url_configurations",
+            json_body={
+                "url": "grpcs://x.example.com",
+                "client_cert": b64(pki.client_cert),
+                "client_key": b64(pki.client_key),
+            },
+        )
+    )
     keep(dev.client.post(f"{base}/{mtls_agent['id']}/tokens", json_body={"name": "x" * 300}))
     keep(dev.client.get(base, params={"private_token": dev.token, "per_page": 1}))  # Link must not echo it
     headers, _ = kas_headers(doomed["token"])
@@ -230,10 +260,21 @@ def run(aws, api, world, logs):
     keep(ApiClient(job["token"]).put(f"/jobs/{job['id']}", json_body={"state": "success"}, auth="job-token"))
 
     # Everything read again.
-    for path in (base, f"{base}/{mtls_agent['id']}", tokens, f"{tokens}/{live['id']}", f"{tokens}/{doomed['id']}",
-                 f"{base}/{mtls_agent['id']}/url_configurations", f"{base}/{jwt_agent['id']}/url_configurations",
-                 f"/projects/{project['id']}", f"/projects/{project['id']}/members", f"/groups/{group['id']}",
-                 f"/groups/{group['id']}/members", "/user", f"/users/{dev.id}"):
+    for path in (
+        base,
+        f"{base}/{mtls_agent['id']}",
+        tokens,
+        f"{tokens}/{live['id']}",
+        f"{tokens}/{doomed['id']}",
+        f"{base}/{mtls_agent['id']}/url_configurations",
+        f"{base}/{jwt_agent['id']}/url_configurations",
+        f"/projects/{project['id']}",
+        f"/projects/{project['id']}/members",
+        f"/groups/{group['id']}",
+        f"/groups/{group['id']}/members",
+        "/user",
+        f"/users/{dev.id}",
+    ):
         keep(dev.client.get(path))
         keep(api.get(path))
     for configuration in (creating["mTLS configuration"], creating["JWT configuration"]):
@@ -255,8 +296,9 @@ def test_nothing_at_rest_holds_a_secret(aws, run):
     # and the private material is there, sealed: a KMS envelope, not the key
     sealed = [item for _, item in stored_items(aws) if item.get("sk") == "U"]
     assert len(sealed) == 2
-    assert all(str(item.get("client_key_encrypted") or item.get("private_key_encrypted")).startswith("v2.")
-               for item in sealed)
+    assert all(
+        str(item.get("client_key_encrypted") or item.get("private_key_encrypted")).startswith("v2.") for item in sealed
+    )
 
 
 def test_no_log_line_holds_a_secret(run):
@@ -278,8 +320,12 @@ def test_no_later_response_carries_a_secret(run):
 
 def test_only_the_creating_response_carries_a_secret_once(run):
     found, creating, live, job, spare = run[0], run[2], run[4], run[5], run[6]
-    for name, token in (("agent token", live["token"]), ("job", job["token"]), ("PAT", spare["token"]),
-                        ("own PAT", creating["own PAT"].json()["token"])):
+    for name, token in (
+        ("agent token", live["token"]),
+        ("job", job["token"]),
+        ("PAT", spare["token"]),
+        ("own PAT", creating["own PAT"].json()["token"]),
+    ):
         assert creating[name].text.count(token) == 1, name
     for name in ("mTLS configuration", "JWT configuration"):
         body = creating[name].json()

@@ -33,8 +33,17 @@ KEYS = resources_of_type("AWS::KMS::Key", TEMPLATE)
 GET, BATCH_GET, QUERY = "dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query"
 PUT, UPDATE, DELETE = "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"
 BATCH_WRITE = "dynamodb:BatchWriteItem"
-DYNAMODB_WRITES = {PUT, UPDATE, DELETE, BATCH_WRITE, "dynamodb:PartiQLInsert", "dynamodb:PartiQLUpdate",
-                   "dynamodb:PartiQLDelete", "dynamodb:DeleteTable", "dynamodb:UpdateTable"}
+DYNAMODB_WRITES = {
+    PUT,
+    UPDATE,
+    DELETE,
+    BATCH_WRITE,
+    "dynamodb:PartiQLInsert",
+    "dynamodb:PartiQLUpdate",
+    "dynamodb:PartiQLDelete",
+    "dynamodb:DeleteTable",
+    "dynamodb:UpdateTable",
+}
 MAC = "kms:GenerateMac"
 
 # Exactly what each function may do, on which resource of the template (logical id).
@@ -100,7 +109,8 @@ def _table_override(resource: dict) -> str:
     assert RESOURCES[table]["Type"] == "AWS::DynamoDB::Table"
     assert condition == f"Use{table}Override"
     assert restored == {
-        "Fn::Sub": f"arn:${{AWS::Partition}}:dynamodb:${{AWS::Region}}:${{AWS::AccountId}}:table/${{{table}Override}}"}
+        "Fn::Sub": f"arn:${{AWS::Partition}}:dynamodb:${{AWS::Region}}:${{AWS::AccountId}}:table/${{{table}Override}}"
+    }
     return table
 
 
@@ -126,7 +136,8 @@ def _statements(logical_id: str) -> list[dict[str, Any]]:
         policies = resource["Properties"].get("Policies", [])
         for policy in policies:
             assert isinstance(policy, dict) and set(policy) == {"Statement"}, (
-                f"{logical_id}: only inline statements, no managed policy or SAM policy template: {policy!r}")
+                f"{logical_id}: only inline statements, no managed policy or SAM policy template: {policy!r}"
+            )
         return [statement for policy in policies for statement in policy["Statement"]]
     role = RESOURCES[_resource_id(resource["Properties"]["Role"])]
     assert role["Type"] == "AWS::IAM::Role"
@@ -180,7 +191,10 @@ def test_read_only_route_groups_have_no_write_action():
         # Reads only: the digest key, and for the agent server's receptive list the KAS secret and
         # Decrypt (pinned to that one function below).
         assert not {a for a in granted if a.startswith(("kms:", "secretsmanager:"))} - {
-            MAC, "kms:Decrypt", "secretsmanager:GetSecretValue"}, name
+            MAC,
+            "kms:Decrypt",
+            "secretsmanager:GetSecretValue",
+        }, name
 
 
 def test_only_the_agent_server_functions_read_the_kas_secret_and_only_the_generator_writes_it():
@@ -193,8 +207,12 @@ def test_only_the_agent_server_functions_read_the_kas_secret_and_only_the_genera
 def test_only_the_receptive_agents_function_can_decrypt_private_material():
     """SPEC §7.3: the agent server's receptive list is the only route that decrypts stored keys;
     its function serves that route alone and may decrypt with the data key and nothing else."""
-    decrypting = {(name, resource) for name in ALL_FUNCTIONS for resource, actions in permissions(name).items()
-                  if "kms:Decrypt" in actions}
+    decrypting = {
+        (name, resource)
+        for name in ALL_FUNCTIONS
+        for resource, actions in permissions(name).items()
+        if "kms:Decrypt" in actions
+    }
     assert decrypting == {("KasReceptiveFunction", "DataKey")}
     assert _api_routes("KasReceptiveFunction") == {("GET", "/api/v4/internal/kubernetes/receptive_agents")}
 
@@ -233,7 +251,8 @@ def test_kas_secret_is_retained_and_generated_once_before_the_agent_server_funct
     for name in ("KasFunction", "KasReceptiveFunction"):
         assert SERVERLESS_FUNCTIONS[name]["DependsOn"] == "KasSecretInitialValue"
         assert SERVERLESS_FUNCTIONS[name]["Properties"]["Environment"]["Variables"]["KAS_SECRET_ARN"] == {
-            "Ref": "KasSecret"}
+            "Ref": "KasSecret"
+        }
 
 
 class _FakeSecretsManager:
@@ -260,11 +279,17 @@ def _run_generator(request_type: str) -> tuple[_FakeSecretsManager, dict[str, An
     namespace: dict[str, Any] = {}
     exec(compile(code, "KasSecretGeneratorFunction", "exec"), namespace)  # the template's own inline code
     namespace["boto3"] = types.SimpleNamespace(client=lambda service: fake)
-    namespace["urllib"] = types.SimpleNamespace(request=types.SimpleNamespace(Request=urllib.request.Request,
-                                                                              urlopen=urlopen))
-    event = {"RequestType": request_type, "ResponseURL": "https://cloudformation.invalid/response",
-             "StackId": "stack", "RequestId": "request", "LogicalResourceId": "KasSecretInitialValue",
-             "ResourceProperties": {"SecretId": "arn:kas-secret"}}
+    namespace["urllib"] = types.SimpleNamespace(
+        request=types.SimpleNamespace(Request=urllib.request.Request, urlopen=urlopen)
+    )
+    event = {
+        "RequestType": request_type,
+        "ResponseURL": "https://cloudformation.invalid/response",
+        "StackId": "stack",
+        "RequestId": "request",
+        "LogicalResourceId": "KasSecretInitialValue",
+        "ResourceProperties": {"SecretId": "arn:kas-secret"},
+    }
     if request_type != "Create":
         event["PhysicalResourceId"] = "physical"
     namespace["handler"](event, types.SimpleNamespace(log_stream_name="stream"))
@@ -296,8 +321,11 @@ def test_function_logs_to_its_own_log_group_with_retention(logical_id):
     log_group = RESOURCES[log_group_id]
     assert log_group["Type"] == "AWS::Logs::LogGroup"
     assert log_group["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
-    users = [name for name, function in ALL_FUNCTIONS.items()
-             if function["Properties"]["LoggingConfig"]["LogGroup"] == {"Ref": log_group_id}]
+    users = [
+        name
+        for name, function in ALL_FUNCTIONS.items()
+        if function["Properties"]["LoggingConfig"]["LogGroup"] == {"Ref": log_group_id}
+    ]
     assert users == [logical_id]
 
 
@@ -348,17 +376,27 @@ def test_throttled_answers_tell_clients_when_to_retry():
 
 def test_the_local_server_answers_as_the_gateway_responses_say():
     responses = RESOURCES["ClusterAgentsApi"]["Properties"]["GatewayResponses"]
-    assert json.loads(serve.NOT_FOUND_BODY) == json.loads(responses["MISSING_AUTHENTICATION_TOKEN"]
-                                                          ["ResponseTemplates"]["application/json"])
-    assert json.loads(serve.TOO_LARGE_BODY) == json.loads(responses["REQUEST_TOO_LARGE"]
-                                                          ["ResponseTemplates"]["application/json"])
+    assert json.loads(serve.NOT_FOUND_BODY) == json.loads(
+        responses["MISSING_AUTHENTICATION_TOKEN"]["ResponseTemplates"]["application/json"]
+    )
+    assert json.loads(serve.TOO_LARGE_BODY) == json.loads(
+        responses["REQUEST_TOO_LARGE"]["ResponseTemplates"]["application/json"]
+    )
 
 
 def test_outputs_give_the_api_url():
     assert TEMPLATE["Outputs"]["ApiUrl"]["Value"] == {
-        "Fn::Sub": "https://${ClusterAgentsApi}.execute-api.${AWS::Region}.amazonaws.com/${StageName}"}
-    assert {"ApiDocsUrl", "AgentsTableName", "DirectoryTableName", "KasSecretArn", "TokenDigestKeyId", "DataKeyId",
-            "KasFunctionName"} <= set(TEMPLATE["Outputs"])
+        "Fn::Sub": "https://${ClusterAgentsApi}.execute-api.${AWS::Region}.amazonaws.com/${StageName}"
+    }
+    assert {
+        "ApiDocsUrl",
+        "AgentsTableName",
+        "DirectoryTableName",
+        "KasSecretArn",
+        "TokenDigestKeyId",
+        "DataKeyId",
+        "KasFunctionName",
+    } <= set(TEMPLATE["Outputs"])
 
 
 @pytest.mark.parametrize("logical_id", sorted(SERVERLESS_FUNCTIONS))
@@ -385,25 +423,30 @@ def test_receptive_agents_setting_is_a_parameter_of_every_function():
 
 
 def test_function_environment_resolves_parameters_and_takes_overrides():
-    resources = LocalResources(refs={"DirectoryTable": "d", "AgentsTable": "a", "TokenDigestKey": "k1",
-                                     "DataKey": "k2"})
+    resources = LocalResources(
+        refs={"DirectoryTable": "d", "AgentsTable": "a", "TokenDigestKey": "k1", "DataKey": "k2"}
+    )
     env = resources.function_environment(TEMPLATE)
     assert env["RECEPTIVE_AGENTS_ENABLED"] == "true" and env["EXTERNAL_URL"] == ""
     assert env["DIRECTORY_TABLE"] == "d" and env["AGENTS_TABLE"] == "a"
-    overridden = resources.function_environment(TEMPLATE, overrides={"RECEPTIVE_AGENTS_ENABLED": "false",
-                                                                     "DIRECTORY_TABLE": "not a parameter"})
+    overridden = resources.function_environment(
+        TEMPLATE, overrides={"RECEPTIVE_AGENTS_ENABLED": "false", "DIRECTORY_TABLE": "not a parameter"}
+    )
     assert overridden["RECEPTIVE_AGENTS_ENABLED"] == "false" and overridden["DIRECTORY_TABLE"] == "d"
 
 
 def test_kas_urls_are_parameters_fed_to_the_functions_and_to_make_serve():
     """``KAS_EXTERNAL_URL=wss://... make serve`` is the local form of the parameters (GET /metadata)."""
     env = TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]
-    for parameter, variable in (("KasExternalUrl", "KAS_EXTERNAL_URL"),
-                                ("KasExternalK8sProxyUrl", "KAS_EXTERNAL_K8S_PROXY_URL")):
+    for parameter, variable in (
+        ("KasExternalUrl", "KAS_EXTERNAL_URL"),
+        ("KasExternalK8sProxyUrl", "KAS_EXTERNAL_K8S_PROXY_URL"),
+    ):
         assert TEMPLATE["Parameters"][parameter]["Default"] == ""
         assert env[variable] == {"Ref": parameter}
-    resources = LocalResources(refs={"DirectoryTable": "d", "AgentsTable": "a", "TokenDigestKey": "k1",
-                                     "DataKey": "k2"})
+    resources = LocalResources(
+        refs={"DirectoryTable": "d", "AgentsTable": "a", "TokenDigestKey": "k1", "DataKey": "k2"}
+    )
     local = resources.function_environment(TEMPLATE, overrides={"KAS_EXTERNAL_URL": "wss://kas.example.com"})
     assert (local["KAS_EXTERNAL_URL"], local["KAS_EXTERNAL_K8S_PROXY_URL"]) == ("wss://kas.example.com", "")
 
@@ -413,22 +456,36 @@ def test_a_restored_table_can_replace_a_table_by_parameter(table):
     parameter = TEMPLATE["Parameters"][f"{table}Override"]
     assert parameter["Default"] == ""
     assert TEMPLATE["Conditions"][f"Use{table}Override"] == {
-        "Fn::Not": [{"Fn::Equals": [{"Ref": f"{table}Override"}, ""]}]}
+        "Fn::Not": [{"Fn::Equals": [{"Ref": f"{table}Override"}, ""]}]
+    }
     variable = {"DirectoryTable": "DIRECTORY_TABLE", "AgentsTable": "AGENTS_TABLE"}[table]
     chosen = {"Fn::If": [f"Use{table}Override", {"Ref": f"{table}Override"}, {"Ref": table}]}
     assert TEMPLATE["Globals"]["Function"]["Environment"]["Variables"][variable] == chosen
     assert TEMPLATE["Outputs"][f"{table}Name"]["Value"] == chosen
-    granted = [statement["Resource"] for name in ALL_FUNCTIONS for statement in _statements(name)
-               if "Fn::If" in statement["Resource"] and _resource_id(statement["Resource"]) == table]
+    granted = [
+        statement["Resource"]
+        for name in ALL_FUNCTIONS
+        for statement in _statements(name)
+        if "Fn::If" in statement["Resource"] and _resource_id(statement["Resource"]) == table
+    ]
     users = [name for name in ALL_FUNCTIONS if table in permissions(name)]
     assert len(granted) == len(users) > 0  # every grant on the table follows the override
 
 
 def test_operator_parameters_exist():
     parameters = TEMPLATE["Parameters"]
-    assert {"StageName", "LogRetentionDays", "ExternalUrl", "ReceptiveAgentsEnabled", "ThrottlingRateLimit",
-            "ThrottlingBurstLimit", "DirectoryTableOverride", "AgentsTableOverride", "KasExternalUrl",
-            "KasExternalK8sProxyUrl"} <= set(parameters)
+    assert {
+        "StageName",
+        "LogRetentionDays",
+        "ExternalUrl",
+        "ReceptiveAgentsEnabled",
+        "ThrottlingRateLimit",
+        "ThrottlingBurstLimit",
+        "DirectoryTableOverride",
+        "AgentsTableOverride",
+        "KasExternalUrl",
+        "KasExternalK8sProxyUrl",
+    } <= set(parameters)
     assert all("Description" in parameter for parameter in parameters.values())
 
 
@@ -444,14 +501,25 @@ def test_the_local_server_takes_parameter_fed_settings_from_its_environment(monk
     token = "glpat-template-test-root-000"
     monkeypatch.setenv("RECEPTIVE_AGENTS_ENABLED", "false")
     with LocalApi(port=0, workers=1, seed=True, env_overrides={"ROOT_TOKEN": token}) as server:
-        response = requests.get(f"{server.base_url}/projects/1/cluster_agents/1/url_configurations",
-                                headers={"PRIVATE-TOKEN": token}, timeout=30)
+        response = requests.get(
+            f"{server.base_url}/projects/1/cluster_agents/1/url_configurations",
+            headers={"PRIVATE-TOKEN": token},
+            timeout=30,
+        )
     assert (response.status_code, response.json()) == (404, {"message": "404 Not Found"})
 
 
 # ---------------------------------------------------------------- bounded cost
-RESERVED_CONCURRENCY = {"World": 20, "UrlConfigurations": 10, "Agents": 20, "AgentTokens": 20, "CiJobs": 50,
-                        "Kas": 50, "KasReceptive": 5, "Docs": 5}
+RESERVED_CONCURRENCY = {
+    "World": 20,
+    "UrlConfigurations": 10,
+    "Agents": 20,
+    "AgentTokens": 20,
+    "CiJobs": 50,
+    "Kas": 50,
+    "KasReceptive": 5,
+    "Docs": 5,
+}
 UNRESERVED_MINIMUM, TYPICAL_ACCOUNT_LIMIT = 100, 1000  # AWS keeps 100 unreserved; accounts start at 1,000
 
 
@@ -464,9 +532,11 @@ def test_every_route_function_reserves_its_concurrency_from_a_parameter():
         assert (parameter["Type"], parameter["Default"], parameter["MinValue"]) == ("Number", default, 0)
         condition = f"Reserve{group}Concurrency"
         assert TEMPLATE["Conditions"][condition] == {
-            "Fn::Not": [{"Fn::Equals": [{"Ref": f"{group}ReservedConcurrency"}, "0"]}]}
+            "Fn::Not": [{"Fn::Equals": [{"Ref": f"{group}ReservedConcurrency"}, "0"]}]
+        }
         assert SERVERLESS_FUNCTIONS[f"{group}Function"]["Properties"]["ReservedConcurrentExecutions"] == {
-            "Fn::If": [condition, {"Ref": f"{group}ReservedConcurrency"}, {"Ref": "AWS::NoValue"}]}
+            "Fn::If": [condition, {"Ref": f"{group}ReservedConcurrency"}, {"Ref": "AWS::NoValue"}]
+        }
 
 
 def test_reserved_concurrency_defaults_leave_the_account_room():
@@ -480,6 +550,8 @@ def test_readme_documents_every_parameter_with_its_default():
     for name, parameter in TEMPLATE["Parameters"].items():
         if name.endswith("ReservedConcurrency"):
             assert f"`{name}` | `{parameter['Default']}`" in readme, name
+
+
 # ---------------------------------------------------------------- `sam local` (make sam-local)
 def test_architecture_is_a_parameter_whose_default_a_deployed_stack_gets():
     parameter = TEMPLATE["Parameters"]["Architecture"]
@@ -514,17 +586,20 @@ def test_local_only_variables_are_absent_from_a_deployed_stack():
         assert variables[name] == {"Fn::If": ["IsLocalRun", local_value, {"Ref": "AWS::NoValue"}]}
     for function in ALL_FUNCTIONS.values():
         assert not set(LOCAL_ONLY_VARIABLES) & set(function["Properties"].get("Environment", {}).get("Variables", {}))
-    resolved = LocalResources(refs={"DirectoryTable": "d", "AgentsTable": "a", "TokenDigestKey": "k1",
-                                    "DataKey": "k2"}).function_environment(TEMPLATE)
+    resolved = LocalResources(
+        refs={"DirectoryTable": "d", "AgentsTable": "a", "TokenDigestKey": "k1", "DataKey": "k2"}
+    ).function_environment(TEMPLATE)
     assert not set(LOCAL_ONLY_VARIABLES) & set(resolved)
     conditions = TEMPLATE["Conditions"]
     assert [name for name in conditions if "LocalEndpointUrl" in json.dumps(conditions[name])] == ["IsLocalRun"]
     # Nothing but those two variables depends on the local run.
     uses = [path for path, value in _walk(TEMPLATE) if value in ("IsLocalRun", {"Ref": "LocalEndpointUrl"})]
-    assert sorted(uses) == ["Conditions.IsLocalRun.Fn::Not.0.Fn::Equals.0",
-                            "Globals.Function.Environment.Variables.AWS_ENDPOINT_URL.Fn::If.0",
-                            "Globals.Function.Environment.Variables.AWS_ENDPOINT_URL.Fn::If.1",
-                            "Globals.Function.Environment.Variables.KAS_SECRET.Fn::If.0"]
+    assert sorted(uses) == [
+        "Conditions.IsLocalRun.Fn::Not.0.Fn::Equals.0",
+        "Globals.Function.Environment.Variables.AWS_ENDPOINT_URL.Fn::If.0",
+        "Globals.Function.Environment.Variables.AWS_ENDPOINT_URL.Fn::If.1",
+        "Globals.Function.Environment.Variables.KAS_SECRET.Fn::If.0",
+    ]
 
 
 def test_the_local_env_file_sets_only_declared_variables():

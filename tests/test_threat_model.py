@@ -24,8 +24,11 @@ def _threat_rows() -> list[list[str]]:
 
 def _test_functions(module: Path) -> set[str]:
     tree = ast.parse(module.read_text())
-    return {node.name for node in ast.walk(tree)
-            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name.startswith("test_")}
+    return {
+        node.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name.startswith("test_")
+    }
 
 
 def test_every_threat_names_tests_and_each_exists():

@@ -38,7 +38,7 @@ DEVELOPER, MAINTAINER, REPORTER, GUEST = 30, 40, 20, 10
 def ruby_encode64(data: bytes) -> str:
     """Ruby's Base64.encode64, as GitLab's own tests send certificates: a line break every 60."""
     text = base64.b64encode(data).decode()
-    return "".join(text[i:i + 60] + "\n" for i in range(0, len(text), 60))
+    return "".join(text[i : i + 60] + "\n" for i in range(0, len(text), 60))
 
 
 def b64(data: bytes) -> str:
@@ -57,30 +57,41 @@ class Pki:
         now = dt.datetime.now(dt.UTC)
         ca_key = ec.generate_private_key(ec.SECP256R1())
         ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Agents test CA")])
-        ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
-              .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(days=1))
-              .not_valid_after(now + dt.timedelta(days=30))
-              .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-              .sign(ca_key, hashes.SHA256()))
+        ca = (
+            x509.CertificateBuilder()
+            .subject_name(ca_name)
+            .issuer_name(ca_name)
+            .public_key(ca_key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(days=1))
+            .not_valid_after(now + dt.timedelta(days=30))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(ca_key, hashes.SHA256())
+        )
         if rsa_client:
             client_key: Any = rsa.generate_private_key(public_exponent=65537, key_size=2048)
             key_format = serialization.PrivateFormat.TraditionalOpenSSL  # BEGIN RSA PRIVATE KEY
         else:
             client_key = ec.generate_private_key(ec.SECP256R1())
             key_format = serialization.PrivateFormat.PKCS8
-        client = (x509.CertificateBuilder()
-                  .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "gitlab")]))
-                  .issuer_name(ca_name).public_key(client_key.public_key())
-                  .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(days=1))
-                  .not_valid_after(now + dt.timedelta(days=30)).sign(ca_key, hashes.SHA256()))
+        client = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "gitlab")]))
+            .issuer_name(ca_name)
+            .public_key(client_key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(days=1))
+            .not_valid_after(now + dt.timedelta(days=30))
+            .sign(ca_key, hashes.SHA256())
+        )
         pem = serialization.Encoding.PEM
         self.ca_cert = ca.public_bytes(pem)
         self.client_cert = client.public_bytes(pem)
         self.client_key = client_key.private_bytes(pem, key_format, serialization.NoEncryption())
-        self.client_key_der = client_key.private_bytes(serialization.Encoding.DER, key_format,
-                                                       serialization.NoEncryption())
-        self.public_key_pem = client_key.public_key().public_bytes(
-            pem, serialization.PublicFormat.SubjectPublicKeyInfo)
+        self.client_key_der = client_key.private_bytes(
+            serialization.Encoding.DER, key_format, serialization.NoEncryption()
+        )
+        self.public_key_pem = client_key.public_key().public_bytes(pem, serialization.PublicFormat.SubjectPublicKeyInfo)
 
 
 @pytest.fixture(scope="module")
@@ -94,24 +105,54 @@ def put_agent(ddb: Any, table: str, project_id: int, name: str, created_by_user_
     item, its name-index copy and the project's agent count."""
     from cluster_agents import clock
 
-    agent_id = int(ddb.update_item(
-        TableName=table, Key={"pk": {"S": "COUNTER"}, "sk": {"S": "agent"}}, UpdateExpression="ADD #v :one",
-        ExpressionAttributeNames={"#v": "value"}, ExpressionAttributeValues={":one": {"N": "1"}},
-        ReturnValues="UPDATED_NEW")["Attributes"]["value"]["N"])
+    agent_id = int(
+        ddb.update_item(
+            TableName=table,
+            Key={"pk": {"S": "COUNTER"}, "sk": {"S": "agent"}},
+            UpdateExpression="ADD #v :one",
+            ExpressionAttributeNames={"#v": "value"},
+            ExpressionAttributeValues={":one": {"N": "1"}},
+            ReturnValues="UPDATED_NEW",
+        )["Attributes"]["value"]["N"]
+    )
     now = clock.now_iso()
-    fields = {"id": {"N": str(agent_id)}, "project_id": {"N": str(project_id)}, "name": {"S": name},
-              "created_at": {"S": now}, "updated_at": {"S": now},
-              "created_by_user_id": {"N": str(created_by_user_id)}, "is_receptive": {"BOOL": False},
-              "active_tokens": {"N": "0"}, "version": {"N": "0"}}
-    ddb.transact_write_items(TransactItems=[
-        {"Put": {"TableName": table, "Item": {"pk": {"S": f"AGENT#{agent_id}"}, "sk": {"S": "A"}, **fields},
-                 "ConditionExpression": "attribute_not_exists(pk)"}},
-        {"Put": {"TableName": table, "Item": {"pk": {"S": f"PROJECT#{project_id}"}, "sk": {"S": f"AGENT#{name}"},
-                                              **fields},
-                 "ConditionExpression": "attribute_not_exists(pk)"}},
-        {"Update": {"TableName": table, "Key": {"pk": {"S": f"PROJECT#{project_id}"}, "sk": {"S": "#STATS"}},
-                    "UpdateExpression": "ADD agent_count :one", "ExpressionAttributeValues": {":one": {"N": "1"}}}},
-    ])
+    fields = {
+        "id": {"N": str(agent_id)},
+        "project_id": {"N": str(project_id)},
+        "name": {"S": name},
+        "created_at": {"S": now},
+        "updated_at": {"S": now},
+        "created_by_user_id": {"N": str(created_by_user_id)},
+        "is_receptive": {"BOOL": False},
+        "active_tokens": {"N": "0"},
+        "version": {"N": "0"},
+    }
+    ddb.transact_write_items(
+        TransactItems=[
+            {
+                "Put": {
+                    "TableName": table,
+                    "Item": {"pk": {"S": f"AGENT#{agent_id}"}, "sk": {"S": "A"}, **fields},
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
+            },
+            {
+                "Put": {
+                    "TableName": table,
+                    "Item": {"pk": {"S": f"PROJECT#{project_id}"}, "sk": {"S": f"AGENT#{name}"}, **fields},
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
+            },
+            {
+                "Update": {
+                    "TableName": table,
+                    "Key": {"pk": {"S": f"PROJECT#{project_id}"}, "sk": {"S": "#STATS"}},
+                    "UpdateExpression": "ADD agent_count :one",
+                    "ExpressionAttributeValues": {":one": {"N": "1"}},
+                }
+            },
+        ]
+    )
     return agent_id
 
 
@@ -137,8 +178,11 @@ def scan_agents_table() -> list[dict[str, Any]]:
 
     items, start = [], None
     while True:
-        page = dynamo.ddb().scan(TableName=get_settings().agents_table, ConsistentRead=True,
-                                 **({"ExclusiveStartKey": start} if start else {}))
+        page = dynamo.ddb().scan(
+            TableName=get_settings().agents_table,
+            ConsistentRead=True,
+            **({"ExclusiveStartKey": start} if start else {}),
+        )
         items += [dynamo.from_item(raw) for raw in page.get("Items", [])]
         start = page.get("LastEvaluatedKey")
         if not start:
@@ -171,8 +215,7 @@ def setup(world, api):
 @pytest.fixture
 def staffed(world, setup):
     """The same, with members at every role below Owner."""
-    for role, level in (("guest", GUEST), ("reporter", REPORTER), ("developer", DEVELOPER),
-                        ("maintainer", MAINTAINER)):
+    for role, level in (("guest", GUEST), ("reporter", REPORTER), ("developer", DEVELOPER), ("maintainer", MAINTAINER)):
         setup[role] = world.user(role)
         world.member("project", setup["project"]["id"], setup[role], level)
     return setup
@@ -185,56 +228,104 @@ def assert_entity(body: dict, agent_id: int) -> None:
 
 
 # ================================================================ the domain, without AWS
-@pytest.mark.parametrize(("text", "expected"), [
-    ("YWJjZGVm", b"abcdef"),
-    ("YWJj\nZGVm\n", b"abcdef"),  # Ruby's encode64 line breaks
-    ("YW Jj\r\nZG\tVm", b"abcdef"),
-    ("YQ==", b"a"),
-    ("YQ", b"a"),  # missing padding
-    ("YWI", b"ab"),
-    ("Y", b""),  # a lone symbol decodes to nothing
-    ("YWJj=ZGVm", b"abcdef"),  # '=' where a group starts is skipped
-    ("YW=Jj", b"a"),  # '=' inside a group ends the input
-    ("", b""),
-    ("!!!@@@", b""),
-    ("é✓YWJj", b"abc"),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("YWJjZGVm", b"abcdef"),
+        ("YWJj\nZGVm\n", b"abcdef"),  # Ruby's encode64 line breaks
+        ("YW Jj\r\nZG\tVm", b"abcdef"),
+        ("YQ==", b"a"),
+        ("YQ", b"a"),  # missing padding
+        ("YWI", b"ab"),
+        ("Y", b""),  # a lone symbol decodes to nothing
+        ("YWJj=ZGVm", b"abcdef"),  # '=' where a group starts is skipped
+        ("YW=Jj", b"a"),  # '=' inside a group ends the input
+        ("", b""),
+        ("!!!@@@", b""),
+        ("é✓YWJj", b"abc"),
+    ],
+)
 def test_base64_is_decoded_as_ruby_decode64_does(text, expected):
     assert decode_base64_leniently(text) == expected
 
 
-@pytest.mark.parametrize("url", [
-    "grpc://agent.example.com", "grpcs://agent.example.com:4242", "grpcs://localhost:4242", "grpc://localhost",
-    "grpc://10.0.0.1:8080", "grpcs://[::1]:443", "grpcs://Agent.Example.com", "grpcs://agent.example.com/path?q=1",
-    "grpcs://user@agent.example.com", "grpc://agent_1.internal:80",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "grpc://agent.example.com",
+        "grpcs://agent.example.com:4242",
+        "grpcs://localhost:4242",
+        "grpc://localhost",
+        "grpc://10.0.0.1:8080",
+        "grpcs://[::1]:443",
+        "grpcs://Agent.Example.com",
+        "grpcs://agent.example.com/path?q=1",
+        "grpcs://user@agent.example.com",
+        "grpc://agent_1.internal:80",
+    ],
+)
 def test_valid_urls(url):
     assert valid_url(url)
 
 
-@pytest.mark.parametrize("url", [
-    "", "agent.example.com", "http://agent.example.com", "https://agent.example.com", "grpc:/agent", "grpc://",
-    "grpc://:4242", "grpc:agent.example.com", "grpc://agent example.com", " grpc://agent.example.com",
-    "grpc://agent.example.com ", "grpc://[::zz]:1", "grpc://agent.example.com:12ab", "ws://agent",
-    "grpc://agent.example.com\n", "grpc://agent/\u00e9", "GRPCS://agent.example.com", "Grpc://agent",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "",
+        "agent.example.com",
+        "http://agent.example.com",
+        "https://agent.example.com",
+        "grpc:/agent",
+        "grpc://",
+        "grpc://:4242",
+        "grpc:agent.example.com",
+        "grpc://agent example.com",
+        " grpc://agent.example.com",
+        "grpc://agent.example.com ",
+        "grpc://[::zz]:1",
+        "grpc://agent.example.com:12ab",
+        "ws://agent",
+        "grpc://agent.example.com\n",
+        "grpc://agent/\u00e9",
+        "GRPCS://agent.example.com",
+        "Grpc://agent",
+    ],
+)
 def test_invalid_urls(url):
     assert not valid_url(url)
 
 
-@pytest.mark.parametrize(("host", "valid"), [
-    ("example.com", True), ("agent-1.example.com", True), ("localhost", True), ("10.0.0.1", True),
-    ("[::1]", True), ("Example.COM", True), ("example.com:443", False), ("https://example.com", False),
-    ("user@example.com", False), ("example.com/path", False), ("exa mple.com", False), ("::1", False),
-    ("example.com?x", False), ("[::zz]", False),
-])
+@pytest.mark.parametrize(
+    ("host", "valid"),
+    [
+        ("example.com", True),
+        ("agent-1.example.com", True),
+        ("localhost", True),
+        ("10.0.0.1", True),
+        ("[::1]", True),
+        ("Example.COM", True),
+        ("example.com:443", False),
+        ("https://example.com", False),
+        ("user@example.com", False),
+        ("example.com/path", False),
+        ("exa mple.com", False),
+        ("::1", False),
+        ("example.com?x", False),
+        ("[::zz]", False),
+    ],
+)
 def test_tls_host_is_a_bare_host(host, valid):
     assert valid_tls_host(host) is valid
 
 
 def test_every_failing_validation_is_listed_in_the_model_order(pki):
-    request = UrlConfigurationRequest(url="http://nope", ca_cert=b64(b"not a cert"), tls_host="a b",
-                                      client_cert=b64(b"junk"), client_key=b64(pki.public_key_pem))
+    request = UrlConfigurationRequest(
+        url="http://nope",
+        ca_cert=b64(b"not a cert"),
+        tls_host="a b",
+        client_cert=b64(b"junk"),
+        client_key=b64(pki.public_key_pem),
+    )
     with pytest.raises(ValidationFailed) as raised:
         prepare_url_configuration(request)
     assert raised.value.messages == [
@@ -255,8 +346,10 @@ def test_client_key_without_client_cert_asks_for_the_certificate(pki):
 def test_an_empty_client_key_still_means_mtls():
     with pytest.raises(ValidationFailed) as raised:
         prepare_url_configuration(UrlConfigurationRequest(url=URL, client_key=""))
-    assert raised.value.messages == ["Client cert must be a valid PEM certificate",
-                                     "Client key must be a valid PEM private key"]
+    assert raised.value.messages == [
+        "Client cert must be a valid PEM certificate",
+        "Client key must be a valid PEM private key",
+    ]
 
 
 def test_jwt_draft_has_a_fresh_ed25519_pair_and_ignores_a_client_cert(pki):
@@ -284,23 +377,32 @@ def test_oversized_values_are_refused_not_stored(pki):
     huge = b64(pki.ca_cert * 1000)
     with pytest.raises(ValidationFailed) as raised:
         prepare_url_configuration(UrlConfigurationRequest(url="grpc://" + "a" * 3000, ca_cert=huge))
-    assert raised.value.messages == ["Url is too long (maximum is 2048 characters)",
-                                     "Ca cert is too long (maximum is 196608 characters)"]
+    assert raised.value.messages == [
+        "Url is too long (maximum is 2048 characters)",
+        "Ca cert is too long (maximum is 196608 characters)",
+    ]
 
 
 _b64_of_bytes = st.binary(max_size=600).map(lambda data: base64.b64encode(data).decode())
 _b64_of_pem = st.binary(max_size=300).map(
-    lambda der: b64(b"-----BEGIN CERTIFICATE-----\n" + base64.encodebytes(der) + b"-----END CERTIFICATE-----\n"))
+    lambda der: b64(b"-----BEGIN CERTIFICATE-----\n" + base64.encodebytes(der) + b"-----END CERTIFICATE-----\n")
+)
 _field = st.one_of(st.none(), st.text(max_size=200), _b64_of_bytes, _b64_of_pem)
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(url=st.one_of(st.text(max_size=100), st.from_regex(r"\Agrpcs?://[a-z0-9.:\[\]_-]{0,30}\Z")),
-       client_cert=_field, client_key=_field, ca_cert=_field, tls_host=st.one_of(st.none(), st.text(max_size=40)))
+@given(
+    url=st.one_of(st.text(max_size=100), st.from_regex(r"\Agrpcs?://[a-z0-9.:\[\]_-]{0,30}\Z")),
+    client_cert=_field,
+    client_key=_field,
+    ca_cert=_field,
+    tls_host=st.one_of(st.none(), st.text(max_size=40)),
+)
 def test_any_input_is_a_draft_or_a_validation_failure(url, client_cert, client_key, ca_cert, tls_host):
     """Whatever arrives, the answer is a configuration or GitLab's 400 - never a crash (a 500)."""
-    request = UrlConfigurationRequest(url=url, client_cert=client_cert, client_key=client_key, ca_cert=ca_cert,
-                                      tls_host=tls_host)
+    request = UrlConfigurationRequest(
+        url=url, client_cert=client_cert, client_key=client_key, ca_cert=ca_cert, tls_host=tls_host
+    )
     try:
         draft = prepare_url_configuration(request)
     except ValidationFailed as failure:
@@ -353,11 +455,16 @@ def test_jwt_configuration_lifecycle(setup, api):
 
 def test_mtls_configuration_with_certificates_sent_as_gitlab_tests_send_them(setup, api):
     pki = Pki(rsa_client=True)
-    created = api.post(setup["base"], json_body={
-        "url": "grpcs://localhost:4242", "client_cert": ruby_encode64(pki.client_cert),
-        "client_key": ruby_encode64(pki.client_key), "ca_cert": ruby_encode64(pki.ca_cert),
-        "tls_host": "agent.example.com",
-    })
+    created = api.post(
+        setup["base"],
+        json_body={
+            "url": "grpcs://localhost:4242",
+            "client_cert": ruby_encode64(pki.client_cert),
+            "client_key": ruby_encode64(pki.client_key),
+            "ca_cert": ruby_encode64(pki.ca_cert),
+            "tls_host": "agent.example.com",
+        },
+    )
     assert created.status == 201, created.text
     body = created.json()
     assert_entity(body, setup["agent_id"])
@@ -386,47 +493,73 @@ def test_client_cert_without_client_key_is_ignored(setup, pki, api):
 def test_client_key_without_client_cert_is_400(setup, pki, api):
     response = api.post(setup["base"], json_body={"url": URL, "client_key": b64(pki.client_key)})
     assert (response.status, response.json()) == (
-        400, {"message": '400 Bad request - ["Client cert must be a valid PEM certificate"]'})
+        400,
+        {"message": '400 Bad request - ["Client cert must be a valid PEM certificate"]'},
+    )
     assert api.get(setup["base"]).json() == []
 
 
 def test_all_validation_messages_at_once(setup, pki, api):
-    response = api.post(setup["base"], json_body={
-        "url": "https://agent.example.com", "ca_cert": b64(b"-----BEGIN CERTIFICATE-----\nnope\n"),
-        "tls_host": "agent.example.com:443", "client_cert": b64(pki.client_key),
-        "client_key": b64(pki.client_cert),
-    })
+    response = api.post(
+        setup["base"],
+        json_body={
+            "url": "https://agent.example.com",
+            "ca_cert": b64(b"-----BEGIN CERTIFICATE-----\nnope\n"),
+            "tls_host": "agent.example.com:443",
+            "client_cert": b64(pki.client_key),
+            "client_key": b64(pki.client_cert),
+        },
+    )
     assert response.status == 400
-    assert response.json() == {"message": '400 Bad request - ["Url is not a valid URL", '
-                                          '"Ca cert must be a valid PEM certificate", '
-                                          '"Tls host must be a valid hostname!", '
-                                          '"Client cert must be a valid PEM certificate", '
-                                          '"Client key must be a valid PEM private key"]'}
+    assert response.json() == {
+        "message": '400 Bad request - ["Url is not a valid URL", '
+        '"Ca cert must be a valid PEM certificate", '
+        '"Tls host must be a valid hostname!", '
+        '"Client cert must be a valid PEM certificate", '
+        '"Client key must be a valid PEM private key"]'
+    }
     assert stored(f"AGENT#{setup['agent_id']}", "U") is None
     assert stored(f"AGENT#{setup['agent_id']}", "A")["is_receptive"] is False
 
 
-@pytest.mark.parametrize("garbage", [
-    "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----", "not base64 at all!", "////", "AAAA", "Zm9v",
-    "\u00e9Zm9v\u2713", "%%Zm9v%%", "Zm9v" * 4000,
-])
+@pytest.mark.parametrize(
+    "garbage",
+    [
+        "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----",
+        "not base64 at all!",
+        "////",
+        "AAAA",
+        "Zm9v",
+        "\u00e9Zm9v\u2713",
+        "%%Zm9v%%",
+        "Zm9v" * 4000,
+    ],
+)
 def test_undecodable_certificates_are_400_never_500(setup, garbage, api):
     response = api.post(setup["base"], json_body={"url": URL, "ca_cert": garbage})
     assert (response.status, response.json()) == (
-        400, {"message": '400 Bad request - ["Ca cert must be a valid PEM certificate"]'})
+        400,
+        {"message": '400 Bad request - ["Ca cert must be a valid PEM certificate"]'},
+    )
     response = api.post(setup["base"], json_body={"url": URL, "client_cert": garbage, "client_key": garbage})
-    assert (response.status, response.json()) == (400, {"message": '400 Bad request - ["Client cert must be a '
-                                                                   'valid PEM certificate", "Client key must be a '
-                                                                   'valid PEM private key"]'})
+    assert (response.status, response.json()) == (
+        400,
+        {
+            "message": '400 Bad request - ["Client cert must be a '
+            'valid PEM certificate", "Client key must be a '
+            'valid PEM private key"]'
+        },
+    )
 
 
 @pytest.mark.parametrize("garbage", ["!!!", "====", "\u00e9\u00e8\u2713", "A", "%%%%", "\x00\x01", "IA==", "CgkK"])
 def test_certificates_decoding_to_nothing_count_as_absent(setup, garbage, api):
     """Base64.decode64 skips what is not base64; a blank result is nil (nullify_if_blank)."""
-    response = api.post(setup["base"], json_body={"url": URL, "client_key": garbage,
-                                                  "client_cert": garbage})
-    assert response.json() == {"message": '400 Bad request - ["Client cert must be a valid PEM certificate", '
-                                          '"Client key must be a valid PEM private key"]'}
+    response = api.post(setup["base"], json_body={"url": URL, "client_key": garbage, "client_cert": garbage})
+    assert response.json() == {
+        "message": '400 Bad request - ["Client cert must be a valid PEM certificate", '
+        '"Client key must be a valid PEM private key"]'
+    }
     response = api.post(setup["base"], json_body={"url": URL, "ca_cert": garbage})
     assert response.status == 201, response.text
     assert response.json()["ca_cert"] is None
@@ -436,11 +569,13 @@ def test_encrypted_or_public_keys_are_not_private_keys(setup, pki, api):
     from cryptography.hazmat.primitives import serialization
 
     key = serialization.load_pem_private_key(pki.client_key, None)
-    encrypted = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                  serialization.BestAvailableEncryption(b"secret"))
+    encrypted = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.BestAvailableEncryption(b"secret")
+    )
     for client_key in (encrypted, pki.public_key_pem, pki.client_key_der):
-        response = api.post(setup["base"], json_body={"url": URL, "client_cert": b64(pki.client_cert),
-                                                      "client_key": b64(client_key)})
+        response = api.post(
+            setup["base"], json_body={"url": URL, "client_cert": b64(pki.client_cert), "client_key": b64(client_key)}
+        )
         assert response.json() == {"message": '400 Bad request - ["Client key must be a valid PEM private key"]'}
 
 
@@ -448,7 +583,9 @@ def test_one_configuration_per_agent(setup, api):
     assert api.post(setup["base"], json_body={"url": URL}).status == 201
     second = api.post(setup["base"], json_body={"url": "grpc://other.example.com"})
     assert (second.status, second.json()) == (
-        400, {"message": "400 Bad request - URL configuration already exists for this agent"})
+        400,
+        {"message": "400 Bad request - URL configuration already exists for this agent"},
+    )
     # The limit is checked before the fields (CreateUrlConfigurationService).
     invalid = api.post(setup["base"], json_body={"url": "nope"})
     assert invalid.json() == {"message": "400 Bad request - URL configuration already exists for this agent"}
@@ -503,18 +640,29 @@ def test_unknown_agent_or_agent_of_another_project_is_404_not_found(world, setup
     project_id = setup["project"]["id"]
     for agent_id in (999999, foreign_agent):
         base = f"/projects/{project_id}/cluster_agents/{agent_id}/url_configurations"
-        for response in (api.get(base), api.get(f"{base}/1"), api.post(base, json_body={"url": URL}),
-                         api.delete(f"{base}/1")):
+        for response in (
+            api.get(base),
+            api.get(f"{base}/1"),
+            api.post(base, json_body={"url": URL}),
+            api.delete(f"{base}/1"),
+        ):
             assert (response.status, response.json()) == (404, {"message": "404 Not found"})
 
 
 def test_project_not_found(world, staffed):
     stranger = world.user("stranger")
-    for client, project in ((staffed["maintainer"].client, "999999"), (stranger.client, str(staffed["project"]["id"])),
-                            (staffed["maintainer"].client, "not-a-path")):
+    for client, project in (
+        (staffed["maintainer"].client, "999999"),
+        (stranger.client, str(staffed["project"]["id"])),
+        (staffed["maintainer"].client, "not-a-path"),
+    ):
         base = f"/projects/{project}/cluster_agents/{staffed['agent_id']}/url_configurations"
-        for response in (client.get(base), client.get(f"{base}/1"), client.post(base, json_body={"url": URL}),
-                         client.delete(f"{base}/1")):
+        for response in (
+            client.get(base),
+            client.get(f"{base}/1"),
+            client.post(base, json_body={"url": URL}),
+            client.delete(f"{base}/1"),
+        ):
             assert (response.status, response.json()) == (404, {"message": "404 Project Not Found"})
 
 
@@ -531,8 +679,12 @@ def test_roles(staffed, api):
     forbidden = {"message": "403 Forbidden"}
     for role in ("guest", "reporter"):
         client = staffed[role].client
-        for response in (client.get(base), client.get(f"{base}/1"), client.post(base, json_body={"url": URL}),
-                         client.delete(f"{base}/1")):
+        for response in (
+            client.get(base),
+            client.get(f"{base}/1"),
+            client.post(base, json_body={"url": URL}),
+            client.delete(f"{base}/1"),
+        ):
             assert (response.status, response.json()) == (403, forbidden), role
     developer = staffed["developer"].client
     assert developer.post(base, json_body={"url": URL}).json() == forbidden
@@ -561,9 +713,14 @@ def test_public_project_non_member_is_403(world, api):
 def test_authentication(staffed):
     anonymous = ApiClient()
     base = staffed["base"]
-    for response in (anonymous.get(base), anonymous.get(f"{base}/1"), anonymous.post(base, json_body={}),
-                     anonymous.delete(f"{base}/1"), ApiClient("glpat-unknown").get(base),
-                     anonymous.get("/projects/1/cluster_agents/abc/url_configurations/xyz")):
+    for response in (
+        anonymous.get(base),
+        anonymous.get(f"{base}/1"),
+        anonymous.post(base, json_body={}),
+        anonymous.delete(f"{base}/1"),
+        ApiClient("glpat-unknown").get(base),
+        anonymous.get("/projects/1/cluster_agents/abc/url_configurations/xyz"),
+    ):
         assert (response.status, response.json()) == (401, {"message": "401 Unauthorized"})
     maintainer = staffed["maintainer"]
     assert ApiClient(maintainer.token).post(base, json_body={"url": URL}, auth="bearer").status == 201
@@ -587,15 +744,21 @@ def test_parameters(setup, api):
         (api.post(base), "url is missing"),
         (api.post(base, json_body={"url": ["grpc://a"]}), "url is invalid"),
         (api.post(base, json_body={"url": {"a": 1}}), "url is invalid"),
-        (api.post(f"/projects/{project_id}/cluster_agents/abc/url_configurations", json_body={}),
-         "agent_id is invalid, url is missing"),
+        (
+            api.post(f"/projects/{project_id}/cluster_agents/abc/url_configurations", json_body={}),
+            "agent_id is invalid, url is missing",
+        ),
         (api.get(f"/projects/{project_id}/cluster_agents/abc/url_configurations"), "agent_id is invalid"),
         (api.get(f"{base}/x1"), "url_configuration_id is invalid"),
-        (api.delete(f"/projects/{project_id}/cluster_agents/a/url_configurations/b"),
-         "agent_id is invalid, url_configuration_id is invalid"),
+        (
+            api.delete(f"/projects/{project_id}/cluster_agents/a/url_configurations/b"),
+            "agent_id is invalid, url_configuration_id is invalid",
+        ),
         # parameters are checked before the project is looked up
-        (api.post("/projects/999999/cluster_agents/1/url_configurations", json_body={"client_key": "x"}),
-         "url is missing"),
+        (
+            api.post("/projects/999999/cluster_agents/1/url_configurations", json_body={"client_key": "x"}),
+            "url is missing",
+        ),
     ]
     for response, error in cases:
         assert (response.status, response.json()) == (400, {"error": error})
@@ -605,8 +768,9 @@ def test_parameters(setup, api):
     # empty url passes "missing" and fails validation
     assert api.post(base, json_body={"url": ""}).json() == {"message": '400 Bad request - ["Url is not a valid URL"]'}
     # null optional values are absent values
-    created = api.post(base, json_body={"url": URL, "client_key": None, "client_cert": None, "ca_cert": None,
-                                        "tls_host": None})
+    created = api.post(
+        base, json_body={"url": URL, "client_key": None, "client_cert": None, "ca_cert": None, "tls_host": None}
+    )
     assert created.status == 201 and created.json()["public_key"]
 
 
@@ -627,11 +791,15 @@ def test_feature_switch_off_is_404_right_after_authentication(staffed, api, monk
     try:
         base = staffed["base"]
         off = {"message": "404 Not Found"}
-        for response in (api.get(base), api.get(f"{base}/1"), api.post(base, json_body={"url": URL}),
-                         api.delete(f"{base}/1"),
-                         api.post(base, json_body={}),  # before parameter validation
-                         api.get("/projects/999999/cluster_agents/abc/url_configurations"),
-                         staffed["guest"].client.post(base, json_body={"url": URL})):
+        for response in (
+            api.get(base),
+            api.get(f"{base}/1"),
+            api.post(base, json_body={"url": URL}),
+            api.delete(f"{base}/1"),
+            api.post(base, json_body={}),  # before parameter validation
+            api.get("/projects/999999/cluster_agents/abc/url_configurations"),
+            staffed["guest"].client.post(base, json_body={"url": URL}),
+        ):
             assert (response.status, response.json()) == (404, off)
         assert ApiClient().get(base).json() == {"message": "401 Unauthorized"}
     finally:
@@ -640,15 +808,18 @@ def test_feature_switch_off_is_404_right_after_authentication(staffed, api, monk
     assert api.get(staffed["base"]).status == 200
 
 
-@pytest.mark.parametrize(("header", "status"), [
-    ("Wed, 21 Oct 2015 07:28:00 GMT", 412),
-    ("1990-01-12T00:00:48-0600", 412),
-    ("2015-10-21T07:28:00Z", 412),
-    ("Fri, 01 Jan 2100 00:00:00 GMT", 204),
-    ("2100-01-01T00:00:00Z", 204),
-    ("not a date", 204),
-    ("", 204),
-])
+@pytest.mark.parametrize(
+    ("header", "status"),
+    [
+        ("Wed, 21 Oct 2015 07:28:00 GMT", 412),
+        ("1990-01-12T00:00:48-0600", 412),
+        ("2015-10-21T07:28:00Z", 412),
+        ("Fri, 01 Jan 2100 00:00:00 GMT", 204),
+        ("2100-01-01T00:00:00Z", 204),
+        ("not a date", 204),
+        ("", 204),
+    ],
+)
 def test_if_unmodified_since_on_delete(setup, api, header, status):
     made = api.post(setup["base"], json_body={"url": URL}).json()
     response = api.delete(f"{setup['base']}/{made['id']}", headers={"If-Unmodified-Since": header})
@@ -701,8 +872,14 @@ def test_private_material_is_never_stored_or_logged_in_the_clear(setup, pki, wor
     service_logger = logging.getLogger(logger().service)
     service_logger.addHandler(log)
     try:
-        mtls = api.post(setup["base"], json_body={"url": URL, "client_cert": ruby_encode64(pki.client_cert),
-                                                  "client_key": ruby_encode64(pki.client_key)})
+        mtls = api.post(
+            setup["base"],
+            json_body={
+                "url": URL,
+                "client_cert": ruby_encode64(pki.client_cert),
+                "client_key": ruby_encode64(pki.client_key),
+            },
+        )
         second_agent = new_agent(api, setup["project"]["id"], "jwt-agent")
         jwt_base = f"/projects/{setup['project']['id']}/cluster_agents/{second_agent}/url_configurations"
         jwt = api.post(jwt_base, json_body={"url": URL}).json()
@@ -720,9 +897,16 @@ def test_private_material_is_never_stored_or_logged_in_the_clear(setup, pki, wor
 
     # Then no stored item holds them, or any encoding of them
     pem_body = "".join(line for line in pki.client_key.decode().splitlines() if not line.startswith("-----"))
-    forbidden = [pki.client_key.decode(), b64(pki.client_key), ruby_encode64(pki.client_key).replace("\n", ""),
-                 pem_body, b64(pki.client_key_der), seed.hex(), b64(seed),
-                 base64.urlsafe_b64encode(seed).decode().rstrip("=")]
+    forbidden = [
+        pki.client_key.decode(),
+        b64(pki.client_key),
+        ruby_encode64(pki.client_key).replace("\n", ""),
+        pem_body,
+        b64(pki.client_key_der),
+        seed.hex(),
+        b64(seed),
+        base64.urlsafe_b64encode(seed).decode().rstrip("="),
+    ]
     forbidden_bytes = [pki.client_key, pki.client_key_der, seed]
     items = scan_agents_table()
     assert any(item["sk"] == "U" for item in items)
@@ -771,8 +955,10 @@ def test_data_keys_are_bound_to_their_purpose_in_kms(setup, api):
     sent: list[tuple[str, dict]] = []
     kms = client("kms")
     for operation in ("GenerateDataKey", "Decrypt"):
-        kms.meta.events.register(f"before-parameter-build.kms.{operation}",
-                                 lambda params, model, **_: sent.append((model.name, dict(params))))
+        kms.meta.events.register(
+            f"before-parameter-build.kms.{operation}",
+            lambda params, model, **_: sent.append((model.name, dict(params))),
+        )
     secrets.reset_keys()
     made = api.post(setup["base"], json_body={"url": URL}).json()
     sealed = stored(f"AGENT#{setup['agent_id']}", "U")["private_key_encrypted"]
@@ -780,7 +966,8 @@ def test_data_keys_are_bound_to_their_purpose_in_kms(setup, api):
     assert len(secrets.decrypt(sealed, f"url_configuration:{made['id']}")) == 32
     assert [(name, params.get("EncryptionContext")) for name, params in sent] == [
         ("GenerateDataKey", {"purpose": "url-configuration-private-key"}),
-        ("Decrypt", {"purpose": "url-configuration-private-key"})]
+        ("Decrypt", {"purpose": "url-configuration-private-key"}),
+    ]
     encrypted_key = base64.b64decode(sealed.split(".")[1])
     for context in ({}, {"EncryptionContext": {"purpose": "something-else"}}):
         with pytest.raises(ClientError, match="InvalidCiphertext"):
@@ -818,12 +1005,18 @@ def test_sample_events_drive_the_handler(aws):
     client = ApiClient(SAMPLE_TOKEN)
     project = client.post("/projects", json_body={"name": "sample"}).json()
     assert new_agent(client, project["id"], "sample-agent") == 1
-    expected = [("ListUrlConfigurations", 200), ("CreateUrlConfiguration", 201), ("GetUrlConfiguration", 200),
-                ("ListUrlConfigurations", 200), ("DeleteUrlConfiguration", 204)]
+    expected = [
+        ("ListUrlConfigurations", 200),
+        ("CreateUrlConfiguration", 201),
+        ("GetUrlConfiguration", 200),
+        ("ListUrlConfigurations", 200),
+        ("DeleteUrlConfiguration", 204),
+    ]
     seen = []
     for name, status in expected:
         event = EventRun(values={"CreateAgent.id": "1", "CreateUrlConfiguration.id": "1"}).render(
-            EVENTS / f"{name}.json")
+            EVENTS / f"{name}.json"
+        )
         assert match_route(event["httpMethod"], event["path"])[0].logical_id == "UrlConfigurationsFunction"
         result = url_configurations_app.lambda_handler(event, LambdaContext("UrlConfigurationsFunction"))
         assert result["statusCode"] == status, (name, result.get("body"))

@@ -32,8 +32,12 @@ def _store(local_api: Any) -> Any:
 def _partition(store: Any, pk: str) -> list[dict[str, Any]]:
     from cluster_agents.store.dynamo import from_item
 
-    response = store.query(TableName="AgentsTable", KeyConditionExpression="pk = :pk",
-                           ExpressionAttributeValues={":pk": {"S": pk}}, ConsistentRead=True)
+    response = store.query(
+        TableName="AgentsTable",
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": pk}},
+        ConsistentRead=True,
+    )
     return [from_item(item) for item in response["Items"]]
 
 
@@ -57,8 +61,11 @@ def _consistent(store: Any, agent_id: int, project_id: int) -> None:
     from cluster_agents.store.dynamo import from_item
 
     items = _partition(store, f"AGENT#{agent_id}") + _partition(store, f"PROJECT#{project_id}")
-    entry = store.get_item(TableName="AgentsTable", ConsistentRead=True,  # its receptive-agents index entry
-                           Key={"pk": {"S": "RECEPTIVE"}, "sk": {"S": f"AGENT#{agent_id:012d}"}}).get("Item")
+    entry = store.get_item(
+        TableName="AgentsTable",
+        ConsistentRead=True,  # its receptive-agents index entry
+        Key={"pk": {"S": "RECEPTIVE"}, "sk": {"S": f"AGENT#{agent_id:012d}"}},
+    ).get("Item")
     items += [from_item(entry)] if entry else []
     report = check_items(items)
     assert report.ok, report.violations
@@ -81,8 +88,12 @@ def test_concurrent_creates_and_deletes_on_one_agent(local_api):
     url = f"{base}/projects/{project_id}/cluster_agents/{agent_id}/url_configurations"
 
     # When many creates race on one agent
-    results = _race([lambda s, i=i: s.post(url, json={"url": f"grpcs://agent-{i}.example.com:443"}, timeout=60)
-                     for i in range(RACERS)])
+    results = _race(
+        [
+            lambda s, i=i: s.post(url, json={"url": f"grpcs://agent-{i}.example.com:443"}, timeout=60)
+            for i in range(RACERS)
+        ]
+    )
 
     # Then exactly one wins and every other one gets GitLab's 400
     statuses = sorted(status for status, _ in results)

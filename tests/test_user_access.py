@@ -17,12 +17,16 @@ PATH = "/internal/kubernetes/authorize_proxy_user"
 AGENT_NOT_FOUND = {"message": "404 Not found"}
 NO_USER = {"message": "400 Bad request - Unable to get user from request data"}
 INVALID_SESSION = {"message": "401 Unauthorized - Invalid session"}
-EXPIRED = {"error": "invalid_token",
-           "error_description": "Token is expired. You can either do re-authorization or token refresh."}
+EXPIRED = {
+    "error": "invalid_token",
+    "error_description": "Token is expired. You can either do re-authorization or token refresh.",
+}
 REVOKED = {"error": "invalid_token", "error_description": "Token was revoked. You have to re-authorize from the user."}
-SCOPE = {"error": "insufficient_scope",
-         "error_description": "The request requires higher privileges than provided by the access token.",
-         "scope": "k8s_proxy"}
+SCOPE = {
+    "error": "insufficient_scope",
+    "error_description": "The request requires higher privileges than provided by the access token.",
+    "scope": "k8s_proxy",
+}
 NO_USER_ACCESS = {"message": "`user_access` keyword is not found in agent config file."}
 NO_ACCESS_AS = {"message": "`access_as` is not found under the `user_access` keyword."}
 NOT_ONCE = {"message": "`access_as` must exist only once under the `user_access` keyword."}
@@ -45,7 +49,7 @@ def answer(response) -> tuple[int, Any]:
 
 
 def roles(level: int) -> list[str]:
-    return ROLES[:{10: 1, 15: 2, 20: 3, 30: 4, 40: 5, 50: 6}[level]]
+    return ROLES[: {10: 1, 15: 2, 20: 3, 30: 4, 40: 5, 50: 6}[level]]
 
 
 def user_access_of(agent_id: int):
@@ -68,14 +72,24 @@ def estate(world, api):
     outsider = world.project("outsider", namespace_id=other["id"])
     agent = create_agent(api, config["id"], "proxy")
     alice = world.user("alice", scopes=["k8s_proxy"])
-    return {"root": root, "team": team, "other": other, "config": config, "app": app, "outsider": outsider,
-            "agent": agent, "alice": alice}
+    return {
+        "root": root,
+        "team": team,
+        "other": other,
+        "config": config,
+        "app": app,
+        "outsider": outsider,
+        "agent": agent,
+        "alice": alice,
+    }
 
 
 def base(estate: dict, user=None) -> dict[str, Any]:
     user = user or estate["alice"]
-    return {"agent": {"id": estate["agent"]["id"], "config_project": {"id": estate["config"]["id"]}},
-            "user": {"id": user.id, "username": user.username}}
+    return {
+        "agent": {"id": estate["agent"]["id"], "config_project": {"id": estate["config"]["id"]}},
+        "user": {"id": user.id, "username": user.username},
+    }
 
 
 # ---------------------------------------------------------------- agent_configuration: user_access
@@ -83,36 +97,65 @@ def test_user_access_is_stored_with_the_configuration(estate):
     from cluster_agents.domain.user_access import GroupGrant, ProjectGrant, UserAccess
 
     agent = estate["agent"]["id"]
-    config = {"user_access": {"access_as": {"user": {"x": 1}, "agent": {}},
-                              "projects": [{"id": "ACME/Team/App"}, {"id": "other/outsider"}, {"id": "acme/nope"},
-                                           {"id": 7}, "acme/kube", {"no": "id"}, {"id": "acme/kube", "extra": 1}],
-                              "groups": [{"id": "acme/TEAM"}, {"id": "other"}, {"id": "acme"}, {"id": ["acme"]}],
-                              "other": True}}
+    config = {
+        "user_access": {
+            "access_as": {"user": {"x": 1}, "agent": {}},
+            "projects": [
+                {"id": "ACME/Team/App"},
+                {"id": "other/outsider"},
+                {"id": "acme/nope"},
+                {"id": 7},
+                "acme/kube",
+                {"no": "id"},
+                {"id": "acme/kube", "extra": 1},
+            ],
+            "groups": [{"id": "acme/TEAM"}, {"id": "other"}, {"id": "acme"}, {"id": ["acme"]}],
+            "other": True,
+        }
+    }
     assert configure(agent, config).status == 204
     stored = user_access_of(agent)
     assert stored == UserAccess(
         config='{"access_as":{"user":{"x":1},"agent":{}}}',
-        projects=(ProjectGrant(estate["config"]["id"], (estate["root"]["id"],)),
-                  ProjectGrant(estate["app"]["id"], (estate["team"]["id"], estate["root"]["id"]))),
-        groups=(GroupGrant(estate["root"]["id"]), GroupGrant(estate["team"]["id"], (estate["root"]["id"],))))
+        projects=(
+            ProjectGrant(estate["config"]["id"], (estate["root"]["id"],)),
+            ProjectGrant(estate["app"]["id"], (estate["team"]["id"], estate["root"]["id"])),
+        ),
+        groups=(GroupGrant(estate["root"]["id"]), GroupGrant(estate["team"]["id"], (estate["root"]["id"],))),
+    )
     assert json.loads(stored.config) == {"access_as": {"agent": {}, "user": {"x": 1}}}
 
 
-@pytest.mark.parametrize(("section", "config"), [
-    ({"projects": [{"id": "acme/kube"}]}, "{}"),
-    ({"projects": [{"id": "acme/kube"}], "access_as": None}, '{"access_as":null}'),
-    ({"groups": [{"id": "acme"}], "access_as": "agent"}, '{"access_as":"agent"}'),
-])
+@pytest.mark.parametrize(
+    ("section", "config"),
+    [
+        ({"projects": [{"id": "acme/kube"}]}, "{}"),
+        ({"projects": [{"id": "acme/kube"}], "access_as": None}, '{"access_as":null}'),
+        ({"groups": [{"id": "acme"}], "access_as": "agent"}, '{"access_as":"agent"}'),
+    ],
+)
 def test_access_as_is_stored_as_given(estate, section, config):
     assert configure(estate["agent"]["id"], {"user_access": section}).status == 204
     assert user_access_of(estate["agent"]["id"]).config == config
 
 
-@pytest.mark.parametrize("agent_config", [
-    {}, {"user_access": None}, {"user_access": []}, {"user_access": {"access_as": {"agent": {}}}},
-    {"user_access": {"access_as": {"agent": {}}, "projects": [{"id": "other/outsider"}], "groups": [{"id": "other"}]}},
-    {"user_access": {"access_as": {"agent": {}}, "projects": {"id": "acme/kube"}}},
-])
+@pytest.mark.parametrize(
+    "agent_config",
+    [
+        {},
+        {"user_access": None},
+        {"user_access": []},
+        {"user_access": {"access_as": {"agent": {}}}},
+        {
+            "user_access": {
+                "access_as": {"agent": {}},
+                "projects": [{"id": "other/outsider"}],
+                "groups": [{"id": "other"}],
+            }
+        },
+        {"user_access": {"access_as": {"agent": {}}, "projects": {"id": "acme/kube"}}},
+    ],
+)
 def test_a_configuration_that_authorises_nothing_stores_none(estate, agent_config):
     agent = estate["agent"]["id"]
     assert configure(agent, {"user_access": {"access_as": {"agent": {}}, "groups": [{"id": "acme"}]}}).status == 204
@@ -124,8 +167,13 @@ def test_a_configuration_that_authorises_nothing_stores_none(estate, agent_confi
 def test_only_the_first_500_entries_count(estate):
     agent = estate["agent"]["id"]
     filler = [{"id": f"acme/missing{n}"} for n in range(500)]
-    config = {"user_access": {"access_as": {"agent": {}}, "projects": [*filler, {"id": "acme/kube"}],
-                              "groups": [*filler, {"id": "acme"}]}}
+    config = {
+        "user_access": {
+            "access_as": {"agent": {}},
+            "projects": [*filler, {"id": "acme/kube"}],
+            "groups": [*filler, {"id": "acme"}],
+        }
+    }
     assert configure(agent, config).status == 204
     assert user_access_of(agent) is None
     config["user_access"]["projects"] = [*filler[:499], {"id": "acme/kube"}]
@@ -138,8 +186,13 @@ def test_an_agent_of_a_personal_project_authorises_its_namespace_projects_and_no
     home = world.project("home", owner=bob)
     world.project("tools", owner=bob)
     agent = create_agent(api, home["id"], "personal")["id"]
-    config = {"user_access": {"access_as": {"agent": {}}, "projects": [{"id": "bob/tools"}, {"id": "acme/kube"}],
-                              "groups": [{"id": "acme"}]}}
+    config = {
+        "user_access": {
+            "access_as": {"agent": {}},
+            "projects": [{"id": "bob/tools"}, {"id": "acme/kube"}],
+            "groups": [{"id": "acme"}],
+        }
+    }
     assert configure(agent, config).status == 204
     stored = user_access_of(agent)
     assert [(p.group_ids, p.owner_id) for p in stored.projects] == [((), bob.id)] and stored.groups == ()
@@ -147,8 +200,10 @@ def test_an_agent_of_a_personal_project_authorises_its_namespace_projects_and_no
 
 def test_ci_access_and_user_access_are_replaced_together(estate):
     agent = estate["agent"]["id"]
-    config = {"ci_access": {"groups": [{"id": "acme"}]},
-              "user_access": {"access_as": {"agent": {}}, "groups": [{"id": "acme"}]}}
+    config = {
+        "ci_access": {"groups": [{"id": "acme"}]},
+        "user_access": {"access_as": {"agent": {}}, "groups": [{"id": "acme"}]},
+    }
     assert configure(agent, config).status == 204
     from cluster_agents.store.ci_access import ci_access
 
@@ -199,26 +254,38 @@ def test_the_invariant_checker_finds_a_broken_user_access_item(estate, aws):
 def test_the_kas_jwt_comes_first(estate):
     response = authorize({}, headers={})
     assert answer(response) == (401, KAS_INVALID)
-    response = authorize(proxy_request(estate["agent"]["id"], estate["alice"].token),
-                         headers={"PRIVATE-TOKEN": estate["alice"].token})
+    response = authorize(
+        proxy_request(estate["agent"]["id"], estate["alice"].token), headers={"PRIVATE-TOKEN": estate["alice"].token}
+    )
     assert answer(response) == (401, KAS_INVALID)
 
 
-@pytest.mark.parametrize(("body", "error"), [
-    ({}, "agent_id is missing, access_type is missing, access_key is missing"),
-    ({"access_type": "personal_access_token"}, "agent_id is missing, access_key is missing"),
-    ({"agent_id": 1, "access_key": "x"}, "access_type is missing"),
-    ({"agent_id": "one", "access_type": "personal_access_token", "access_key": "x"}, "agent_id is invalid"),
-    ({"agent_id": True, "access_type": "personal_access_token", "access_key": "x"}, "agent_id is invalid"),
-    ({"agent_id": 1, "access_type": "password", "access_key": "x"}, "access_type does not have a valid value"),
-    ({"agent_id": 1, "access_type": "personal_access_token", "access_key": ["x"]}, "access_key is invalid"),
-    ({"agent_id": 1, "access_type": "session_cookie", "access_key": "x"}, "csrf_token is missing"),
-    ({"agent_id": 1, "access_type": "session_cookie", "access_key": "x", "csrf_token": ""}, "csrf_token is empty"),
-    ({"agent_id": 1, "access_type": "session_cookie", "access_key": "x", "csrf_token": "  "}, "csrf_token is empty"),
-    ({"agent_id": 1, "access_type": "session_cookie", "access_key": "x", "csrf_token": None}, "csrf_token is empty"),
-    ({"agent_id": "x", "access_type": "session_cookie"}, "agent_id is invalid, access_key is missing, "
-                                                         "csrf_token is missing"),
-])
+@pytest.mark.parametrize(
+    ("body", "error"),
+    [
+        ({}, "agent_id is missing, access_type is missing, access_key is missing"),
+        ({"access_type": "personal_access_token"}, "agent_id is missing, access_key is missing"),
+        ({"agent_id": 1, "access_key": "x"}, "access_type is missing"),
+        ({"agent_id": "one", "access_type": "personal_access_token", "access_key": "x"}, "agent_id is invalid"),
+        ({"agent_id": True, "access_type": "personal_access_token", "access_key": "x"}, "agent_id is invalid"),
+        ({"agent_id": 1, "access_type": "password", "access_key": "x"}, "access_type does not have a valid value"),
+        ({"agent_id": 1, "access_type": "personal_access_token", "access_key": ["x"]}, "access_key is invalid"),
+        ({"agent_id": 1, "access_type": "session_cookie", "access_key": "x"}, "csrf_token is missing"),
+        ({"agent_id": 1, "access_type": "session_cookie", "access_key": "x", "csrf_token": ""}, "csrf_token is empty"),
+        (
+            {"agent_id": 1, "access_type": "session_cookie", "access_key": "x", "csrf_token": "  "},
+            "csrf_token is empty",
+        ),
+        (
+            {"agent_id": 1, "access_type": "session_cookie", "access_key": "x", "csrf_token": None},
+            "csrf_token is empty",
+        ),
+        (
+            {"agent_id": "x", "access_type": "session_cookie"},
+            "agent_id is invalid, access_key is missing, csrf_token is missing",
+        ),
+    ],
+)
 def test_parameters(estate, body, error):
     assert answer(authorize(body)) == (400, {"error": error})
 
@@ -272,20 +339,23 @@ def test_agent_not_found_after_the_user(estate):
 
 
 # ---------------------------------------------------------------- the agent's configuration: 403s
-@pytest.mark.parametrize(("section", "error"), [
-    (None, NO_USER_ACCESS),
-    ({"groups": [{"id": "acme"}]}, NO_USER_ACCESS),  # stored as {}: not present
-    ({"groups": [{"id": "acme"}], "access_as": None}, NO_ACCESS_AS),
-    ({"groups": [{"id": "acme"}], "access_as": {}}, NO_ACCESS_AS),
-    ({"groups": [{"id": "acme"}], "access_as": ""}, NO_ACCESS_AS),
-    ({"groups": [{"id": "acme"}], "access_as": {"agent": {}, "user": {}}}, NOT_ONCE),
-    ({"groups": [{"id": "acme"}], "access_as": "agent"}, NOT_ONCE),
-    ({"groups": [{"id": "acme"}], "access_as": 5}, NOT_ONCE),
-    ({"groups": [{"id": "acme"}], "access_as": {"ci_job": {}}}, FORBIDDEN),
-    ({"groups": [{"id": "acme"}], "access_as": ["agent"]}, FORBIDDEN),
-    ({"groups": [{"id": "acme"}], "access_as": {"agent": {}}}, NOT_A_MEMBER),
-    ({"groups": [{"id": "acme"}], "access_as": {"user": {}}}, NOT_A_MEMBER),
-])
+@pytest.mark.parametrize(
+    ("section", "error"),
+    [
+        (None, NO_USER_ACCESS),
+        ({"groups": [{"id": "acme"}]}, NO_USER_ACCESS),  # stored as {}: not present
+        ({"groups": [{"id": "acme"}], "access_as": None}, NO_ACCESS_AS),
+        ({"groups": [{"id": "acme"}], "access_as": {}}, NO_ACCESS_AS),
+        ({"groups": [{"id": "acme"}], "access_as": ""}, NO_ACCESS_AS),
+        ({"groups": [{"id": "acme"}], "access_as": {"agent": {}, "user": {}}}, NOT_ONCE),
+        ({"groups": [{"id": "acme"}], "access_as": "agent"}, NOT_ONCE),
+        ({"groups": [{"id": "acme"}], "access_as": 5}, NOT_ONCE),
+        ({"groups": [{"id": "acme"}], "access_as": {"ci_job": {}}}, FORBIDDEN),
+        ({"groups": [{"id": "acme"}], "access_as": ["agent"]}, FORBIDDEN),
+        ({"groups": [{"id": "acme"}], "access_as": {"agent": {}}}, NOT_A_MEMBER),
+        ({"groups": [{"id": "acme"}], "access_as": {"user": {}}}, NOT_A_MEMBER),
+    ],
+)
 def test_refusals_in_order(estate, section, error):
     agent = estate["agent"]["id"]
     assert configure(agent, {"user_access": section} if section is not None else {}).status == 204
@@ -294,18 +364,24 @@ def test_refusals_in_order(estate, section, error):
 
 # ---------------------------------------------------------------- who is authorised
 def configure_user_access(estate, access_as: str = "agent", projects=(), groups=()) -> None:
-    section = {"access_as": {access_as: {}}, "projects": [{"id": p} for p in projects],
-               "groups": [{"id": g} for g in groups]}
+    section = {
+        "access_as": {access_as: {}},
+        "projects": [{"id": p} for p in projects],
+        "groups": [{"id": g} for g in groups],
+    }
     assert configure(estate["agent"]["id"], {"user_access": section}).status == 204
 
 
-@pytest.mark.parametrize(("kind", "where", "level", "authorised"), [
-    ("project", "app", 30, True),
-    ("project", "app", 20, False),
-    ("group", "team", 30, True),  # the project's group: inherited
-    ("group", "root", 40, True),  # an ancestor of the project's group
-    ("group", "other", 50, False),
-])
+@pytest.mark.parametrize(
+    ("kind", "where", "level", "authorised"),
+    [
+        ("project", "app", 30, True),
+        ("project", "app", 20, False),
+        ("group", "team", 30, True),  # the project's group: inherited
+        ("group", "root", 40, True),  # an ancestor of the project's group
+        ("group", "other", 50, False),
+    ],
+)
 def test_through_a_project(world, estate, kind, where, level, authorised):
     configure_user_access(estate, projects=["acme/team/app"])
     world.member(kind, estate[where]["id"], estate["alice"], level)
@@ -313,12 +389,15 @@ def test_through_a_project(world, estate, kind, where, level, authorised):
     assert answer(authorize(proxy_request(estate["agent"]["id"], estate["alice"].token))) == expected
 
 
-@pytest.mark.parametrize(("kind", "where", "level", "authorised"), [
-    ("group", "team", 30, True),
-    ("group", "root", 30, True),  # a direct member of an ancestor
-    ("group", "team", 20, False),
-    ("project", "app", 50, False),  # a project inside does not count
-])
+@pytest.mark.parametrize(
+    ("kind", "where", "level", "authorised"),
+    [
+        ("group", "team", 30, True),
+        ("group", "root", 30, True),  # a direct member of an ancestor
+        ("group", "team", 20, False),
+        ("project", "app", 50, False),  # a project inside does not count
+    ],
+)
 def test_through_a_group(world, estate, kind, where, level, authorised):
     configure_user_access(estate, groups=["acme/team"])
     world.member(kind, estate[where]["id"], estate["alice"], level)
@@ -347,17 +426,27 @@ def test_an_expired_membership_does_not_count(world, api, estate):
 
 def test_as_user_lists_every_project_and_group_with_the_roles(world, api, estate):
     sibling = world.project("site", namespace_id=estate["team"]["id"])
-    configure_user_access(estate, "user", projects=["acme/team/site", "acme/team/app", "acme/kube"],
-                          groups=["acme/team", "acme"])
+    configure_user_access(
+        estate, "user", projects=["acme/team/site", "acme/team/app", "acme/kube"], groups=["acme/team", "acme"]
+    )
     alice = estate["alice"]
     world.member("project", estate["app"]["id"], alice, 40)
     world.member("group", estate["team"]["id"], alice, 30)
     world.member("project", estate["config"]["id"], alice, 20)
     response = authorize(proxy_request(estate["agent"]["id"], alice.token))
     projects = sorted([(estate["app"]["id"], 40), (sibling["id"], 30)])
-    assert answer(response) == (201, {**base(estate), "access_as": {"user": {
-        "projects": [{"id": pid, "roles": roles(level)} for pid, level in projects],
-        "groups": [{"id": estate["team"]["id"], "roles": roles(30)}]}}})
+    assert answer(response) == (
+        201,
+        {
+            **base(estate),
+            "access_as": {
+                "user": {
+                    "projects": [{"id": pid, "roles": roles(level)} for pid, level in projects],
+                    "groups": [{"id": estate["team"]["id"], "roles": roles(30)}],
+                }
+            },
+        },
+    )
     assert list(response.json()) == ["agent", "user", "access_as"]
 
 
@@ -365,9 +454,18 @@ def test_an_administrator_is_authorised_through_everything_as_owner(world, estat
     configure_user_access(estate, "user", projects=["acme/team/app"], groups=["acme"])
     admin = world.user("boss", scopes=["k8s_proxy"], admin=True)
     response = authorize(proxy_request(estate["agent"]["id"], admin.token))
-    assert answer(response) == (201, {**base(estate, admin), "access_as": {"user": {
-        "projects": [{"id": estate["app"]["id"], "roles": ROLES}],
-        "groups": [{"id": estate["root"]["id"], "roles": ROLES}]}}})
+    assert answer(response) == (
+        201,
+        {
+            **base(estate, admin),
+            "access_as": {
+                "user": {
+                    "projects": [{"id": estate["app"]["id"], "roles": ROLES}],
+                    "groups": [{"id": estate["root"]["id"], "roles": ROLES}],
+                }
+            },
+        },
+    )
 
 
 def test_the_owner_of_a_personal_project(world, api):
@@ -375,16 +473,21 @@ def test_the_owner_of_a_personal_project(world, api):
     owner = world.user("carol")
     project = world.project("home", owner=owner)
     agent = create_agent(api, project["id"], "personal")["id"]
-    assert configure(agent, {"user_access": {"access_as": {"user": {}},
-                                             "projects": [{"id": "carol/home"}]}}).status == 204
+    assert (
+        configure(agent, {"user_access": {"access_as": {"user": {}}, "projects": [{"id": "carol/home"}]}}).status == 204
+    )
     assert answer(authorize(proxy_request(agent, stranger.token))) == (403, NOT_A_MEMBER)
     token = api.post(f"/users/{owner.id}/personal_access_tokens", json_body={"name": "k", "scopes": ["k8s_proxy"]})
     assert token.status == 201, token.text
     response = authorize(proxy_request(agent, token.json()["token"]))
-    assert answer(response) == (201, {
-        "agent": {"id": agent, "config_project": {"id": project["id"]}},
-        "user": {"id": owner.id, "username": owner.username},
-        "access_as": {"user": {"projects": [{"id": project["id"], "roles": ROLES}], "groups": []}}})
+    assert answer(response) == (
+        201,
+        {
+            "agent": {"id": agent, "config_project": {"id": project["id"]}},
+            "user": {"id": owner.id, "username": owner.username},
+            "access_as": {"user": {"projects": [{"id": project["id"], "roles": ROLES}], "groups": []}},
+        },
+    )
 
 
 # ---------------------------------------------------------------- the token's use
@@ -393,9 +496,13 @@ def _pat_item(aws, token: str) -> dict:
     from cluster_agents.secrets import digest
     from cluster_agents.store.dynamo import from_item
 
-    return from_item(boto3.client("dynamodb").get_item(
-        TableName=aws.refs["DirectoryTable"], Key={"pk": {"S": f"PAT#{digest(token)}"}, "sk": {"S": "PAT"}},
-        ConsistentRead=True)["Item"])
+    return from_item(
+        boto3.client("dynamodb").get_item(
+            TableName=aws.refs["DirectoryTable"],
+            Key={"pk": {"S": f"PAT#{digest(token)}"}, "sk": {"S": "PAT"}},
+            ConsistentRead=True,
+        )["Item"]
+    )
 
 
 def test_a_use_is_recorded_at_most_once_a_minute(world, estate, aws):
@@ -420,9 +527,11 @@ def test_an_older_use_is_overwritten_and_a_busy_store_never_fails_the_request(wo
 
     alice = estate["alice"]
     boto3.client("dynamodb").update_item(
-        TableName=aws.refs["DirectoryTable"], Key={"pk": {"S": f"PAT#{digest(alice.token)}"}, "sk": {"S": "PAT"}},
+        TableName=aws.refs["DirectoryTable"],
+        Key={"pk": {"S": f"PAT#{digest(alice.token)}"}, "sk": {"S": "PAT"}},
         UpdateExpression="SET last_used_at = :old",
-        ExpressionAttributeValues={":old": {"S": "2001-01-01T00:00:00.000Z"}})
+        ExpressionAttributeValues={":old": {"S": "2001-01-01T00:00:00.000Z"}},
+    )
     assert authorize(proxy_request(estate["agent"]["id"], alice.token)).status == 403
     assert _pat_item(aws, alice.token)["last_used_at"] > "2001-01-01T00:00:00.000Z"
 
@@ -448,9 +557,11 @@ def test_the_rules_without_a_store():
     from cluster_agents.domain import user_access as rules
     from cluster_agents.domain.models import Membership, User
 
-    grants = rules.UserAccess('{"access_as":{"user":{}}}', projects=(rules.ProjectGrant(9, (3, 1)),
-                                                                       rules.ProjectGrant(4, (), owner_id=7)),
-                              groups=(rules.GroupGrant(3, (1,)),))
+    grants = rules.UserAccess(
+        '{"access_as":{"user":{}}}',
+        projects=(rules.ProjectGrant(9, (3, 1)), rules.ProjectGrant(4, (), owner_id=7)),
+        groups=(rules.GroupGrant(3, (1,)),),
+    )
     assert rules.refusal(grants) is None and rules.mode(grants) == "user"
     assert rules.membership_sources(grants) == [("project", 9), ("group", 3), ("group", 1), ("project", 4)]
     alice = User(7, "alice", "Alice", "a@example.com", False, "2020-01-01T00:00:00.000Z")
@@ -462,8 +573,11 @@ def test_the_rules_without_a_store():
     assert [(a.kind, a.id, int(a.level)) for a in found] == [("project", 4, 50), ("project", 9, 40), ("group", 3, 30)]
     found = rules.authorized(alice, grants, [member("group", 1, 30, expires="2025-12-31")], "2026-01-01")
     assert [(a.kind, a.id) for a in found] == [("project", 4)]
-    assert rules.config_paths({"user_access": {"projects": [{"id": "A/B"}, {"id": "a/b"}, {"id": 1}, "x"]}},
-                              "projects") == ["a/b"]
+    assert rules.config_paths(
+        {"user_access": {"projects": [{"id": "A/B"}, {"id": "a/b"}, {"id": 1}, "x"]}}, "projects"
+    ) == ["a/b"]
     assert rules.stored_config({"user_access": {"projects": []}}) == "{}"
-    assert rules.stored_config({"user_access": {"access_as": {"b": 1, "aa": 2, "c": [{"yy": 1, "x": 2}]}}}) == \
-        '{"access_as":{"b":1,"c":[{"x":2,"yy":1}],"aa":2}}'  # jsonb key order
+    assert (
+        rules.stored_config({"user_access": {"access_as": {"b": 1, "aa": 2, "c": [{"yy": 1, "x": 2}]}}})
+        == '{"access_as":{"b":1,"c":[{"x":2,"yy":1}],"aa":2}}'
+    )  # jsonb key order

@@ -41,8 +41,14 @@ def test_expired_and_revoked_tokens(world, api):
 
     person = world.user()
     user = directory().get_user(person.id)
-    stale = PersonalAccessToken(id=9999, user_id=person.id, name="old", scopes=("api",),
-                                created_at="2000-01-01T00:00:00.000Z", expires_at="2000-01-02")
+    stale = PersonalAccessToken(
+        id=9999,
+        user_id=person.id,
+        name="old",
+        scopes=("api",),
+        created_at="2000-01-01T00:00:00.000Z",
+        expires_at="2000-01-02",
+    )
     directory().create_pat(stale, digest("glpat-expired-token"), user)
     response = ApiClient("glpat-expired-token").get("/user")
     assert response.status == 401
@@ -51,8 +57,7 @@ def test_expired_and_revoked_tokens(world, api):
         "error_description": "Token is expired. You can either do re-authorization or token refresh.",
     }
 
-    token_id = api.post(f"/users/{person.id}/personal_access_tokens",
-                        json_body={"name": "t", "scopes": ["api"]}).json()
+    token_id = api.post(f"/users/{person.id}/personal_access_tokens", json_body={"name": "t", "scopes": ["api"]}).json()
     assert api.delete(f"/personal_access_tokens/{token_id['id']}").status == 204
     response = ApiClient(token_id["token"]).get("/user")
     assert response.status == 401
@@ -64,8 +69,10 @@ def test_expired_and_revoked_tokens(world, api):
 
 def test_pat_expiry_in_the_past_is_refused(world, api):
     person = world.user()
-    response = api.post(f"/users/{person.id}/personal_access_tokens",
-                        json_body={"name": "t", "scopes": ["api"], "expires_at": "2000-01-01"})
+    response = api.post(
+        f"/users/{person.id}/personal_access_tokens",
+        json_body={"name": "t", "scopes": ["api"], "expires_at": "2000-01-01"},
+    )
     assert response.status == 400
 
 
@@ -99,4 +106,8 @@ def test_jobs_and_their_pipelines_get_ids_counting_up(world, api):
     first, second, given, third = start(), start(), start(pipeline_id=2323), start()
     assert [job["id"] for job in (second, given, third)] == [first["id"] + n for n in (1, 2, 3)]
     assert [job["pipeline"]["id"] for job in (first, second, given, third)] == [
-        first["pipeline"]["id"], first["pipeline"]["id"] + 1, 2323, first["pipeline"]["id"] + 2]
+        first["pipeline"]["id"],
+        first["pipeline"]["id"] + 1,
+        2323,
+        first["pipeline"]["id"] + 2,
+    ]

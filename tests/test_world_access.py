@@ -72,7 +72,11 @@ def test_members_are_paginated_with_every_header(world, api):
     assert len(response.json()) == 2
     headers = response.headers
     assert (headers["X-Total"], headers["X-Total-Pages"], headers["X-Per-Page"], headers["X-Page"]) == (
-        "5", "3", "2", "2")
+        "5",
+        "3",
+        "2",
+        "2",
+    )
     assert (headers["X-Next-Page"], headers["X-Prev-Page"]) == ("3", "1")
     base = f"https://gitlab.test/api/v4/groups/{group['id']}/members"
     assert headers["Link"] == (
@@ -102,9 +106,11 @@ def test_member_rules(world, api):
     person = world.user()
     path = f"/projects/{project['id']}/members"
     assert api.post(path, json_body={"user_id": person.id, "access_level": 33}).json() == {
-        "error": "access_level does not have a valid value"}
-    assert api.post(path, json_body={"user_id": person.id, "access_level": 30, "expires_at": "2001-01-01"}).status \
-        == 400
+        "error": "access_level does not have a valid value"
+    }
+    assert (
+        api.post(path, json_body={"user_id": person.id, "access_level": 30, "expires_at": "2001-01-01"}).status == 400
+    )
     assert api.post(path, json_body={"user_id": person.id, "access_level": 30}).status == 201
     assert api.post(path, json_body={"user_id": person.id, "access_level": 30}).status == 409
     updated = api.put(f"{path}/{person.id}", json_body={"access_level": 40})
@@ -116,14 +122,16 @@ def test_member_rules(world, api):
 def test_admin_only_calls(world):
     person = world.user()
     assert person.client.post("/users", json_body={"username": "x", "name": "x", "email": "x@x.io"}).json() == {
-        "message": "403 Forbidden"}
+        "message": "403 Forbidden"
+    }
     assert person.client.post("/admin/ci/jobs", json_body={"project_id": 1, "user_id": 1}).status == 403
 
 
 def test_job_lifecycle(world, api):
     project = world.project()
-    job = api.post("/admin/ci/jobs", json_body={"project_id": project["id"], "user_id": 1,
-                                                 "environment": {"name": "review/123"}})
+    job = api.post(
+        "/admin/ci/jobs", json_body={"project_id": project["id"], "user_id": 1, "environment": {"name": "review/123"}}
+    )
     assert job.status == 201
     body = job.json()
     assert body["status"] == "running"

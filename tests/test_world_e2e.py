@@ -47,8 +47,9 @@ def test_python_gitlab_reads_the_version_authenticated(gl, local_api):
 
 def test_a_user_creates_a_k8s_proxy_token_for_themselves(gl, local_api):
     made = gl.http_post("/user/personal_access_tokens", post_data={"name": "kubectl", "scopes": ["k8s_proxy"]})
-    response = requests.get(f"{local_api.base_url}/personal_access_tokens/self", timeout=10,
-                            headers={"PRIVATE-TOKEN": made["token"]})
+    response = requests.get(
+        f"{local_api.base_url}/personal_access_tokens/self", timeout=10, headers={"PRIVATE-TOKEN": made["token"]}
+    )
     assert response.status_code == 200
     assert response.json() == {key: value for key, value in made.items() if key != "token"}
     refused = requests.get(f"{local_api.base_url}/user", timeout=10, headers={"PRIVATE-TOKEN": made["token"]})
@@ -58,8 +59,15 @@ def test_a_user_creates_a_k8s_proxy_token_for_themselves(gl, local_api):
 def test_python_gitlab_builds_a_world(gl, local_api):
     suffix = uuid.uuid4().hex[:8]
     assert gl.user.username == "root"
-    alice = gl.users.create({"username": f"alice_{suffix}", "name": "Alice", "email": f"a{suffix}@example.com",
-                             "password": "ignored-password", "skip_confirmation": True})
+    alice = gl.users.create(
+        {
+            "username": f"alice_{suffix}",
+            "name": "Alice",
+            "email": f"a{suffix}@example.com",
+            "password": "ignored-password",
+            "skip_confirmation": True,
+        }
+    )
     bob = gl.users.create({"username": f"bob.{suffix}", "name": "Bob", "email": f"b{suffix}@example.com"})
     group = gl.groups.create({"name": f"Platform {suffix}", "path": f"platform-{suffix}"})
     subgroup = gl.groups.create({"name": "Clusters", "path": "clusters", "parent_id": group.id})
@@ -77,10 +85,12 @@ def test_python_gitlab_builds_a_world(gl, local_api):
     assert reader.post(f"{local_api.base_url}/projects", json={"name": "x"}, timeout=10).status_code == 403
 
     outsider = gl.users.create({"username": f"carol-{suffix}", "name": "Carol", "email": f"c{suffix}@example.com"})
-    outsider_token = gl.http_post(f"/users/{outsider.id}/personal_access_tokens",
-                                  post_data={"name": "t", "scopes": ["api"]})["token"]
-    response = requests.get(f"{local_api.base_url}/projects/{project.id}", timeout=10,
-                            headers={"PRIVATE-TOKEN": outsider_token})
+    outsider_token = gl.http_post(
+        f"/users/{outsider.id}/personal_access_tokens", post_data={"name": "t", "scopes": ["api"]}
+    )["token"]
+    response = requests.get(
+        f"{local_api.base_url}/projects/{project.id}", timeout=10, headers={"PRIVATE-TOKEN": outsider_token}
+    )
     assert (response.status_code, response.json()) == (404, {"message": "404 Project Not Found"})
 
 
@@ -97,6 +107,10 @@ def test_body_size_limit_over_http(local_api):
     response = requests.post(f"{local_api.base_url}/groups", data=body, headers=headers, timeout=30)
     assert response.status_code == 400, response.text
     for credentials in ({"PRIVATE-TOKEN": E2E_ROOT_TOKEN}, {"PRIVATE-TOKEN": "glpat-unknown"}, {}):
-        response = requests.post(f"{local_api.base_url}/groups", data=body + b" ", timeout=30,
-                                 headers={**credentials, "Content-Type": "application/json"})
+        response = requests.post(
+            f"{local_api.base_url}/groups",
+            data=body + b" ",
+            timeout=30,
+            headers={**credentials, "Content-Type": "application/json"},
+        )
         assert (response.status_code, response.json()) == (413, {"message": "413 Request Entity Too Large"})

@@ -26,10 +26,14 @@ class NewAgent(Params):
     name: str | None  # required; an explicit null is a blank name, as Grape passes it on
 
 
-@app.get("/api/v4/projects/<id>/cluster_agents", summary="List a project's agents", tags=TAGS,
-         description="Developer role or above; ordered by name.", security=docs.USER_SECURITY,
-         responses=docs.responses(200, docs.USER, docs.PAGE, docs.PROJECT, e.ClusterAgentsNotFound(),
-                                  paginated=True))
+@app.get(
+    "/api/v4/projects/<id>/cluster_agents",
+    summary="List a project's agents",
+    tags=TAGS,
+    description="Developer role or above; ordered by name.",
+    security=docs.USER_SECURITY,
+    responses=docs.responses(200, docs.USER, docs.PAGE, docs.PROJECT, e.ClusterAgentsNotFound(), paginated=True),
+)
 def handle_list_agents(id: str):
     caller = current_user().user
     page = requested_page()
@@ -38,9 +42,14 @@ def handle_list_agents(id: str):
     return respond(body, headers=page_headers(page, listing.total))
 
 
-@app.get("/api/v4/projects/<id>/cluster_agents/<agent_id>", summary="Get an agent", tags=TAGS,
-         description="Developer role or above.", security=docs.USER_SECURITY,
-         responses=docs.responses(200, docs.USER, INVALID_AGENT_ID, docs.PROJECT, e.AgentNotFound()))
+@app.get(
+    "/api/v4/projects/<id>/cluster_agents/<agent_id>",
+    summary="Get an agent",
+    tags=TAGS,
+    description="Developer role or above.",
+    security=docs.USER_SECURITY,
+    responses=docs.responses(200, docs.USER, INVALID_AGENT_ID, docs.PROJECT, e.AgentNotFound()),
+)
 def handle_get_agent(id: str, agent_id: str):
     caller = current_user().user
     ref = parse(AgentRef, extra={"agent_id": agent_id})
@@ -48,10 +57,22 @@ def handle_get_agent(id: str, agent_id: str):
     return respond(agent_entities.agent(agent, project))
 
 
-@app.post("/api/v4/projects/<id>/cluster_agents", summary="Register an agent", tags=TAGS,
-          description="Maintainer role or above.", security=docs.USER_SECURITY, openapi_extensions=docs.body(NewAgent),
-          responses=docs.responses(201, docs.USER, e.InvalidParameters(["name is missing"]), docs.PROJECT,
-                                   docs.FORBIDDEN, e.ValidationFailed(["Name has already been taken"])))
+@app.post(
+    "/api/v4/projects/<id>/cluster_agents",
+    summary="Register an agent",
+    tags=TAGS,
+    description="Maintainer role or above.",
+    security=docs.USER_SECURITY,
+    openapi_extensions=docs.body(NewAgent),
+    responses=docs.responses(
+        201,
+        docs.USER,
+        e.InvalidParameters(["name is missing"]),
+        docs.PROJECT,
+        docs.FORBIDDEN,
+        e.ValidationFailed(["Name has already been taken"]),
+    ),
+)
 def handle_create_agent(id: str):
     caller = current_user().user
     params = parse(NewAgent)
@@ -59,11 +80,17 @@ def handle_create_agent(id: str):
     return respond(agent_entities.agent(agent, project), 201)
 
 
-@app.delete("/api/v4/projects/<id>/cluster_agents/<agent_id>", summary="Delete an agent", tags=TAGS,
-            description="Maintainer role or above. Deletes the agent's tokens and URL configuration too; "
-                        "honours If-Unmodified-Since.", security=docs.USER_SECURITY,
-            responses=docs.responses(204, docs.USER, INVALID_AGENT_ID, docs.PROJECT, docs.FORBIDDEN,
-                                     e.AgentNotFound(), e.PreconditionFailed()))
+@app.delete(
+    "/api/v4/projects/<id>/cluster_agents/<agent_id>",
+    summary="Delete an agent",
+    tags=TAGS,
+    description="Maintainer role or above. Deletes the agent's tokens and URL configuration too; "
+    "honours If-Unmodified-Since.",
+    security=docs.USER_SECURITY,
+    responses=docs.responses(
+        204, docs.USER, INVALID_AGENT_ID, docs.PROJECT, docs.FORBIDDEN, e.AgentNotFound(), e.PreconditionFailed()
+    ),
+)
 def handle_delete_agent(id: str, agent_id: str):
     caller = current_user().user
     ref = parse(AgentRef, extra={"agent_id": agent_id})

@@ -12,10 +12,15 @@ from cluster_agents.web.job_auth import authenticated_job
 app = create_app()
 
 
-@app.get("/api/v4/job/allowed_agents", summary="The agents a running CI job may use", tags=["jobs"],
-         description="Authenticated by the job's own token (JOB-TOKEN, job_token or Authorization: Bearer); a "
-                     "user's token authenticates no job (404 Job Not Found).", security=docs.JOB_SECURITY,
-         responses=docs.responses(200, docs.JOB))
+@app.get(
+    "/api/v4/job/allowed_agents",
+    summary="The agents a running CI job may use",
+    tags=["jobs"],
+    description="Authenticated by the job's own token (JOB-TOKEN, job_token or Authorization: Bearer); a "
+    "user's token authenticates no job (404 Job Not Found).",
+    security=docs.JOB_SECURITY,
+    responses=docs.responses(200, docs.JOB),
+)
 def handle_get_allowed_agents():
     job = authenticated_job()
     return respond(ci_access_entities.allowed_agents(ci_jobs.allowed_agents(job)))

@@ -56,17 +56,25 @@ def _document() -> dict[str, Any]:
     return json.loads(DOCUMENT.read_text(encoding="utf-8"))
 
 
-@app.get("/api/v4/openapi.json", summary="This API's OpenAPI description", tags=TAGS,
-         description="No authentication. `servers` is the base URL the request came in by.",
-         responses=docs.responses(200))
+@app.get(
+    "/api/v4/openapi.json",
+    summary="This API's OpenAPI description",
+    tags=TAGS,
+    description="No authentication. `servers` is the base URL the request came in by.",
+    responses=docs.responses(200),
+)
 def handle_get_openapi():
     servers = [{"url": current().base_url(), "description": "This deployment"}]
     return respond({**_document(), "servers": servers})
 
 
-@app.get("/api/v4/docs", summary="Browse this API's description (Swagger UI)", tags=TAGS,
-         description="No authentication. An HTML page; the browser loads Swagger UI from cdn.jsdelivr.net.",
-         responses=docs.responses(200, media_type="text/html"))
+@app.get(
+    "/api/v4/docs",
+    summary="Browse this API's description (Swagger UI)",
+    tags=TAGS,
+    description="No authentication. An HTML page; the browser loads Swagger UI from cdn.jsdelivr.net.",
+    responses=docs.responses(200, media_type="text/html"),
+)
 def handle_get_docs():
     return Response(status_code=200, content_type="text/html; charset=utf-8", body=PAGE, headers=PAGE_HEADERS)
 

@@ -22,9 +22,11 @@ from pydantic import Field, field_validator
 app = create_app()
 TAGS = ["agent server (internal)"]
 AGENT_INFO = docs.responses(200, docs.KAS, e.Unauthenticated())
-AGENT_INFO_DESCRIPTION = ("For the agent server: the agent behind the agent token (Gitlab-Agentk-Api-Request; "
-                          "when absent Gitlab-Agent-Api-Request; when neither is present Authorization: Bearer), "
-                          "after the Gitlab-Kas-Api-Request JWT. Records the token's use.")
+AGENT_INFO_DESCRIPTION = (
+    "For the agent server: the agent behind the agent token (Gitlab-Agentk-Api-Request; "
+    "when absent Gitlab-Agent-Api-Request; when neither is present Authorization: Bearer), "
+    "after the Gitlab-Kas-Api-Request JWT. Records the token's use."
+)
 
 
 class AgentConfiguration(Params):
@@ -59,8 +61,11 @@ class AuthorizeProxyUser(Params):
     access_type: Literal["session_cookie", "personal_access_token"]
     access_key: str
     # Checked apart, as Grape's ``given``: required and not blank for a session cookie, else ignored.
-    csrf_token: Any = Field(None, description="Required, not blank, when access_type is session_cookie",
-                            json_schema_extra=_documented_as_string)
+    csrf_token: Any = Field(
+        None,
+        description="Required, not blank, when access_type is session_cookie",
+        json_schema_extra=_documented_as_string,
+    )
 
     @field_validator("agent_id", mode="before")
     @classmethod
@@ -96,28 +101,50 @@ def _agent_info():
     return respond(kas_entities.agent_info(kas.agent_info(agent_token())))
 
 
-@app.get("/api/v4/internal/kubernetes/agent_info", summary="Agent info for an agent token", tags=TAGS,
-         description=AGENT_INFO_DESCRIPTION, security=docs.AGENT_SECURITY, responses=AGENT_INFO)
+@app.get(
+    "/api/v4/internal/kubernetes/agent_info",
+    summary="Agent info for an agent token",
+    tags=TAGS,
+    description=AGENT_INFO_DESCRIPTION,
+    security=docs.AGENT_SECURITY,
+    responses=AGENT_INFO,
+)
 def handle_get_agent_info():
     return _agent_info()
 
 
-@app.get("/api/v4/internal/agents/agentk/agent_info", summary="Agent info for an agent token (newer path)",
-         tags=TAGS, description=AGENT_INFO_DESCRIPTION, security=docs.AGENT_SECURITY, responses=AGENT_INFO)
+@app.get(
+    "/api/v4/internal/agents/agentk/agent_info",
+    summary="Agent info for an agent token (newer path)",
+    tags=TAGS,
+    description=AGENT_INFO_DESCRIPTION,
+    security=docs.AGENT_SECURITY,
+    responses=AGENT_INFO,
+)
 def handle_get_agentk_agent_info():
     return _agent_info()
 
 
-@app.post("/api/v4/internal/kubernetes/agent_configuration", summary="Store an agent's configuration (ci_access)",
-          tags=TAGS, description="For the agent server, after the Gitlab-Kas-Api-Request JWT: the agent's "
-                                 "config.yaml as JSON; its ci_access entries replace the agent's authorisations. "
-                                 "Every agent's authorisation of one project or group is kept together, in at "
-                                 "most 400 KB: an entry that would not fit is a 400 naming that project or group.",
-          security=docs.KAS_SECURITY, openapi_extensions=docs.body(AgentConfiguration),
-          responses=docs.responses(204, docs.KAS, docs.BODY, e.InvalidParameters(["agent_id is missing"]),
-                                   e.InvalidParameters(["agent_config is invalid"]),
-                                   e.CiAccessTooLarge([("group", 7)], {("group", 7): "acme/team"}),
-                                   e.AgentNotFound()))
+@app.post(
+    "/api/v4/internal/kubernetes/agent_configuration",
+    summary="Store an agent's configuration (ci_access)",
+    tags=TAGS,
+    description="For the agent server, after the Gitlab-Kas-Api-Request JWT: the agent's "
+    "config.yaml as JSON; its ci_access entries replace the agent's authorisations. "
+    "Every agent's authorisation of one project or group is kept together, in at "
+    "most 400 KB: an entry that would not fit is a 400 naming that project or group.",
+    security=docs.KAS_SECURITY,
+    openapi_extensions=docs.body(AgentConfiguration),
+    responses=docs.responses(
+        204,
+        docs.KAS,
+        docs.BODY,
+        e.InvalidParameters(["agent_id is missing"]),
+        e.InvalidParameters(["agent_config is invalid"]),
+        e.CiAccessTooLarge([("group", 7)], {("group", 7): "acme/team"}),
+        e.AgentNotFound(),
+    ),
+)
 def handle_post_agent_configuration():
     authenticate_kas_request()
     params = parse(AgentConfiguration)
@@ -125,61 +152,98 @@ def handle_post_agent_configuration():
     return no_content()
 
 
-@app.post("/api/v4/internal/kubernetes/authorize_proxy_user", summary="Authorize a user through an agent",
-          tags=TAGS, description="For the agent server, after the Gitlab-Kas-Api-Request JWT: whether the user "
-                                 "behind a personal access token with the k8s_proxy scope may reach the cluster "
-                                 "through the agent (its user_access configuration), and as whom. Records the "
-                                 "token's use. A session cookie matches no session here (there are no web "
-                                 "sessions): 401.",
-          security=docs.KAS_SECURITY, openapi_extensions=docs.body(AuthorizeProxyUser),
-          responses=docs.responses(
-              201, docs.KAS, docs.BODY,
-              e.InvalidParameters(["agent_id is missing", "access_type is missing", "access_key is missing"]),
-              e.InvalidParameters(["agent_id is invalid"]),
-              e.InvalidParameters(["access_type does not have a valid value"]),
-              e.InvalidParameters(["csrf_token is missing"]), e.InvalidParameters(["csrf_token is empty"]),
-              e.UserNotIdentified(), e.InvalidSession(), e.TokenExpired(), e.TokenRevoked(), e.Unauthenticated(),
-              e.ProxyScopeMissing(), e.AgentNotFound(),
-              *(e.UserAccessRefused(message) for message in proxy.REFUSALS), e.Forbidden()))
+@app.post(
+    "/api/v4/internal/kubernetes/authorize_proxy_user",
+    summary="Authorize a user through an agent",
+    tags=TAGS,
+    description="For the agent server, after the Gitlab-Kas-Api-Request JWT: whether the user "
+    "behind a personal access token with the k8s_proxy scope may reach the cluster "
+    "through the agent (its user_access configuration), and as whom. Records the "
+    "token's use. A session cookie matches no session here (there are no web "
+    "sessions): 401.",
+    security=docs.KAS_SECURITY,
+    openapi_extensions=docs.body(AuthorizeProxyUser),
+    responses=docs.responses(
+        201,
+        docs.KAS,
+        docs.BODY,
+        e.InvalidParameters(["agent_id is missing", "access_type is missing", "access_key is missing"]),
+        e.InvalidParameters(["agent_id is invalid"]),
+        e.InvalidParameters(["access_type does not have a valid value"]),
+        e.InvalidParameters(["csrf_token is missing"]),
+        e.InvalidParameters(["csrf_token is empty"]),
+        e.UserNotIdentified(),
+        e.InvalidSession(),
+        e.TokenExpired(),
+        e.TokenRevoked(),
+        e.Unauthenticated(),
+        e.ProxyScopeMissing(),
+        e.AgentNotFound(),
+        *(e.UserAccessRefused(message) for message in proxy.REFUSALS),
+        e.Forbidden(),
+    ),
+)
 def handle_post_authorize_proxy_user():
     authenticate_kas_request()
     params = _proxy_params()
     found = proxy.authorize_proxy_user(params.agent_id, params.access_type, params.access_key)
     return respond(kas_entities.proxy_authorization(found), 201)
-@app.get("/api/v4/internal/kubernetes/verify_project_access", summary="Whether an agent may read a project",
-         tags=TAGS, security=docs.AGENT_SECURITY,
-         description="For the agent server (Flux), after the Gitlab-Kas-Api-Request JWT and the agent token: "
-                     "204 when the project (`id`: its id or full path, any case) is public or is the agent's own "
-                     "configuration project; otherwise 404. Records the token's use.",
-         responses=docs.responses(204, docs.KAS, docs.BODY, e.Unauthenticated(), e.ProjectAccessNotFound()))
+
+
+@app.get(
+    "/api/v4/internal/kubernetes/verify_project_access",
+    summary="Whether an agent may read a project",
+    tags=TAGS,
+    security=docs.AGENT_SECURITY,
+    description="For the agent server (Flux), after the Gitlab-Kas-Api-Request JWT and the agent token: "
+    "204 when the project (`id`: its id or full path, any case) is public or is the agent's own "
+    "configuration project; otherwise 404. Records the token's use.",
+    responses=docs.responses(204, docs.KAS, docs.BODY, e.Unauthenticated(), e.ProjectAccessNotFound()),
+)
 def handle_get_verify_project_access():
     authenticate_kas_request()
     kas.verify_project_access(agent_token(), current().params().get("id"))
     return no_content()
 
 
-@app.post("/api/v4/internal/kubernetes/usage_metrics", summary="Usage metrics of the agent server",
-          tags=TAGS, security=docs.KAS_SECURITY,
-          description="For the agent server, after the Gitlab-Kas-Api-Request JWT: optional `counters` (integers) "
-                      "and `unique_counters` (arrays of integers), validated as GitLab validates them and then "
-                      "discarded (no product analytics here). An empty body is valid.",
-          responses=docs.responses(204, docs.KAS, docs.BODY, e.InvalidParameters(["counters is invalid"]),
-                                   e.InvalidParameters(["counters[k8s_api_proxy_request] is invalid"])))
+@app.post(
+    "/api/v4/internal/kubernetes/usage_metrics",
+    summary="Usage metrics of the agent server",
+    tags=TAGS,
+    security=docs.KAS_SECURITY,
+    description="For the agent server, after the Gitlab-Kas-Api-Request JWT: optional `counters` (integers) "
+    "and `unique_counters` (arrays of integers), validated as GitLab validates them and then "
+    "discarded (no product analytics here). An empty body is valid.",
+    responses=docs.responses(
+        204,
+        docs.KAS,
+        docs.BODY,
+        e.InvalidParameters(["counters is invalid"]),
+        e.InvalidParameters(["counters[k8s_api_proxy_request] is invalid"]),
+    ),
+)
 def handle_post_usage_metrics():
     authenticate_kas_request()
     kas.accept_usage_metrics(current().params())
     return no_content()
 
 
-@app.post("/api/v4/internal/kubernetes/agent_events", summary="Agent events from the agent server",
-          tags=TAGS, security=docs.KAS_SECURITY,
-          description="For the agent server, after the Gitlab-Kas-Api-Request JWT: an optional `events` object "
-                      "of event arrays, validated as GitLab validates them and then discarded. An empty body is "
-                      "valid.",
-          responses=docs.responses(204, docs.KAS, docs.BODY, e.InvalidParameters(["events is invalid"]),
-                                   e.InvalidParameters(
-                                       ["events[k8s_api_proxy_requests_unique_users_via_ci_access][0][user_id] "
-                                        "is invalid"])))
+@app.post(
+    "/api/v4/internal/kubernetes/agent_events",
+    summary="Agent events from the agent server",
+    tags=TAGS,
+    security=docs.KAS_SECURITY,
+    description="For the agent server, after the Gitlab-Kas-Api-Request JWT: an optional `events` object "
+    "of event arrays, validated as GitLab validates them and then discarded. An empty body is "
+    "valid.",
+    responses=docs.responses(
+        204,
+        docs.KAS,
+        docs.BODY,
+        e.InvalidParameters(["events is invalid"]),
+        e.InvalidParameters(["events[k8s_api_proxy_requests_unique_users_via_ci_access][0][user_id] is invalid"]),
+    ),
+)
 def handle_post_agent_events():
     authenticate_kas_request()
     kas.accept_agent_events(current().params())

@@ -15,13 +15,17 @@ app = create_app()
 TAGS = ["agent server (internal)"]
 
 
-@app.get("/api/v4/internal/kubernetes/receptive_agents", summary="Receptive agents for the agent server",
-         tags=TAGS, security=docs.KAS_SECURITY,
-         description="For the agent server, after the Gitlab-Kas-Api-Request JWT: every agent with a URL "
-                     "configuration, in agent id order, with what the agent server needs to connect to it - "
-                     "the CA certificate and the client certificate and key as PEM text, or the base64 "
-                     "Ed25519 private key it signs its JWTs with. 404 when receptive agents are turned off.",
-         responses=docs.responses(200, docs.KAS, e.FeatureDisabled()))
+@app.get(
+    "/api/v4/internal/kubernetes/receptive_agents",
+    summary="Receptive agents for the agent server",
+    tags=TAGS,
+    security=docs.KAS_SECURITY,
+    description="For the agent server, after the Gitlab-Kas-Api-Request JWT: every agent with a URL "
+    "configuration, in agent id order, with what the agent server needs to connect to it - "
+    "the CA certificate and the client certificate and key as PEM text, or the base64 "
+    "Ed25519 private key it signs its JWTs with. 404 when receptive agents are turned off.",
+    responses=docs.responses(200, docs.KAS, e.FeatureDisabled()),
+)
 def handle_get_receptive_agents():
     authenticate_kas_request()
     return respond(receptive_agents(list_receptive_agents()))

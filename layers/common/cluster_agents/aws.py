@@ -26,23 +26,27 @@ def reset_clients() -> None:
     client.cache_clear()
 
 
-THROTTLING_CODES = frozenset({
-    "ProvisionedThroughputExceededException",
-    "ThrottlingException",
-    "RequestLimitExceeded",
-    "LimitExceededException",
-    "TooManyRequestsException",
-})
-TRANSIENT_CODES = frozenset({
-    "TransactionConflictException",
-    "TransactionInProgressException",
-    "InternalServerError",
-    "ServiceUnavailable",
-    "KMSInternalException",
-    "DependencyTimeoutException",
-    "KeyUnavailableException",
-    "InternalServiceError",
-})
+THROTTLING_CODES = frozenset(
+    {
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "LimitExceededException",
+        "TooManyRequestsException",
+    }
+)
+TRANSIENT_CODES = frozenset(
+    {
+        "TransactionConflictException",
+        "TransactionInProgressException",
+        "InternalServerError",
+        "ServiceUnavailable",
+        "KMSInternalException",
+        "DependencyTimeoutException",
+        "KeyUnavailableException",
+        "InternalServiceError",
+    }
+)
 
 
 @contextlib.contextmanager

@@ -22,8 +22,14 @@ def seed_root(token: str | None = None) -> str | None:
     root = repo.get_user(user_id) if user_id else None
     created = False
     if root is None:
-        root = User(id=repo.next_id("namespace"), username=ROOT_USERNAME, name="Administrator",
-                    email="admin@example.com", is_admin=True, created_at=clock.now_iso())
+        root = User(
+            id=repo.next_id("namespace"),
+            username=ROOT_USERNAME,
+            name="Administrator",
+            email="admin@example.com",
+            is_admin=True,
+            created_at=clock.now_iso(),
+        )
         try:
             repo.create_user(root)
             created = True
@@ -34,7 +40,12 @@ def seed_root(token: str | None = None) -> str | None:
     if token is None and created:
         token = generated = random_token(PAT_PREFIX, 20)
     if token is not None and repo.get_pat_by_digest(digest(token)) is None:
-        pat = PersonalAccessToken(id=repo.next_id("personal_access_token"), user_id=root.id,
-                                  name="root-token", scopes=("api",), created_at=clock.now_iso())
+        pat = PersonalAccessToken(
+            id=repo.next_id("personal_access_token"),
+            user_id=root.id,
+            name="root-token",
+            scopes=("api",),
+            created_at=clock.now_iso(),
+        )
         repo.create_pat(pat, digest(token), root)
     return generated

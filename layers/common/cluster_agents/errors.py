@@ -193,10 +193,8 @@ class CiAccessTooLarge(BusinessRuleViolated):
 
     def __init__(self, sources: list[tuple[str, int]], names: dict[tuple[str, int], str] | None = None) -> None:
         self.sources, self.names = sources, names or {}
-        described = " or ".join(f"{kind} {self.names.get((kind, source_id), source_id)}"
-                                for kind, source_id in sources)
-        super().__init__(f"ci_access: {described} is authorized by more agents than one project or group "
-                         "can hold")
+        described = " or ".join(f"{kind} {self.names.get((kind, source_id), source_id)}" for kind, source_id in sources)
+        super().__init__(f"ci_access: {described} is authorized by more agents than one project or group can hold")
 
     def naming(self, names: dict[tuple[str, int], str]) -> CiAccessTooLarge:
         """The same error, calling its sources by ``names``."""

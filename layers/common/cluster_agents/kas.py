@@ -75,8 +75,13 @@ def verify_request_jwt(token: str | None) -> bool:
 
     try:
         claims = jwt.decode(
-            token.strip(), secret, algorithms=[JWT_ALGORITHM], audience=JWT_AUDIENCE, issuer=JWT_ISSUER,
-            leeway=LEEWAY_SECONDS, options={"require": ["exp", "iss", "aud"], "verify_iat": False},
+            token.strip(),
+            secret,
+            algorithms=[JWT_ALGORITHM],
+            audience=JWT_AUDIENCE,
+            issuer=JWT_ISSUER,
+            leeway=LEEWAY_SECONDS,
+            options={"require": ["exp", "iss", "aud"], "verify_iat": False},
         )
     except jwt.PyJWTError:
         return False

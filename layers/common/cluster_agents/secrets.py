@@ -56,8 +56,9 @@ class _DataKey:
 @functools.cache
 def _current_data_key() -> _DataKey:
     with busy_on_transient_errors():
-        response = client("kms").generate_data_key(KeyId=get_settings().data_key_id, KeySpec="AES_256",
-                                                   EncryptionContext=DATA_KEY_CONTEXT)
+        response = client("kms").generate_data_key(
+            KeyId=get_settings().data_key_id, KeySpec="AES_256", EncryptionContext=DATA_KEY_CONTEXT
+        )
     return _DataKey(response["Plaintext"], response["CiphertextBlob"])
 
 
@@ -68,8 +69,7 @@ def _current_data_key() -> _DataKey:
 def _decrypt_data_key(encrypted: bytes, bound: bool = True) -> bytes:
     context = {"EncryptionContext": DATA_KEY_CONTEXT} if bound else {}
     with busy_on_transient_errors():
-        return client("kms").decrypt(CiphertextBlob=encrypted, KeyId=get_settings().data_key_id,
-                                     **context)["Plaintext"]
+        return client("kms").decrypt(CiphertextBlob=encrypted, KeyId=get_settings().data_key_id, **context)["Plaintext"]
 
 
 def encrypt(plaintext: bytes, context: str) -> str:

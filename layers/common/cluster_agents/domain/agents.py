@@ -14,9 +14,7 @@ from cluster_agents import secrets
 
 AGENT_NAME_MAX = 63
 AGENT_NAME_FORMAT = re.compile(r"[a-z0-9](?:[-a-z0-9]*[a-z0-9])?")  # Ruby's \A...\z, used with fullmatch
-AGENT_NAME_FORMAT_MESSAGE = (
-    "Name can contain only lowercase letters, digits, and '-', but cannot start or end with '-'"
-)
+AGENT_NAME_FORMAT_MESSAGE = "Name can contain only lowercase letters, digits, and '-', but cannot start or end with '-'"
 NAME_TAKEN = "Name has already been taken"
 
 TOKEN_LIMIT = 2  # active tokens per agent

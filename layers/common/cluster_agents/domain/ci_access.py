@@ -167,8 +167,9 @@ def _environment_allows(patterns: Any, environment: str | None) -> bool:
     return any(environment_matches(pattern, environment) for pattern in patterns)
 
 
-def filter_for_job(authorizations: Iterable[Authorization], environment: str | None,
-                   protected_ref: bool) -> list[Authorization]:
+def filter_for_job(
+    authorizations: Iterable[Authorization], environment: str | None, protected_ref: bool
+) -> list[Authorization]:
     """Keep what applies to a job in ``environment`` (None: the job has none) on a pipeline whose
     ref is protected or not."""
     kept = [a for a in authorizations if _environment_allows(a.configuration.get("environments"), environment)]

@@ -22,21 +22,31 @@ from typing import Any
 
 _DIGITS = re.compile(r"\A\s*[+-]?[0-9]+\s*\Z")
 
-COUNTERS = ("k8s_api_proxy_request", "flux_git_push_notifications_total", "k8s_api_proxy_requests_via_ci_access",
-            "k8s_api_proxy_requests_via_user_access", "k8s_api_proxy_requests_via_pat_access")
-UNIQUE_COUNTERS = ("k8s_api_proxy_requests_unique_users_via_ci_access",
-                   "k8s_api_proxy_requests_unique_agents_via_ci_access",
-                   "k8s_api_proxy_requests_unique_users_via_user_access",
-                   "k8s_api_proxy_requests_unique_agents_via_user_access",
-                   "k8s_api_proxy_requests_unique_users_via_pat_access",
-                   "k8s_api_proxy_requests_unique_agents_via_pat_access",
-                   "flux_git_push_notified_unique_projects")
+COUNTERS = (
+    "k8s_api_proxy_request",
+    "flux_git_push_notifications_total",
+    "k8s_api_proxy_requests_via_ci_access",
+    "k8s_api_proxy_requests_via_user_access",
+    "k8s_api_proxy_requests_via_pat_access",
+)
+UNIQUE_COUNTERS = (
+    "k8s_api_proxy_requests_unique_users_via_ci_access",
+    "k8s_api_proxy_requests_unique_agents_via_ci_access",
+    "k8s_api_proxy_requests_unique_users_via_user_access",
+    "k8s_api_proxy_requests_unique_agents_via_user_access",
+    "k8s_api_proxy_requests_unique_users_via_pat_access",
+    "k8s_api_proxy_requests_unique_agents_via_pat_access",
+    "flux_git_push_notified_unique_projects",
+)
 
 # An object's declared members: kind "integer", "string", or a nested declaration (a Hash).
 Declaration = tuple[tuple[str, Any], ...]
 _USER_EVENT: Declaration = (("user_id", "integer"), ("project_id", "integer"))
 _REGISTER_AGENT: Declaration = (
-    ("project_id", "integer"), ("agent_version", "string"), ("architecture", "string"), ("agent_id", "integer"),
+    ("project_id", "integer"),
+    ("agent_version", "string"),
+    ("architecture", "string"),
+    ("agent_id", "integer"),
     ("kubernetes_version", "string"),
     ("extra_telemetry_data", (("installation_method", "string"), ("helm_chart_version", "string"))),
 )
@@ -73,8 +83,10 @@ def valid_integer_array(value: Any) -> bool:
 def usage_metrics_problems(params: dict[str, Any]) -> list[str]:
     """The messages of ``POST /internal/kubernetes/usage_metrics``, in declaration order."""
     problems: list[str] = []
-    for name, members, valid in (("counters", COUNTERS, valid_integer),
-                                 ("unique_counters", UNIQUE_COUNTERS, valid_integer_array)):
+    for name, members, valid in (
+        ("counters", COUNTERS, valid_integer),
+        ("unique_counters", UNIQUE_COUNTERS, valid_integer_array),
+    ):
         value = params.get(name)
         if _absent(value):
             continue
@@ -123,8 +135,9 @@ def _member_valid(element: Any, member: str, kind: Any) -> bool:
         return valid_integer(value)
     if kind == "string":
         return valid_string(value)
-    return value is None or (isinstance(value, dict) and all(_member_valid(value, inner, inner_kind)
-                                                             for inner, inner_kind in kind))
+    return value is None or (
+        isinstance(value, dict) and all(_member_valid(value, inner, inner_kind) for inner, inner_kind in kind)
+    )
 
 
 def _member_problems(prefix: str, element: Any, member: str, kind: Any) -> Iterator[str]:

@@ -37,8 +37,7 @@ def too_long(field: str, value: str, maximum: int = MAX_LENGTH) -> list[str]:
 def group_errors(name: str, full_path: str, ancestors: int) -> list[str]:
     """GitLab's validation of a new group, in its order: the name's length, the nesting (at most
     20 ancestors), then the full path's length (its route's, reported on the path)."""
-    return [*too_long("Name", name), *([TOO_DEEP] if ancestors > MAX_ANCESTORS else []),
-            *too_long("Path", full_path)]
+    return [*too_long("Name", name), *([TOO_DEEP] if ancestors > MAX_ANCESTORS else []), *too_long("Path", full_path)]
 
 
 def project_errors(name: str, full_path: str) -> list[str]:

@@ -14,9 +14,11 @@ MAX_TEXT_LENGTH = 255
 
 def length_messages(name: str | None, description: str | None) -> list[str]:
     """``Name is too long (maximum is 255 characters)``, likewise for the description."""
-    return [f"{label} is too long (maximum is {MAX_TEXT_LENGTH} characters)"
-            for label, value in (("Name", name), ("Description", description))
-            if value is not None and len(value) > MAX_TEXT_LENGTH]
+    return [
+        f"{label} is too long (maximum is {MAX_TEXT_LENGTH} characters)"
+        for label, value in (("Name", name), ("Description", description))
+        if value is not None and len(value) > MAX_TEXT_LENGTH
+    ]
 
 
 def default_expiry(today: date) -> date:
@@ -24,8 +26,9 @@ def default_expiry(today: date) -> date:
     return today + timedelta(days=1)
 
 
-def validation_messages(name: str | None, scopes: list[str], expires_at: date, today: date,
-                        description: str | None = None) -> list[str]:
+def validation_messages(
+    name: str | None, scopes: list[str], expires_at: date, today: date, description: str | None = None
+) -> list[str]:
     """The model's full messages, in its validation order (empty: valid). A past ``expires_at`` is
     valid, as in GitLab: the token is created already expired."""
     messages = []

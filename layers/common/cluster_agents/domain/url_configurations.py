@@ -258,6 +258,11 @@ def prepare_url_configuration(request: UrlConfigurationRequest) -> UrlConfigurat
     if private_kind == "private_key":
         private_material, public_key = generate_key_pair()
     return UrlConfigurationDraft(
-        url=request.url, public_key=public_key, client_cert=client_cert, ca_cert=ca_cert, tls_host=tls_host,
-        private_kind=private_kind, private_material=private_material,
+        url=request.url,
+        public_key=public_key,
+        client_cert=client_cert,
+        ca_cert=ca_cert,
+        tls_host=tls_host,
+        private_kind=private_kind,
+        private_material=private_material,
     )

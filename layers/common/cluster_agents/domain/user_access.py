@@ -96,8 +96,11 @@ def config_paths(agent_config: Any, entity: Literal["projects", "groups"]) -> li
     entries = section.get(entity) if section else None
     if not isinstance(entries, list):
         return []
-    paths = (entry["id"].lower() for entry in entries[:AUTHORIZED_ENTITY_LIMIT]
-             if isinstance(entry, dict) and isinstance(entry.get("id"), str))
+    paths = (
+        entry["id"].lower()
+        for entry in entries[:AUTHORIZED_ENTITY_LIMIT]
+        if isinstance(entry, dict) and isinstance(entry.get("id"), str)
+    )
     return list(dict.fromkeys(paths))
 
 
@@ -155,12 +158,12 @@ def membership_sources(user_access: UserAccess) -> list[tuple[str, int]]:
     return list(dict.fromkeys(sources))
 
 
-def authorized(user: User, user_access: UserAccess, memberships: Iterable[Membership],
-               today: str) -> list[Authorized]:
+def authorized(user: User, user_access: UserAccess, memberships: Iterable[Membership], today: str) -> list[Authorized]:
     """The stored projects, then groups, the user is authorised through, each by ascending id."""
     if user.is_admin:
-        return ([Authorized("project", p.id, AccessLevel.OWNER) for p in sorted(user_access.projects, key=_id)]
-                + [Authorized("group", g.id, AccessLevel.OWNER) for g in sorted(user_access.groups, key=_id)])
+        return [Authorized("project", p.id, AccessLevel.OWNER) for p in sorted(user_access.projects, key=_id)] + [
+            Authorized("group", g.id, AccessLevel.OWNER) for g in sorted(user_access.groups, key=_id)
+        ]
     mine: dict[tuple[str, int], list[Membership]] = {}
     for membership in memberships:
         if membership.user_id == user.id:
@@ -171,8 +174,11 @@ def authorized(user: User, user_access: UserAccess, memberships: Iterable[Member
 
     found: list[Authorized] = []
     for project in sorted(user_access.projects, key=_id):
-        role = AccessLevel.OWNER if project.owner_id == user.id else level(
-            [("project", project.id), *(("group", group_id) for group_id in project.group_ids)])
+        role = (
+            AccessLevel.OWNER
+            if project.owner_id == user.id
+            else level([("project", project.id), *(("group", group_id) for group_id in project.group_ids)])
+        )
         if role >= MINIMUM_LEVEL:
             found.append(Authorized("project", project.id, role))
     for group in sorted(user_access.groups, key=_id):

@@ -23,8 +23,12 @@ def configurations(table: str) -> Iterator[dict[str, Any]]:
 
     start = None
     while True:
-        request: dict[str, Any] = {"TableName": table, "ConsistentRead": True, "FilterExpression": "sk = :u",
-                                   "ExpressionAttributeValues": {":u": {"S": "U"}}}
+        request: dict[str, Any] = {
+            "TableName": table,
+            "ConsistentRead": True,
+            "FilterExpression": "sk = :u",
+            "ExpressionAttributeValues": {":u": {"S": "U"}},
+        }
         if start:
             request["ExclusiveStartKey"] = start
         with dynamo.translated():

@@ -34,8 +34,16 @@ ENTRY = re.compile(r"a(\d+)")  # an agent's entry in a CIACCESS# item
 RECEPTIVE_PK = "RECEPTIVE"
 RECEPTIVE_SK = re.compile(r"AGENT#(\d{12})")
 # What an entry of the receptive-agents index copies from the URL configuration.
-RECEPTIVE_COPIED = ("agent_id", "id", "url", "ca_cert", "tls_host", "client_cert", "private_key_encrypted",
-                    "client_key_encrypted")
+RECEPTIVE_COPIED = (
+    "agent_id",
+    "id",
+    "url",
+    "ca_cert",
+    "tls_host",
+    "client_cert",
+    "private_key_encrypted",
+    "client_key_encrypted",
+)
 
 
 @dataclass
@@ -74,13 +82,13 @@ def check_items(items: Iterable[dict[str, Any]]) -> Report:
             elif sk.startswith("AT#"):
                 active[agent_id].append(int(sk[3:]))
             elif sk.startswith("CI#"):
-                mirrors[(agent_id, sk[len("CI#"):])] = item
+                mirrors[(agent_id, sk[len("CI#") :])] = item
             elif sk == USER_ACCESS_SK:
                 user_access[agent_id] = item
             elif sk == "U":
                 configurations[agent_id] = item
         elif pk.startswith("PROJECT#") and sk.startswith("AGENT#"):
-            name_index[(int(pk.split("#", 1)[1]), sk[len("AGENT#"):])] = item
+            name_index[(int(pk.split("#", 1)[1]), sk[len("AGENT#") :])] = item
         elif pk.startswith("PROJECT#") and sk == "#STATS":
             stats[int(pk.split("#", 1)[1])] = int(item.get("agent_count", 0))
         elif pk.startswith("AGENTTOKEN#"):
@@ -110,7 +118,7 @@ def _user_access_violations(user_access: dict[int, dict]) -> Iterator[str]:
         except (TypeError, ValueError):
             config = None
         if not isinstance(config, dict) or set(config) - {"access_as"}:
-            yield f"{where}: configuration {item.get('config')!r} is not {{}} or {{\"access_as\": ...}}"
+            yield f'{where}: configuration {item.get("config")!r} is not {{}} or {{"access_as": ...}}'
         projects, groups = item.get("projects") or [], item.get("groups") or []
         if not projects and not groups:
             yield f"{where}: authorises no project and no group (the item should be gone)"
@@ -140,15 +148,16 @@ def _receptive_violations(configurations: dict[int, dict], receptive: list[dict]
         yield f"AGENT#{agent_id} U: URL configuration missing from the receptive-agents index"
 
 
-def _ci_access_violations(agents: dict[int, dict], ci_access: list[dict],
-                          mirrors: dict[tuple[int, str], dict]) -> Iterator[str]:
+def _ci_access_violations(
+    agents: dict[int, dict], ci_access: list[dict], mirrors: dict[tuple[int, str], dict]
+) -> Iterator[str]:
     entries: set[tuple[int, str]] = set()
     for item in ci_access:
         pk, sk = item["pk"], item["sk"]
         if sk != CI_ACCESS_SK:
             yield f"{pk} {sk}: not a ci_access item (only {pk} {CI_ACCESS_SK} holds the authorisations)"
             continue
-        source = pk[len("CIACCESS#"):]
+        source = pk[len("CIACCESS#") :]
         for name, entry in sorted(item.items()):
             match = ENTRY.fullmatch(name)
             if not match:
@@ -162,23 +171,28 @@ def _ci_access_violations(agents: dict[int, dict], ci_access: list[dict],
                 yield f"{pk} {sk}: entry {name} is not a map"
                 continue
             if entry.get("p") != agents[agent_id].get("project_id"):
-                yield f"{pk} {sk}: agent {agent_id}'s entry names project {entry.get('p')}, " \
-                      f"not its project {agents[agent_id].get('project_id')}"
+                yield (
+                    f"{pk} {sk}: agent {agent_id}'s entry names project {entry.get('p')}, "
+                    f"not its project {agents[agent_id].get('project_id')}"
+                )
             mirror = mirrors.get((agent_id, source))
             if mirror is None:
                 yield f"{pk} {sk}: agent {agent_id}'s entry has no mirror AGENT#{agent_id} CI#{source}"
             elif "c" in entry and entry["c"] != mirror.get("configuration"):
                 yield f"{pk} {sk}: agent {agent_id}'s entry and its mirror disagree on the configuration"
             elif ("c" in entry) != inline(str(mirror.get("configuration", ""))):
-                yield f"{pk} {sk}: agent {agent_id}'s configuration is " \
-                      f"{'inline' if 'c' in entry else 'not inline'} but {'not ' if 'c' in entry else ''}short"
+                yield (
+                    f"{pk} {sk}: agent {agent_id}'s configuration is "
+                    f"{'inline' if 'c' in entry else 'not inline'} but {'not ' if 'c' in entry else ''}short"
+                )
     for agent_id, source in sorted(set(mirrors) - entries):
         if agent_id in agents:
             yield f"AGENT#{agent_id} CI#{source}: mirror without its entry in CIACCESS#{source} {CI_ACCESS_SK}"
 
 
-def _agent_violations(agents: dict[int, dict], active: dict[int, list[int]],
-                      partitions: dict[int, list[str]]) -> Iterator[str]:
+def _agent_violations(
+    agents: dict[int, dict], active: dict[int, list[int]], partitions: dict[int, list[str]]
+) -> Iterator[str]:
     for agent_id, sks in sorted(partitions.items()):
         if agent_id not in agents:
             yield f"AGENT#{agent_id}: {len(sks)} item(s) left of a deleted agent ({', '.join(sorted(sks)[:5])})"
@@ -190,12 +204,15 @@ def _agent_violations(agents: dict[int, dict], active: dict[int, list[int]],
             yield f"agent {agent_id}: active_tokens counter {agent.get('active_tokens', 0)} != {len(tokens)} active"
         has_configuration = "U" in partitions.get(agent_id, [])
         if bool(agent.get("is_receptive")) != has_configuration:
-            yield f"agent {agent_id}: is_receptive={bool(agent.get('is_receptive'))} but URL configuration " \
-                  f"{'exists' if has_configuration else 'missing'}"
+            yield (
+                f"agent {agent_id}: is_receptive={bool(agent.get('is_receptive'))} but URL configuration "
+                f"{'exists' if has_configuration else 'missing'}"
+            )
 
 
-def _name_violations(agents: dict[int, dict], name_index: dict[tuple[int, str], dict],
-                     stats: dict[int, int]) -> Iterator[str]:
+def _name_violations(
+    agents: dict[int, dict], name_index: dict[tuple[int, str], dict], stats: dict[int, int]
+) -> Iterator[str]:
     indexed_ids = Counter(item.get("id") for item in name_index.values())
     for agent_id, agent in sorted(agents.items()):
         entry = name_index.get((int(agent["project_id"]), agent["name"]))

@@ -35,8 +35,9 @@ def get_token(user: User, project_ref: str, agent_id: int, token_id: int) -> Age
     return stored.token
 
 
-def create_token(user: User, project_ref: str, agent_id: int, name: str | None,
-                 description: str | None) -> tuple[AgentToken, str]:
+def create_token(
+    user: User, project_ref: str, agent_id: int, name: str | None, description: str | None
+) -> tuple[AgentToken, str]:
     """A new active token and its secret (shown once). The two-token limit is checked before the
     fields are validated; the write itself enforces it under any concurrency."""
     access = access_to_project(user, project_ref)
@@ -48,8 +49,9 @@ def create_token(user: User, project_ref: str, agent_id: int, name: str | None,
             raise TokenLimitReached()
         raise ValidationFailed(messages)
     secret = new_token_secret()
-    token = agent_tokens().create_token_within_limit(access.project.id, agent_id, name, description, user.id,
-                                                     secrets.digest(secret))
+    token = agent_tokens().create_token_within_limit(
+        access.project.id, agent_id, name, description, user.id, secrets.digest(secret)
+    )
     logger().info("agent token created", extra={"agent_id": agent_id, "token_id": token.id})
     count("AgentTokensCreated")
     return token, secret

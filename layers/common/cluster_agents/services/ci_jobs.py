@@ -41,7 +41,8 @@ def allowed_agents(job: Job) -> AllowedAgents:
     # One round trip: the user, their memberships and every agent's authorisation of the project
     # and its groups.
     user, memberships, found = directory().get_user_and_memberships_reading(
-        job.user_id, sources, ci_access().authorizing(sources))
+        job.user_id, sources, ci_access().authorizing(sources)
+    )
     if user is None:
         raise Unauthenticated()
     found = ci_access().with_configurations(found)  # one more BatchGetItem only for long configurations
@@ -55,8 +56,9 @@ def allowed_agents(job: Job) -> AllowedAgents:
     return AllowedAgents(job, project, user, roles_up_to(level), agents)
 
 
-def _authorizations(project: Project,
-                    found: list[StoredAuthorization]) -> tuple[list[Authorization], dict[int, Project]]:
+def _authorizations(
+    project: Project, found: list[StoredAuthorization]
+) -> tuple[list[Authorization], dict[int, Project]]:
     """One authorisation per agent for ``project`` (before the job's filters), out of ``found`` (the
     entries of the project's and its groups' ``CIACCESS#`` items), and each agent's configuration
     project.
@@ -76,10 +78,12 @@ def _authorizations(project: Project,
 
     def eligible(entries: list[StoredAuthorization]) -> list[Authorization]:
         return [
-            Authorization(entry.agent_id, entry.kind, entry.configuration,
-                          entry.source_id if entry.kind == "group" else None)
+            Authorization(
+                entry.agent_id, entry.kind, entry.configuration, entry.source_id if entry.kind == "group" else None
+            )
             for entry in entries
-            if entry.agent_id in agent_projects and rules.in_hierarchy(project, agent_projects[entry.agent_id])
+            if entry.agent_id in agent_projects
+            and rules.in_hierarchy(project, agent_projects[entry.agent_id])
             and rules.access_as_available(entry.configuration)
         ]
 

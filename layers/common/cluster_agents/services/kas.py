@@ -49,8 +49,7 @@ def agent_info(token: str | None) -> AgentInfo:
         if usage.record_use(found):
             count("AgentTokenUseRecorded")
     except StoreBusy:  # as GitLab: tracking a use never fails the agent's request
-        logger().warning("agent token use not recorded", extra={"agent_id": found.agent.id,
-                                                                  "token_id": found.token_id})
+        logger().warning("agent token use not recorded", extra={"agent_id": found.agent.id, "token_id": found.token_id})
     return AgentInfo(found.agent, project)
 
 
@@ -75,14 +74,18 @@ def configure_agent(agent_id: int, agent_config: dict[str, Any]) -> None:
     group_entries = rules.config_entries(agent_config, "groups")
     user_projects = user_rules.config_paths(agent_config, "projects")
     user_groups = user_rules.config_paths(agent_config, "groups")
-    found = directory().resolve_configured_paths(agent.project_id, [*project_entries, *user_projects],
-                                                 [*group_entries, *user_groups])
+    found = directory().resolve_configured_paths(
+        agent.project_id, [*project_entries, *user_projects], [*group_entries, *user_groups]
+    )
     agent_project = found.agent_project
     if agent_project is None:
         raise AgentNotFound()
     projects = {path: project for path, project in found.projects.items() if rules.in_hierarchy(project, agent_project)}
-    groups = {path: group for path, group in found.groups.items()
-              if agent_project.group_ids and group.self_and_ancestor_ids[-1] == agent_project.group_ids[-1]}
+    groups = {
+        path: group
+        for path, group in found.groups.items()
+        if agent_project.group_ids and group.self_and_ancestor_ids[-1] == agent_project.group_ids[-1]
+    }
     wanted: dict[Source, str] = {}
     paths: dict[Source, str] = {}
     for path in project_entries.keys() & projects.keys():
@@ -93,8 +96,11 @@ def configure_agent(agent_id: int, agent_config: dict[str, Any]) -> None:
         group = groups[path]
         wanted[("group", group.id)] = rules.canonical_json(group_entries[path])
         paths[("group", group.id)] = group.full_path
-    user_access = _user_access(agent_config, [projects[p] for p in user_projects if p in projects],
-                               [groups[p] for p in user_groups if p in groups])
+    user_access = _user_access(
+        agent_config,
+        [projects[p] for p in user_projects if p in projects],
+        [groups[p] for p in user_groups if p in groups],
+    )
     try:
         store.replace_for_agent(agent, wanted, read, user_access)
     except CiAccessTooLarge as too_large:
@@ -107,11 +113,18 @@ def _user_access(agent_config: dict[str, Any], projects: list[Project], groups: 
         return None
     return UserAccess(
         config=user_rules.stored_config(agent_config),
-        projects=tuple(sorted({p.id: ProjectGrant(p.id, p.group_ids, p.personal_owner_id) for p in projects}.values(),
-                              key=lambda grant: grant.id)),
-        groups=tuple(sorted({g.id: GroupGrant(g.id, g.ancestor_ids) for g in groups}.values(),
-                            key=lambda grant: grant.id)),
+        projects=tuple(
+            sorted(
+                {p.id: ProjectGrant(p.id, p.group_ids, p.personal_owner_id) for p in projects}.values(),
+                key=lambda grant: grant.id,
+            )
+        ),
+        groups=tuple(
+            sorted({g.id: GroupGrant(g.id, g.ancestor_ids) for g in groups}.values(), key=lambda grant: grant.id)
+        ),
     )
+
+
 def verify_project_access(token: str | None, project_ref: Any) -> None:
     """GitLab's ``verify_project_access``: the agent behind ``token`` (401 otherwise, its use
     recorded) may read the project - id or full path, any case - when it is public or the agent's

@@ -40,12 +40,12 @@ def ensure_receptive_agents_enabled() -> None:
         raise FeatureDisabled()
 
 
-def _agent_for(user: User, project_ref: str, agent_id: int, role: AccessLevel
-               ) -> tuple[Agent, UrlConfiguration | None]:
+def _agent_for(user: User, project_ref: str, agent_id: int, role: AccessLevel) -> tuple[Agent, UrlConfiguration | None]:
     """The project (404), the caller's role (403), the agent (404), in that order; the agent and
     its configuration are read in the same BatchGetItem as the caller's memberships."""
     access, (agent, configuration) = access_to_project_reading(
-        user, project_ref, url_configurations().with_agent_read(agent_id))
+        user, project_ref, url_configurations().with_agent_read(agent_id)
+    )
     require(access, role)
     if agent is None or agent.project_id != access.project.id:
         raise AgentNotFound()
@@ -69,8 +69,9 @@ def get_url_configuration(user: User, project_ref: str, agent_id: int, configura
     return _configuration_of(configuration, configuration_id)
 
 
-def create_url_configuration(user: User, project_ref: str, agent_id: int,
-                             request: UrlConfigurationRequest) -> UrlConfiguration:
+def create_url_configuration(
+    user: User, project_ref: str, agent_id: int, request: UrlConfigurationRequest
+) -> UrlConfiguration:
     """Like ``CreateUrlConfigurationService``: an agent that is already receptive is refused
     before the fields are validated; the write itself enforces the limit under any race."""
     agent, _ = _agent_for(user, project_ref, agent_id, WRITE_ROLE)
@@ -78,15 +79,21 @@ def create_url_configuration(user: User, project_ref: str, agent_id: int,
         raise UrlConfigurationExists()
     draft = prepare_url_configuration(request)
     configuration = url_configurations().create_for_agent(agent, draft, user.id)
-    logger().info("url configuration created", extra={
-        "agent_id": agent.id, "url_configuration_id": configuration.id, "auth": "jwt" if draft.public_key else "mtls",
-    })
+    logger().info(
+        "url configuration created",
+        extra={
+            "agent_id": agent.id,
+            "url_configuration_id": configuration.id,
+            "auth": "jwt" if draft.public_key else "mtls",
+        },
+    )
     count("UrlConfigurationsCreated")
     return configuration
 
 
-def delete_url_configuration(user: User, project_ref: str, agent_id: int, configuration_id: int,
-                             if_unmodified_since: str | None = None) -> None:
+def delete_url_configuration(
+    user: User, project_ref: str, agent_id: int, configuration_id: int, if_unmodified_since: str | None = None
+) -> None:
     """``destroy_conditionally!``: 412 when the configuration changed after If-Unmodified-Since."""
     agent, stored = _agent_for(user, project_ref, agent_id, WRITE_ROLE)
     configuration = _configuration_of(stored, configuration_id)

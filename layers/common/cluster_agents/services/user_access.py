@@ -57,8 +57,9 @@ def authorize_proxy_user(agent_id: int, access_type: str, access_key: str) -> Pr
     if not access_key.strip():  # Rails' present?: nothing to look up
         raise UserNotIdentified()
     token_digest = digest(access_key)
-    found, (agent, granted) = dynamo.read_together(directory().pat_reading(token_digest),
-                                                   user_access().of_agent(agent_id))
+    found, (agent, granted) = dynamo.read_together(
+        directory().pat_reading(token_digest), user_access().of_agent(agent_id)
+    )
     user = _user(found, token_digest)
     if agent is None:
         raise AgentNotFound()

@@ -58,8 +58,14 @@ def create_user(caller: User, username: str, name: str, email: str, admin: bool)
         raise ValidationFailed(errors)
     repo = directory()
     # Users and groups share one id space, as GitLab namespaces do: a namespace_id names either.
-    user = User(id=repo.next_id("namespace"), username=username, name=name, email=email, is_admin=admin,
-                created_at=clock.now_iso())
+    user = User(
+        id=repo.next_id("namespace"),
+        username=username,
+        name=name,
+        email=email,
+        is_admin=admin,
+        created_at=clock.now_iso(),
+    )
     repo.create_user(user)
     return user
 
@@ -91,14 +97,19 @@ def create_own_personal_access_token(
     return _issue_personal_access_token(caller, name or "", scopes, expiry, description)
 
 
-def _issue_personal_access_token(owner: User, name: str, scopes: list[str], expires_at: date | None,
-                                 description: str | None) -> tuple[PersonalAccessToken, str]:
+def _issue_personal_access_token(
+    owner: User, name: str, scopes: list[str], expires_at: date | None, description: str | None
+) -> tuple[PersonalAccessToken, str]:
     """Store a new token of ``owner``; returns it with its secret, which is never shown again."""
     repo = directory()
     secret = random_token(PAT_PREFIX, 20)
     token = PersonalAccessToken(
-        id=repo.next_id("personal_access_token"), user_id=owner.id, name=name, scopes=tuple(dict.fromkeys(scopes)),
-        created_at=clock.now_iso(), expires_at=expires_at.isoformat() if expires_at else None,
+        id=repo.next_id("personal_access_token"),
+        user_id=owner.id,
+        name=name,
+        scopes=tuple(dict.fromkeys(scopes)),
+        created_at=clock.now_iso(),
+        expires_at=expires_at.isoformat() if expires_at else None,
         description=description,
     )
     repo.create_pat(token, digest(secret), owner)
@@ -138,8 +149,7 @@ def visible_group(caller: User, id_or_path: str) -> tuple[Group, AccessLevel]:
     return group, level
 
 
-def create_group(caller: User, name: str, path: str, parent_id: int | None, visibility: str,
-                 description: str) -> Group:
+def create_group(caller: User, name: str, path: str, parent_id: int | None, visibility: str, description: str) -> Group:
     repo = directory()
     parent = None
     if parent_id is not None:
@@ -156,11 +166,16 @@ def create_group(caller: User, name: str, path: str, parent_id: int | None, visi
     if errors:
         raise ValidationFailed(errors)
     group = Group(
-        id=repo.next_id("namespace"), name=name, path=path,
+        id=repo.next_id("namespace"),
+        name=name,
+        path=path,
         full_path=full_path,
         full_name=f"{parent.full_name} / {name}" if parent else name,
-        visibility=visibility, created_at=clock.now_iso(), parent_id=parent.id if parent else None,
-        ancestor_ids=parent.self_and_ancestor_ids if parent else (), description=description,
+        visibility=visibility,
+        created_at=clock.now_iso(),
+        parent_id=parent.id if parent else None,
+        ancestor_ids=parent.self_and_ancestor_ids if parent else (),
+        description=description,
     )
     owner = Membership("group", group.id, caller.id, AccessLevel.OWNER, group.created_at)
     repo.create_group(group, owner, caller)
@@ -168,8 +183,9 @@ def create_group(caller: User, name: str, path: str, parent_id: int | None, visi
 
 
 # ---------------------------------------------------------------- projects
-def create_project(caller: User, name: str, path: str, namespace_id: int | None, description: str,
-                   visibility: str) -> Project:
+def create_project(
+    caller: User, name: str, path: str, namespace_id: int | None, description: str, visibility: str
+) -> Project:
     repo = directory()
     creator_membership_level: int | None = None
     group = repo.get_group(namespace_id) if namespace_id is not None else None
@@ -193,12 +209,20 @@ def create_project(caller: User, name: str, path: str, namespace_id: int | None,
     if errors:
         raise ValidationFailed(errors)
     project = Project(
-        id=repo.next_id("project"), name=name, path=path, description=description, visibility=visibility,
-        namespace=namespace, created_at=clock.now_iso(), creator_id=caller.id, group_ids=group_ids,
+        id=repo.next_id("project"),
+        name=name,
+        path=path,
+        description=description,
+        visibility=visibility,
+        namespace=namespace,
+        created_at=clock.now_iso(),
+        creator_id=caller.id,
+        group_ids=group_ids,
     )
     membership = (
         Membership("project", project.id, caller.id, creator_membership_level, project.created_at)
-        if creator_membership_level else None
+        if creator_membership_level
+        else None
     )
     repo.create_project(project, membership, caller)
     return project
@@ -238,8 +262,9 @@ def list_members(caller: User, kind: str, id_or_path: str) -> list[tuple[Members
     return directory().list_members(kind, source_id)
 
 
-def add_member(caller: User, kind: str, id_or_path: str, user_id: int, access_level: int,
-               expires_at: date | None) -> tuple[Membership, User]:
+def add_member(
+    caller: User, kind: str, id_or_path: str, user_id: int, access_level: int, expires_at: date | None
+) -> tuple[Membership, User]:
     source_id, level = _source(caller, kind, id_or_path)
     _authorize_member_change(level, access_level)
     user = get_user(user_id)
@@ -248,8 +273,9 @@ def add_member(caller: User, kind: str, id_or_path: str, user_id: int, access_le
     return membership, user
 
 
-def update_member(caller: User, kind: str, id_or_path: str, user_id: int, access_level: int,
-                  expires_at: date | None) -> tuple[Membership, User]:
+def update_member(
+    caller: User, kind: str, id_or_path: str, user_id: int, access_level: int, expires_at: date | None
+) -> tuple[Membership, User]:
     source_id, level = _source(caller, kind, id_or_path)
     existing = directory().get_member(kind, source_id, user_id)
     if existing is None:
@@ -272,8 +298,16 @@ def remove_member(caller: User, kind: str, id_or_path: str, user_id: int) -> Non
 
 
 # ---------------------------------------------------------------- CI jobs
-def create_job(caller: User, project_id: int, user_id: int, pipeline_id: int | None, environment_name: str | None,
-               environment_tier: str | None, ref: str, ref_protected: bool) -> tuple[Job, str]:
+def create_job(
+    caller: User,
+    project_id: int,
+    user_id: int,
+    pipeline_id: int | None,
+    environment_name: str | None,
+    environment_tier: str | None,
+    ref: str,
+    ref_protected: bool,
+) -> tuple[Job, str]:
     _require_admin(caller)
     repo = directory()
     if repo.get_project(project_id) is None:
@@ -281,14 +315,21 @@ def create_job(caller: User, project_id: int, user_id: int, pipeline_id: int | N
     get_user(user_id)
     environment = None
     if environment_name:
-        environment = Environment(environment_name, environment_slug(environment_name),
-                                  environment_tier or guess_tier(environment_name))
+        environment = Environment(
+            environment_name, environment_slug(environment_name), environment_tier or guess_tier(environment_name)
+        )
     secret = random_token(JOB_TOKEN_PREFIX, 40)
     job_id, new_pipeline_id = repo.next_job_ids(with_pipeline=not pipeline_id)
     job = Job(
-        id=job_id, project_id=project_id, user_id=user_id,
-        pipeline_id=pipeline_id or new_pipeline_id, status="running", created_at=clock.now_iso(),
-        ref=ref, ref_protected=ref_protected, environment=environment,
+        id=job_id,
+        project_id=project_id,
+        user_id=user_id,
+        pipeline_id=pipeline_id or new_pipeline_id,
+        status="running",
+        created_at=clock.now_iso(),
+        ref=ref,
+        ref_protected=ref_protected,
+        environment=environment,
     )
     repo.create_job(job, digest(secret))
     return job, secret

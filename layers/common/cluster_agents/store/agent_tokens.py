@@ -78,9 +78,13 @@ class StoredToken:
 
 def token_from_item(item: dict[str, Any]) -> AgentToken:
     return AgentToken(
-        id=item["id"], agent_id=item["agent_id"], name=item["name"], description=item.get("description"),
+        id=item["id"],
+        agent_id=item["agent_id"],
+        name=item["name"],
+        description=item.get("description"),
         status="active" if item["sk"].startswith(ACTIVE_TOKEN_PREFIX) else "revoked",
-        created_at=item["created_at"], created_by_user_id=item["created_by_user_id"],
+        created_at=item["created_at"],
+        created_by_user_id=item["created_by_user_id"],
         last_used_at=item.get("last_used_at"),
     )
 
@@ -91,35 +95,67 @@ class AgentTokenRepository:
     def __init__(self, table: str) -> None:
         self.table = table
 
-    def create_token_within_limit(self, project_id: int, agent_id: int, name: str, description: str | None,
-                                  created_by_user_id: int, token_digest: str) -> AgentToken:
+    def create_token_within_limit(
+        self,
+        project_id: int,
+        agent_id: int,
+        name: str,
+        description: str | None,
+        created_by_user_id: int,
+        token_digest: str,
+    ) -> AgentToken:
         """One transaction: the agent's ``active_tokens`` + 1 (condition: the agent exists in this
         project with fewer than two), the token, its lookup item. AgentNotFound / TokenLimitReached
         when the condition fails."""
         token_id = dynamo.next_id(self.table, TOKEN_COUNTER)
         fields = {
-            "id": token_id, "agent_id": agent_id, "project_id": project_id, "name": name,
-            "description": description, "status": "active", "created_at": clock.now_iso(),
+            "id": token_id,
+            "agent_id": agent_id,
+            "project_id": project_id,
+            "name": name,
+            "description": description,
+            "status": "active",
+            "created_at": clock.now_iso(),
             "created_by_user_id": created_by_user_id,
         }
         lookup_pk, lookup_sk = token_digest_key(token_digest)
         try:
-            dynamo.transact([
-                dynamo.update_action(
-                    self.table, agent_pk(agent_id), AGENT_SK,
-                    "SET #active = if_not_exists(#active, :zero) + :one, "
-                    "#version = if_not_exists(#version, :zero) + :one",
-                    "attribute_exists(pk) AND #project = :project "
-                    "AND (attribute_not_exists(#active) OR #active < :limit)",
-                    names={**_NAMES, "#project": "project_id"},
-                    values={":zero": 0, ":one": 1, ":limit": TOKEN_LIMIT, ":project": project_id},
-                ),
-                dynamo.put_action(self.table, {"pk": agent_pk(agent_id), "sk": token_sk(ACTIVE_TOKEN_PREFIX, token_id),
-                                               **fields, "token_digest": token_digest}, "attribute_not_exists(pk)"),
-                dynamo.put_action(self.table, {"pk": lookup_pk, "sk": lookup_sk, "agent_id": agent_id,
-                                               "token_id": token_id, "project_id": project_id},
-                                  "attribute_not_exists(pk)"),
-            ])
+            dynamo.transact(
+                [
+                    dynamo.update_action(
+                        self.table,
+                        agent_pk(agent_id),
+                        AGENT_SK,
+                        "SET #active = if_not_exists(#active, :zero) + :one, "
+                        "#version = if_not_exists(#version, :zero) + :one",
+                        "attribute_exists(pk) AND #project = :project "
+                        "AND (attribute_not_exists(#active) OR #active < :limit)",
+                        names={**_NAMES, "#project": "project_id"},
+                        values={":zero": 0, ":one": 1, ":limit": TOKEN_LIMIT, ":project": project_id},
+                    ),
+                    dynamo.put_action(
+                        self.table,
+                        {
+                            "pk": agent_pk(agent_id),
+                            "sk": token_sk(ACTIVE_TOKEN_PREFIX, token_id),
+                            **fields,
+                            "token_digest": token_digest,
+                        },
+                        "attribute_not_exists(pk)",
+                    ),
+                    dynamo.put_action(
+                        self.table,
+                        {
+                            "pk": lookup_pk,
+                            "sk": lookup_sk,
+                            "agent_id": agent_id,
+                            "token_id": token_id,
+                            "project_id": project_id,
+                        },
+                        "attribute_not_exists(pk)",
+                    ),
+                ]
+            )
         except dynamo.TransactionCancelled as cancelled:
             if not cancelled.failed(0):
                 raise StoreBusy() from None  # an id or digest collision: nothing was written
@@ -133,8 +169,9 @@ class AgentTokenRepository:
         """The token, active or revoked (one BatchGet of ``AT#``/``RT#``)."""
         return self.get_with_agent(agent_id, token_id, with_agent=False)[1]
 
-    def get_with_agent(self, agent_id: int, token_id: int, *, with_agent: bool = True
-                       ) -> tuple[Agent | None, StoredToken | None]:
+    def get_with_agent(
+        self, agent_id: int, token_id: int, *, with_agent: bool = True
+    ) -> tuple[Agent | None, StoredToken | None]:
         """The agent and its token (active or revoked), in one BatchGet."""
         pk = agent_pk(agent_id)
         keys = [(pk, token_sk(ACTIVE_TOKEN_PREFIX, token_id)), (pk, token_sk(REVOKED_TOKEN_PREFIX, token_id))]
@@ -143,8 +180,10 @@ class AgentTokenRepository:
         found = dynamo.batch_get({self.table: keys})[self.table]
         agent_item = found.get((pk, AGENT_SK))
         token_item = found.get(keys[0]) or found.get(keys[1])
-        return (agent_from_item(agent_item) if agent_item else None,
-                StoredToken(token_from_item(token_item), token_item) if token_item else None)
+        return (
+            agent_from_item(agent_item) if agent_item else None,
+            StoredToken(token_from_item(token_item), token_item) if token_item else None,
+        )
 
     def list_active(self, agent_id: int) -> tuple[Agent | None, list[AgentToken]]:
         """The agent and its active tokens: ONE Query of ``begins_with(sk, "A")`` ("A", "AT#...");
@@ -163,18 +202,27 @@ class AgentTokenRepository:
         item = stored.item
         agent_id, token_id = stored.token.agent_id, stored.token.id
         revoked = {key: value for key, value in item.items() if key != "token_digest"}
-        revoked.update({"sk": token_sk(REVOKED_TOKEN_PREFIX, token_id), "status": "revoked",
-                        "revoked_at": clock.now_iso()})
+        revoked.update(
+            {"sk": token_sk(REVOKED_TOKEN_PREFIX, token_id), "status": "revoked", "revoked_at": clock.now_iso()}
+        )
         try:
-            dynamo.transact([
-                dynamo.delete_action(self.table, item["pk"], item["sk"], "attribute_exists(pk)"),
-                dynamo.put_action(self.table, revoked),
-                dynamo.delete_action(self.table, *token_digest_key(item["token_digest"])),
-                dynamo.update_action(self.table, agent_pk(agent_id), AGENT_SK,
-                                     "SET #active = if_not_exists(#active, :one) - :one, "
-                                     "#version = if_not_exists(#version, :zero) + :one",
-                                     "attribute_exists(pk)", names=_NAMES, values={":one": 1, ":zero": 0}),
-            ])
+            dynamo.transact(
+                [
+                    dynamo.delete_action(self.table, item["pk"], item["sk"], "attribute_exists(pk)"),
+                    dynamo.put_action(self.table, revoked),
+                    dynamo.delete_action(self.table, *token_digest_key(item["token_digest"])),
+                    dynamo.update_action(
+                        self.table,
+                        agent_pk(agent_id),
+                        AGENT_SK,
+                        "SET #active = if_not_exists(#active, :one) - :one, "
+                        "#version = if_not_exists(#version, :zero) + :one",
+                        "attribute_exists(pk)",
+                        names=_NAMES,
+                        values={":one": 1, ":zero": 0},
+                    ),
+                ]
+            )
         except dynamo.TransactionCancelled as cancelled:
             if cancelled.failed(3):
                 raise AgentNotFound() from None
@@ -200,8 +248,9 @@ class AgentTokenRepository:
         """Record that ``token`` was used ``now``, throttled (see the module docstring).
         Returns whether the stored value was written."""
         sk = token_sk(ACTIVE_TOKEN_PREFIX, token.token_id)
-        return dynamo.record_last_use(self.table, agent_pk(token.agent.id), sk, token.last_used_at,
-                                      now or clock.now(), WRITE_INTERVAL)
+        return dynamo.record_last_use(
+            self.table, agent_pk(token.agent.id), sk, token.last_used_at, now or clock.now(), WRITE_INTERVAL
+        )
 
 
 @functools.cache

@@ -106,24 +106,30 @@ def ci_access_entry(agent_id: int) -> str:
 
 def ci_access_key_of_mirror(mirror_sk: str) -> tuple[str, str]:
     """The ``CIACCESS#`` item that a ``CI#<kind>#<id>`` mirror in the agent's partition has its entry in."""
-    return f"CIACCESS#{mirror_sk[len(CI_ACCESS_MIRROR_PREFIX):]}", CI_ACCESS_SK
+    return f"CIACCESS#{mirror_sk[len(CI_ACCESS_MIRROR_PREFIX) :]}", CI_ACCESS_SK
 
 
 def ci_access_entry_removal(table: str, agent_id: int, mirror_key: tuple[str, str]) -> list[dict]:
     """Transaction actions removing one authorisation: its entry in the ``CIACCESS#`` item (the
     item stays, even when left empty), then its mirror."""
     return [
-        dynamo.update_action(table, *ci_access_key_of_mirror(mirror_key[1]), "REMOVE #entry",
-                             names={"#entry": ci_access_entry(agent_id)}),
+        dynamo.update_action(
+            table, *ci_access_key_of_mirror(mirror_key[1]), "REMOVE #entry", names={"#entry": ci_access_entry(agent_id)}
+        ),
         dynamo.delete_action(table, *mirror_key),
     ]
 
 
 def agent_from_item(item: dict[str, Any]) -> Agent:
     return Agent(
-        id=item["id"], project_id=item["project_id"], name=item["name"], created_at=item["created_at"],
-        created_by_user_id=item["created_by_user_id"], is_receptive=bool(item.get("is_receptive")),
-        updated_at=item.get("updated_at") or item["created_at"], active_tokens=item.get("active_tokens", 0),
+        id=item["id"],
+        project_id=item["project_id"],
+        name=item["name"],
+        created_at=item["created_at"],
+        created_by_user_id=item["created_by_user_id"],
+        is_receptive=bool(item.get("is_receptive")),
+        updated_at=item.get("updated_at") or item["created_at"],
+        active_tokens=item.get("active_tokens", 0),
         version=item.get("version", 0),
     )
 
@@ -154,18 +160,36 @@ class AgentRepository:
         agent_id = dynamo.next_id(self.table, AGENT_COUNTER)
         now = clock.now_iso()
         fields = {
-            "id": agent_id, "project_id": project_id, "name": name, "created_at": now,
-            "created_by_user_id": created_by_user_id, "is_receptive": False, "updated_at": now,
+            "id": agent_id,
+            "project_id": project_id,
+            "name": name,
+            "created_at": now,
+            "created_by_user_id": created_by_user_id,
+            "is_receptive": False,
+            "updated_at": now,
         }
         index_pk, index_sk = name_index_key(project_id, name)
         try:
-            dynamo.transact([
-                dynamo.put_action(self.table, {"pk": index_pk, "sk": index_sk, **fields}, "attribute_not_exists(pk)"),
-                dynamo.put_action(self.table, {"pk": agent_pk(agent_id), "sk": AGENT_SK, **fields,
-                                               "active_tokens": 0, "version": 0}, "attribute_not_exists(pk)"),
-                dynamo.update_action(self.table, project_pk(project_id), STATS_SK, "ADD #count :one",
-                                     names={"#count": "agent_count"}, values={":one": 1}),
-            ])
+            dynamo.transact(
+                [
+                    dynamo.put_action(
+                        self.table, {"pk": index_pk, "sk": index_sk, **fields}, "attribute_not_exists(pk)"
+                    ),
+                    dynamo.put_action(
+                        self.table,
+                        {"pk": agent_pk(agent_id), "sk": AGENT_SK, **fields, "active_tokens": 0, "version": 0},
+                        "attribute_not_exists(pk)",
+                    ),
+                    dynamo.update_action(
+                        self.table,
+                        project_pk(project_id),
+                        STATS_SK,
+                        "ADD #count :one",
+                        names={"#count": "agent_count"},
+                        values={":one": 1},
+                    ),
+                ]
+            )
         except dynamo.TransactionCancelled as cancelled:
             if cancelled.failed(0):
                 raise ValidationFailed([NAME_TAKEN]) from None
@@ -190,9 +214,15 @@ class AgentRepository:
         items, _ = self._read_range(pk, limit, start_after=(pk, skipped[offset - 1]["sk"]))
         return [agent_from_item(i) for i in items if _is_index(i)][:limit], total
 
-    def _read_range(self, pk: str, count: int, *, start_after: tuple[str, str] | None = None,
-                    keys_only: bool = False, enough: Callable[[list[dict[str, Any]]], bool] | None = None,
-                    ) -> tuple[list[dict[str, Any]], tuple[str, str] | None]:
+    def _read_range(
+        self,
+        pk: str,
+        count: int,
+        *,
+        start_after: tuple[str, str] | None = None,
+        keys_only: bool = False,
+        enough: Callable[[list[dict[str, Any]]], bool] | None = None,
+    ) -> tuple[list[dict[str, Any]], tuple[str, str] | None]:
         """Up to ``count`` items of the project's index range (several requests only past 1 MB, or
         ``MAX_QUERY_LIMIT`` items); stops early once ``enough`` says so of the items read (a page past
         the end: ``#STATS``, read first, already shows there is nothing to skip to)."""
@@ -202,8 +232,11 @@ class AgentRepository:
             request: dict[str, Any] = {
                 "TableName": self.table,
                 "KeyConditionExpression": "pk = :pk AND sk BETWEEN :low AND :high",
-                "ExpressionAttributeValues": {":pk": {"S": pk}, ":low": {"S": _PROJECT_RANGE[0]},
-                                              ":high": {"S": _PROJECT_RANGE[1]}},
+                "ExpressionAttributeValues": {
+                    ":pk": {"S": pk},
+                    ":low": {"S": _PROJECT_RANGE[0]},
+                    ":high": {"S": _PROJECT_RANGE[1]},
+                },
                 "ConsistentRead": True,
                 "Limit": min(count - len(items), MAX_QUERY_LIMIT),
             }
@@ -228,8 +261,9 @@ class AgentRepository:
         agent_item = next((i for i in items if i["sk"] == AGENT_SK), None)
         if agent_item is None:
             return None
-        digests = tuple(i["token_digest"] for i in items
-                        if i["sk"].startswith(ACTIVE_TOKEN_PREFIX) and i.get("token_digest"))
+        digests = tuple(
+            i["token_digest"] for i in items if i["sk"].startswith(ACTIVE_TOKEN_PREFIX) and i.get("token_digest")
+        )
         return AgentDeletion(agent_from_item(agent_item), tuple((i["pk"], i["sk"]) for i in items), digests)
 
     def delete_agent(self, deletion: AgentDeletion) -> None:
@@ -296,11 +330,14 @@ class AgentRepository:
         """What ``_removal`` leaves out: each ci_access authorisation as the actions that go
         together (its entry in the ``CIACCESS#`` item, then its mirror), and the revoked tokens' keys."""
         in_transaction = (AGENT_SK, URL_CONFIGURATION_SK, USER_ACCESS_SK)
-        rest = [key for key in deletion.keys
-                if key[1] not in in_transaction and not key[1].startswith(ACTIVE_TOKEN_PREFIX)]
+        rest = [
+            key for key in deletion.keys if key[1] not in in_transaction and not key[1].startswith(ACTIVE_TOKEN_PREFIX)
+        ]
         mirrors = [key for key in rest if key[1].startswith(CI_ACCESS_MIRROR_PREFIX)]
-        return ([ci_access_entry_removal(self.table, deletion.agent.id, mirror) for mirror in mirrors],
-                [key for key in rest if not key[1].startswith(CI_ACCESS_MIRROR_PREFIX)])
+        return (
+            [ci_access_entry_removal(self.table, deletion.agent.id, mirror) for mirror in mirrors],
+            [key for key in rest if not key[1].startswith(CI_ACCESS_MIRROR_PREFIX)],
+        )
 
     def _remove_authorizations(self, agent: Agent, units: list[list[dict]]) -> int:
         """Authorisations that do not fit in the deleting transaction, in transactions of their own
@@ -315,29 +352,51 @@ class AgentRepository:
         version = agent.version
         for start in range(0, len(units), per_transaction):
             bump = dynamo.update_action(
-                self.table, agent_pk(agent.id), AGENT_SK, "SET #version = :next",
+                self.table,
+                agent_pk(agent.id),
+                AGENT_SK,
+                "SET #version = :next",
                 "attribute_exists(pk) AND (attribute_not_exists(#version) OR #version = :version)",
-                names={"#version": "version"}, values={":version": version, ":next": version + 1})
-            dynamo.transact([bump, *(action for unit in units[start:start + per_transaction] for action in unit)])
+                names={"#version": "version"},
+                values={":version": version, ":next": version + 1},
+            )
+            dynamo.transact([bump, *(action for unit in units[start : start + per_transaction] for action in unit)])
             version += 1
         return version
 
     def _agent_delete_action(self, agent_id: int, version: int) -> dict:
         """The deleting transaction's first action: the agent item, on the version read (or moved
         on by ``_remove_authorizations``)."""
-        return dynamo.delete_action(self.table, agent_pk(agent_id), AGENT_SK,
-                                    "attribute_exists(pk) AND (attribute_not_exists(#version) OR #version = :version)",
-                                    names={"#version": "version"}, values={":version": version})
+        return dynamo.delete_action(
+            self.table,
+            agent_pk(agent_id),
+            AGENT_SK,
+            "attribute_exists(pk) AND (attribute_not_exists(#version) OR #version = :version)",
+            names={"#version": "version"},
+            values={":version": version},
+        )
 
     def _removal(self, deletion: AgentDeletion) -> list[dict]:
         agent = deletion.agent
         index_pk, index_sk = name_index_key(agent.project_id, agent.name)
         actions = [
             self._agent_delete_action(agent.id, agent.version),
-            dynamo.delete_action(self.table, index_pk, index_sk, "attribute_not_exists(pk) OR #id = :id",
-                                 names={"#id": "id"}, values={":id": agent.id}),
-            dynamo.update_action(self.table, project_pk(agent.project_id), STATS_SK, "ADD #count :minus_one",
-                                 names={"#count": "agent_count"}, values={":minus_one": -1}),
+            dynamo.delete_action(
+                self.table,
+                index_pk,
+                index_sk,
+                "attribute_not_exists(pk) OR #id = :id",
+                names={"#id": "id"},
+                values={":id": agent.id},
+            ),
+            dynamo.update_action(
+                self.table,
+                project_pk(agent.project_id),
+                STATS_SK,
+                "ADD #count :minus_one",
+                names={"#count": "agent_count"},
+                values={":minus_one": -1},
+            ),
         ]
         for pk, sk in deletion.keys:
             if sk in (URL_CONFIGURATION_SK, USER_ACCESS_SK) or sk.startswith(ACTIVE_TOKEN_PREFIX):
@@ -351,8 +410,12 @@ class AgentRepository:
         """BatchWriteItem deletes, 25 at a time, retrying what DynamoDB leaves unprocessed."""
         unique = list(dict.fromkeys(keys))
         for start in range(0, len(unique), _BATCH_WRITE_SIZE):
-            pending = {self.table: [{"DeleteRequest": {"Key": dynamo.key(pk, sk)}}
-                                    for pk, sk in unique[start:start + _BATCH_WRITE_SIZE]]}
+            pending = {
+                self.table: [
+                    {"DeleteRequest": {"Key": dynamo.key(pk, sk)}}
+                    for pk, sk in unique[start : start + _BATCH_WRITE_SIZE]
+                ]
+            }
             for attempt in range(dynamo.UNPROCESSED_RETRIES):
                 with dynamo.translated():
                     response = dynamo.ddb().batch_write_item(RequestItems=pending)

@@ -122,16 +122,20 @@ def _prefix_end(prefix: str) -> str:
 def entries_of(item: dict[str, Any]) -> dict[int, dict[str, Any]]:
     """The entries of a ``CIACCESS#`` item: ``{agent id: {"p": project id, "c": configuration}}``."""
     prefix = CI_ACCESS_ENTRY_PREFIX
-    return {int(name[len(prefix):]): value for name, value in item.items()
-            if name.startswith(prefix) and name[len(prefix):].isdigit()}
+    return {
+        int(name[len(prefix) :]): value
+        for name, value in item.items()
+        if name.startswith(prefix) and name[len(prefix) :].isdigit()
+    }
 
 
 def _authorizations_of(source: Source, item: dict[str, Any] | None) -> list[StoredAuthorization]:
     kind, source_id = source
     entries = entries_of(item) if item else {}
-    return [StoredAuthorization(agent_id, entry["p"], kind, source_id,
-                                json.loads(entry["c"]) if "c" in entry else None)
-            for agent_id, entry in sorted(entries.items())]
+    return [
+        StoredAuthorization(agent_id, entry["p"], kind, source_id, json.loads(entry["c"]) if "c" in entry else None)
+        for agent_id, entry in sorted(entries.items())
+    ]
 
 
 def inline(configuration: str) -> bool:
@@ -163,9 +167,13 @@ class CiAccessRepository:
         missing = [entry for entry in found if entry.configuration is None]
         if not missing:
             return found
-        keys = {(entry.agent_id, entry.kind, entry.source_id): (agent_pk(entry.agent_id),
-                                                               mirror_sk(entry.kind, entry.source_id))
-                for entry in missing}
+        keys = {
+            (entry.agent_id, entry.kind, entry.source_id): (
+                agent_pk(entry.agent_id),
+                mirror_sk(entry.kind, entry.source_id),
+            )
+            for entry in missing
+        }
         mirrors = dynamo.batch_get({self.table: list(keys.values())})[self.table]
         completed = []
         for entry in found:
@@ -173,8 +181,13 @@ class CiAccessRepository:
                 mirror = mirrors.get(keys[(entry.agent_id, entry.kind, entry.source_id)])
                 if mirror is None:
                     continue
-                entry = StoredAuthorization(entry.agent_id, entry.agent_project_id, entry.kind, entry.source_id,
-                                            json.loads(mirror["configuration"]))
+                entry = StoredAuthorization(
+                    entry.agent_id,
+                    entry.agent_project_id,
+                    entry.kind,
+                    entry.source_id,
+                    json.loads(mirror["configuration"]),
+                )
             completed.append(entry)
         return completed
 
@@ -196,7 +209,8 @@ class CiAccessRepository:
                 "KeyConditionExpression": "pk = :pk AND sk BETWEEN :agent AND :mirrors_end",
                 "FilterExpression": "NOT begins_with(sk, :token)",
                 "ExpressionAttributeValues": {
-                    ":pk": {"S": agent_pk(agent_id)}, ":agent": {"S": AGENT_SK},
+                    ":pk": {"S": agent_pk(agent_id)},
+                    ":agent": {"S": AGENT_SK},
                     ":mirrors_end": {"S": _prefix_end(CI_ACCESS_MIRROR_PREFIX)},
                     ":token": {"S": ACTIVE_TOKEN_PREFIX},
                 },
@@ -213,13 +227,21 @@ class CiAccessRepository:
         agent_item = next((item for item in items if item["sk"] == AGENT_SK), None)
         if agent_item is None:
             return None
-        current = {(item["kind"], item["source_id"]): item["configuration"]
-                   for item in items if item["sk"].startswith(CI_ACCESS_MIRROR_PREFIX)}
+        current = {
+            (item["kind"], item["source_id"]): item["configuration"]
+            for item in items
+            if item["sk"].startswith(CI_ACCESS_MIRROR_PREFIX)
+        }
         user_access = user_access_from_item(next((item for item in items if item["sk"] == USER_ACCESS_SK), None))
         return AgentAuthorizations(agent_from_item(agent_item), agent_item.get("version"), current, user_access)
 
-    def replace_for_agent(self, agent: Agent, wanted: dict[Source, str],
-                          read: AgentAuthorizations | None = None, user_access: UserAccess | None = None) -> int:
+    def replace_for_agent(
+        self,
+        agent: Agent,
+        wanted: dict[Source, str],
+        read: AgentAuthorizations | None = None,
+        user_access: UserAccess | None = None,
+    ) -> int:
         """Make the agent's authorisations exactly ``wanted`` (``{(kind, id): canonical JSON}``),
         and its user_access state ``user_access`` (None: none), together: the user_access item is
         written in the first transaction, so a replacement of up to 49 ci_access changes is one
@@ -235,10 +257,14 @@ class CiAccessRepository:
             if found is None:
                 raise AgentNotFound()
             current = found.current
-            changes = [(source, self._put_actions(agent, source, configuration))
-                       for source, configuration in sorted(wanted.items()) if current.get(source) != configuration]
-            changes += [(source, self._delete_actions(agent.id, source))
-                        for source in sorted(current) if source not in wanted]
+            changes = [
+                (source, self._put_actions(agent, source, configuration))
+                for source, configuration in sorted(wanted.items())
+                if current.get(source) != configuration
+            ]
+            changes += [
+                (source, self._delete_actions(agent.id, source)) for source in sorted(current) if source not in wanted
+            ]
             user_access_changes = found.user_access != user_access
             if not changes and not user_access_changes:
                 return 0
@@ -247,10 +273,15 @@ class CiAccessRepository:
             version = found.version
             try:
                 for start in range(0, max(len(changes), 1), CHANGES_PER_TRANSACTION):
-                    chunk = changes[start:start + CHANGES_PER_TRANSACTION]
+                    chunk = changes[start : start + CHANGES_PER_TRANSACTION]
                     try:
-                        dynamo.transact([self._bump_version(agent.id, version),
-                                         *(action for _, pair in chunk for action in pair), *last])
+                        dynamo.transact(
+                            [
+                                self._bump_version(agent.id, version),
+                                *(action for _, pair in chunk for action in pair),
+                                *last,
+                            ]
+                        )
                         last = []
                     except dynamo.ItemTooLarge as too_large:
                         raise CiAccessTooLarge(_too_large_sources(chunk, too_large.index)) from None
@@ -272,26 +303,49 @@ class CiAccessRepository:
             condition, values = "attribute_exists(pk) AND attribute_not_exists(#version)", {":next": 1}
         else:
             condition, values = "#version = :expected", {":expected": expected, ":next": expected + 1}
-        return dynamo.update_action(self.table, agent_pk(agent_id), AGENT_SK, "SET #version = :next", condition,
-                                    names={"#version": "version"}, values=values)
+        return dynamo.update_action(
+            self.table,
+            agent_pk(agent_id),
+            AGENT_SK,
+            "SET #version = :next",
+            condition,
+            names={"#version": "version"},
+            values=values,
+        )
 
     def _put_actions(self, agent: Agent, source: Source, configuration: str) -> tuple[dict, dict]:
         kind, source_id = source
-        fields = {"agent_id": agent.id, "agent_project_id": agent.project_id, "kind": kind,
-                  "source_id": source_id, "configuration": configuration}
+        fields = {
+            "agent_id": agent.id,
+            "agent_project_id": agent.project_id,
+            "kind": kind,
+            "source_id": source_id,
+            "configuration": configuration,
+        }
         return (
-            dynamo.update_action(self.table, *ci_access_key(kind, source_id), "SET #entry = :entry",
-                                 names={"#entry": ci_access_entry(agent.id)},
-                                 values={":entry": {"p": agent.project_id, "c": configuration}
-                                         if inline(configuration) else {"p": agent.project_id}}),
+            dynamo.update_action(
+                self.table,
+                *ci_access_key(kind, source_id),
+                "SET #entry = :entry",
+                names={"#entry": ci_access_entry(agent.id)},
+                values={
+                    ":entry": {"p": agent.project_id, "c": configuration}
+                    if inline(configuration)
+                    else {"p": agent.project_id}
+                },
+            ),
             dynamo.put_action(self.table, {"pk": agent_pk(agent.id), "sk": mirror_sk(kind, source_id), **fields}),
         )
 
     def _delete_actions(self, agent_id: int, source: Source) -> tuple[dict, dict]:
         kind, source_id = source
         return (
-            dynamo.update_action(self.table, *ci_access_key(kind, source_id), "REMOVE #entry",
-                                 names={"#entry": ci_access_entry(agent_id)}),
+            dynamo.update_action(
+                self.table,
+                *ci_access_key(kind, source_id),
+                "REMOVE #entry",
+                names={"#entry": ci_access_entry(agent_id)},
+            ),
             dynamo.delete_action(self.table, agent_pk(agent_id), mirror_sk(kind, source_id)),
         )
 

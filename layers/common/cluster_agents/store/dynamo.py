@@ -107,13 +107,13 @@ class TransactionConflicted(StoreBusy):
 def pause_after_conflict(attempt: int) -> None:
     """A random pause (full jitter, doubling with ``attempt``) before retrying a transaction that
     collided with another, so the two do not collide again."""
-    time.sleep(random.uniform(0, CONFLICT_PAUSE * 2 ** attempt))  # noqa: S311 - jitter, not a secret
+    time.sleep(random.uniform(0, CONFLICT_PAUSE * 2**attempt))  # noqa: S311 - jitter, not a secret
 
 
 def pause_before_unprocessed(attempt: int) -> None:
     """Back off before asking again for what a batch request left unprocessed (DynamoDB does
     that when it throttles): 50 ms, doubling, at most 1 s."""
-    time.sleep(min(0.05 * 2 ** attempt, 1.0))
+    time.sleep(min(0.05 * 2**attempt, 1.0))
 
 
 class ItemTooLarge(Exception):
@@ -152,15 +152,17 @@ def translated() -> Iterator[None]:
             raise
         cancellations = error.response.get("CancellationReasons", [])
         reasons = [r.get("Code") if r.get("Code") != "None" else None for r in cancellations]
-        too_large = [index for index, r in enumerate(cancellations)
-                     if r.get("Code") == "ValidationError" and _is_item_size_error(r.get("Message"))]
+        too_large = [
+            index
+            for index, r in enumerate(cancellations)
+            if r.get("Code") == "ValidationError" and _is_item_size_error(r.get("Message"))
+        ]
         if too_large:
             raise ItemTooLarge(too_large[0]) from error
         if "ConditionalCheckFailed" not in reasons:  # conflicts, throttling, capacity: try again
             if "TransactionConflict" in reasons and set(reasons) <= {None, "TransactionConflict"}:
                 raise TransactionConflicted() from error
-            raise StoreBusy(throttled=any(r in THROTTLING_CODES or r == "ThrottlingError" for r in reasons)) \
-                from error
+            raise StoreBusy(throttled=any(r in THROTTLING_CODES or r == "ThrottlingError" for r in reasons)) from error
         raise TransactionCancelled(reasons) from error
 
 
@@ -193,8 +195,11 @@ def batch_get(requests: dict[str, Sequence[tuple[str, str]]]) -> dict[str, dict[
             for raw in items:
                 item = from_item(raw)
                 found[table][(item["pk"], item["sk"])] = item
-        unprocessed = [(table, (k["pk"]["S"], k["sk"]["S"]))
-                       for table, left in (response.get("UnprocessedKeys") or {}).items() for k in left["Keys"]]
+        unprocessed = [
+            (table, (k["pk"]["S"], k["sk"]["S"]))
+            for table, left in (response.get("UnprocessedKeys") or {}).items()
+            for k in left["Keys"]
+        ]
         if unprocessed:
             if retries == UNPROCESSED_RETRIES:
                 raise StoreBusy(throttled=True)
@@ -309,9 +314,16 @@ def _expression(names: dict[str, str] | None = None, values: dict[str, Any] | No
     return body
 
 
-def query(table: str, pk: str, *, sk_prefix: str | None = None, limit: int | None = None,
-          start_after: tuple[str, str] | None = None, forward: bool = True,
-          projection: str | None = None) -> tuple[list[dict[str, Any]], tuple[str, str] | None]:
+def query(
+    table: str,
+    pk: str,
+    *,
+    sk_prefix: str | None = None,
+    limit: int | None = None,
+    start_after: tuple[str, str] | None = None,
+    forward: bool = True,
+    projection: str | None = None,
+) -> tuple[list[dict[str, Any]], tuple[str, str] | None]:
     """One page of a partition (strongly consistent); returns items and the last key read. A
     partition or prefix longer than any key can be holds nothing: no request."""
     if not key_fits(pk, sk_prefix or ""):
@@ -346,8 +358,7 @@ def query_all(table: str, pk: str, *, sk_prefix: str | None = None) -> list[dict
             return items
 
 
-def record_last_use(table: str, pk: str, sk: str, last_used_at: str | None, now: datetime,
-                    interval: timedelta) -> bool:
+def record_last_use(table: str, pk: str, sk: str, last_used_at: str | None, now: datetime, interval: timedelta) -> bool:
     """SET the item's ``last_used_at`` to ``now``, at most once per ``interval``: nothing while the
     value as read (``last_used_at``) is that recent; else one UpdateItem on condition that the item
     exists and its value is still older (so concurrent uses write once, the value never moves back
@@ -360,12 +371,17 @@ def record_last_use(table: str, pk: str, sk: str, last_used_at: str | None, now:
     try:
         with translated():
             ddb().update_item(
-                TableName=table, Key=key(pk, sk), UpdateExpression="SET #used = :now",
+                TableName=table,
+                Key=key(pk, sk),
+                UpdateExpression="SET #used = :now",
                 ConditionExpression="attribute_exists(pk) AND (attribute_not_exists(#used) OR "
-                                    "attribute_type(#used, :null) OR #used < :threshold)",
+                "attribute_type(#used, :null) OR #used < :threshold)",
                 ExpressionAttributeNames={"#used": "last_used_at"},
-                ExpressionAttributeValues={":now": {"S": clock.iso(now)}, ":threshold": {"S": threshold},
-                                           ":null": {"S": "NULL"}},
+                ExpressionAttributeValues={
+                    ":now": {"S": clock.iso(now)},
+                    ":threshold": {"S": threshold},
+                    ":null": {"S": "NULL"},
+                },
             )
     except ClientError as error:
         if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":

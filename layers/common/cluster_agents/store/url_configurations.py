@@ -60,10 +60,16 @@ def _bytes(value: Any) -> bytes | None:
 
 def configuration_from_item(item: dict[str, Any]) -> UrlConfiguration:
     return UrlConfiguration(
-        id=item["id"], agent_id=item["agent_id"], project_id=item["project_id"], url=item["url"],
-        public_key=_bytes(item.get("public_key")), client_cert=_bytes(item.get("client_cert")),
-        ca_cert=_bytes(item.get("ca_cert")), tls_host=item.get("tls_host"),
-        created_by_user_id=item["created_by_user_id"], created_at=item["created_at"],
+        id=item["id"],
+        agent_id=item["agent_id"],
+        project_id=item["project_id"],
+        url=item["url"],
+        public_key=_bytes(item.get("public_key")),
+        client_cert=_bytes(item.get("client_cert")),
+        ca_cert=_bytes(item.get("ca_cert")),
+        tls_host=item.get("tls_host"),
+        created_by_user_id=item["created_by_user_id"],
+        created_at=item["created_at"],
         updated_at=item.get("updated_at") or item["created_at"],
     )
 
@@ -85,8 +91,10 @@ class UrlConfigurationRepository:
 
         def answer(found: dict[tuple[str, str], dict]) -> tuple[Agent | None, UrlConfiguration | None]:
             agent, configuration = found.get(agent_key), found.get(configuration_key)
-            return (agent_from_item(agent) if agent else None,
-                    configuration_from_item(configuration) if configuration else None)
+            return (
+                agent_from_item(agent) if agent else None,
+                configuration_from_item(configuration) if configuration else None,
+            )
 
         return dynamo.Read(self.table, (agent_key, configuration_key), answer)
 
@@ -98,26 +106,46 @@ class UrlConfigurationRepository:
         configuration_id = dynamo.next_id(self.table, COUNTER)
         now = clock.now_iso()
         configuration = UrlConfiguration(
-            id=configuration_id, agent_id=agent.id, project_id=agent.project_id, url=draft.url,
-            public_key=draft.public_key, client_cert=draft.client_cert, ca_cert=draft.ca_cert,
-            tls_host=draft.tls_host, created_by_user_id=created_by_user_id, created_at=now, updated_at=now,
+            id=configuration_id,
+            agent_id=agent.id,
+            project_id=agent.project_id,
+            url=draft.url,
+            public_key=draft.public_key,
+            client_cert=draft.client_cert,
+            ca_cert=draft.ca_cert,
+            tls_host=draft.tls_host,
+            created_by_user_id=created_by_user_id,
+            created_at=now,
+            updated_at=now,
         )
         item = {
-            "pk": agent_pk(agent.id), "sk": URL_CONFIGURATION_SK, "id": configuration_id, "agent_id": agent.id,
-            "project_id": agent.project_id, "url": draft.url, "public_key": draft.public_key,
-            "client_cert": draft.client_cert, "ca_cert": draft.ca_cert, "tls_host": draft.tls_host,
-            "created_by_user_id": created_by_user_id, "created_at": now, "updated_at": now,
+            "pk": agent_pk(agent.id),
+            "sk": URL_CONFIGURATION_SK,
+            "id": configuration_id,
+            "agent_id": agent.id,
+            "project_id": agent.project_id,
+            "url": draft.url,
+            "public_key": draft.public_key,
+            "client_cert": draft.client_cert,
+            "ca_cert": draft.ca_cert,
+            "tls_host": draft.tls_host,
+            "created_by_user_id": created_by_user_id,
+            "created_at": now,
+            "updated_at": now,
             SEALED_ATTRIBUTE[draft.private_kind]: secrets.encrypt(
-                draft.private_material, encryption_context(configuration_id)),
+                draft.private_material, encryption_context(configuration_id)
+            ),
         }
         index_pk, index_sk = receptive_key(agent.id)
         entry = {"pk": index_pk, "sk": index_sk, **{name: item[name] for name in RECEPTIVE_ATTRIBUTES if name in item}}
         try:
-            dynamo.transact([
-                dynamo.put_action(self.table, item, "attribute_not_exists(pk)"),
-                *self._mark_agent(agent, receptive=True, now=now),
-                dynamo.put_action(self.table, entry),
-            ])
+            dynamo.transact(
+                [
+                    dynamo.put_action(self.table, item, "attribute_not_exists(pk)"),
+                    *self._mark_agent(agent, receptive=True, now=now),
+                    dynamo.put_action(self.table, entry),
+                ]
+            )
         except dynamo.TransactionCancelled as cancelled:
             if cancelled.failed(0):
                 raise UrlConfigurationExists() from None
@@ -128,12 +156,20 @@ class UrlConfigurationRepository:
         """Delete the agent's configuration and clear ``is_receptive``; UrlConfigurationNotFound
         when it is already gone (a concurrent delete), AgentNotFound when the agent is."""
         try:
-            dynamo.transact([
-                dynamo.delete_action(self.table, agent_pk(agent.id), URL_CONFIGURATION_SK, "#id = :id",
-                                     names={"#id": "id"}, values={":id": configuration.id}),
-                *self._mark_agent(agent, receptive=False, now=clock.now_iso()),
-                dynamo.delete_action(self.table, *receptive_key(agent.id)),
-            ])
+            dynamo.transact(
+                [
+                    dynamo.delete_action(
+                        self.table,
+                        agent_pk(agent.id),
+                        URL_CONFIGURATION_SK,
+                        "#id = :id",
+                        names={"#id": "id"},
+                        values={":id": configuration.id},
+                    ),
+                    *self._mark_agent(agent, receptive=False, now=clock.now_iso()),
+                    dynamo.delete_action(self.table, *receptive_key(agent.id)),
+                ]
+            )
         except dynamo.TransactionCancelled as cancelled:
             if cancelled.failed(0):
                 raise UrlConfigurationNotFound() from None
@@ -153,14 +189,25 @@ class UrlConfigurationRepository:
         whether an entry was written."""
         agent_id = configuration_item["agent_id"]
         index_pk, index_sk = receptive_key(agent_id)
-        entry = {"pk": index_pk, "sk": index_sk,
-                 **{name: configuration_item[name] for name in RECEPTIVE_ATTRIBUTES if name in configuration_item}}
+        entry = {
+            "pk": index_pk,
+            "sk": index_sk,
+            **{name: configuration_item[name] for name in RECEPTIVE_ATTRIBUTES if name in configuration_item},
+        }
         try:
-            dynamo.transact([
-                dynamo.condition_action(self.table, agent_pk(agent_id), URL_CONFIGURATION_SK, "#id = :id",
-                                        names={"#id": "id"}, values={":id": configuration_item["id"]}),
-                dynamo.put_action(self.table, entry, "attribute_not_exists(pk)"),
-            ])
+            dynamo.transact(
+                [
+                    dynamo.condition_action(
+                        self.table,
+                        agent_pk(agent_id),
+                        URL_CONFIGURATION_SK,
+                        "#id = :id",
+                        names={"#id": "id"},
+                        values={":id": configuration_item["id"]},
+                    ),
+                    dynamo.put_action(self.table, entry, "attribute_not_exists(pk)"),
+                ]
+            )
         except dynamo.TransactionCancelled:
             return False
         return True
@@ -181,14 +228,20 @@ class UrlConfigurationRepository:
         index_pk, index_sk = name_index_key(agent.project_id, agent.name)
         return [
             dynamo.update_action(
-                self.table, agent_pk(agent.id), AGENT_SK,
+                self.table,
+                agent_pk(agent.id),
+                AGENT_SK,
                 "SET #receptive = :receptive, #updated = :now, #version = if_not_exists(#version, :zero) + :one",
                 "attribute_exists(pk)",
                 names={key: _NAMES[key] for key in ("#receptive", "#updated", "#version")},
                 values={":receptive": receptive, ":now": now, ":zero": 0, ":one": 1},
             ),
             dynamo.update_action(
-                self.table, index_pk, index_sk, "SET #receptive = :receptive, #updated = :now", "#id = :agent_id",
+                self.table,
+                index_pk,
+                index_sk,
+                "SET #receptive = :receptive, #updated = :now",
+                "#id = :agent_id",
                 names={key: _NAMES[key] for key in ("#id", "#receptive", "#updated")},
                 values={":receptive": receptive, ":now": now, ":agent_id": agent.id},
             ),
@@ -201,8 +254,12 @@ def _receptive_from_item(item: dict[str, Any]) -> ReceptiveAgent:
         for kind, attribute in SEALED_ATTRIBUTE.items()
     }
     return ReceptiveAgent(
-        agent_id=item["agent_id"], url=item["url"], ca_cert=_bytes(item.get("ca_cert")), tls_host=item.get("tls_host"),
-        private_key=unsealed["private_key"], client_key=unsealed["client_key"],
+        agent_id=item["agent_id"],
+        url=item["url"],
+        ca_cert=_bytes(item.get("ca_cert")),
+        tls_host=item.get("tls_host"),
+        private_key=unsealed["private_key"],
+        client_key=unsealed["client_key"],
         client_cert=_bytes(item.get("client_cert")),
     )
 

@@ -42,9 +42,14 @@ def user_access_from_item(item: dict[str, Any] | None) -> UserAccess | None:
 
 def user_access_item(agent_id: int, user_access: UserAccess) -> dict[str, Any]:
     return {
-        "pk": agent_pk(agent_id), "sk": USER_ACCESS_SK, "agent_id": agent_id, "config": user_access.config,
-        "projects": [{"id": p.id, "g": list(p.group_ids), **({"o": p.owner_id} if p.owner_id is not None else {})}
-                     for p in user_access.projects],
+        "pk": agent_pk(agent_id),
+        "sk": USER_ACCESS_SK,
+        "agent_id": agent_id,
+        "config": user_access.config,
+        "projects": [
+            {"id": p.id, "g": list(p.group_ids), **({"o": p.owner_id} if p.owner_id is not None else {})}
+            for p in user_access.projects
+        ],
         "groups": [{"id": g.id, "g": list(g.ancestor_ids)} for g in user_access.groups],
     }
 

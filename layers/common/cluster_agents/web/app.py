@@ -79,8 +79,12 @@ def _log_request(event: dict, result: dict, started: float) -> None:
     """One line per request: the route template (never the raw path or query, which may carry a
     credential such as ``private_token``), the status, the duration, the failure's type."""
     request = request_context.current()
-    extra = {"method": event.get("httpMethod"), "route": event.get("resource"), "status": result.get("statusCode"),
-             "duration_ms": round((time.perf_counter() - started) * 1000, 1)}
+    extra = {
+        "method": event.get("httpMethod"),
+        "route": event.get("resource"),
+        "status": result.get("statusCode"),
+        "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+    }
     if "error" in request.state:
         extra["error"] = request.state["error"]
     logger().info("request", extra=extra)
@@ -96,8 +100,9 @@ def entrypoint(app: APIGatewayRestResolver) -> Callable[[dict, Any], dict]:
         from aws_lambda_powertools.logging import correlation_paths
 
         @metrics().log_metrics
-        @logger().inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, log_event=False,
-                                        clear_state=True)
+        @logger().inject_lambda_context(
+            correlation_id_path=correlation_paths.API_GATEWAY_REST, log_event=False, clear_state=True
+        )
         def handle(event: dict, context: Any) -> dict:
             started = time.perf_counter()
             request_context.begin(event)

@@ -136,4 +136,3 @@ def _authenticate_pat(request: Request, scopes: RouteScopes) -> Caller:
     identify(user_id=user.id, personal_access_token_id=pat.id)
     scopes.authorize(pat.scopes, request.method)
     return Caller(user=user, token=pat)
-

@@ -23,8 +23,7 @@ def allowed_agents(result: AllowedAgents) -> dict[str, Any]:
         "job": {"id": result.job.id},
         "pipeline": {"id": result.job.pipeline_id},
         "project": {"id": result.project.id, "groups": [{"id": group_id} for group_id in result.project.group_ids]},
-        "user": {"id": result.user.id, "username": result.user.username,
-                 "roles_in_project": result.roles_in_project},
+        "user": {"id": result.user.id, "username": result.user.username, "roles_in_project": result.roles_in_project},
     }
     environment = result.job.environment
     if environment is not None:

@@ -29,8 +29,16 @@ def user_details(user: User, *, show_private: bool) -> dict[str, Any]:
     """``GET /user`` and admin views add the private fields."""
     body = {**user_basic(user), "created_at": user.created_at, "bio": "", "bot": False, "public_email": None}
     if show_private:
-        body.update({"email": user.email, "is_admin": user.is_admin, "can_create_group": True,
-                     "can_create_project": True, "two_factor_enabled": False, "external": False})
+        body.update(
+            {
+                "email": user.email,
+                "is_admin": user.is_admin,
+                "can_create_group": True,
+                "can_create_project": True,
+                "two_factor_enabled": False,
+                "external": False,
+            }
+        )
     return body
 
 
@@ -53,8 +61,9 @@ def personal_access_token(token: PersonalAccessToken, secret: str | None = None)
     return body
 
 
-def metadata(version: str, revision: str, kas_external_url: str | None,
-             kas_external_k8s_proxy_url: str | None) -> dict[str, Any]:
+def metadata(
+    version: str, revision: str, kas_external_url: str | None, kas_external_k8s_proxy_url: str | None
+) -> dict[str, Any]:
     """``GET /metadata`` (GitLab's Metadata entity): every key always present."""
     return {
         "version": version,

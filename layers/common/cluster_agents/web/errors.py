@@ -25,31 +25,47 @@ def status_and_body(error: e.ServiceError) -> tuple[int, dict, dict[str, str]]:
         case e.Unauthenticated():
             return 401, {"message": "401 Unauthorized"}, {}
         case e.TokenExpired():
-            return 401, {
-                "error": "invalid_token",
-                "error_description": "Token is expired. You can either do re-authorization or token refresh.",
-            }, {}
+            return (
+                401,
+                {
+                    "error": "invalid_token",
+                    "error_description": "Token is expired. You can either do re-authorization or token refresh.",
+                },
+                {},
+            )
         case e.TokenRevoked():
-            return 401, {
-                "error": "invalid_token",
-                "error_description": "Token was revoked. You have to re-authorize from the user.",
-            }, {}
+            return (
+                401,
+                {
+                    "error": "invalid_token",
+                    "error_description": "Token was revoked. You have to re-authorize from the user.",
+                },
+                {},
+            )
         case e.KasAuthenticationInvalid():
             return 401, {"message": "KAS JWT authentication invalid"}, {}
         case e.InvalidSession():
             return 401, {"message": "401 Unauthorized - Invalid session"}, {}
         case e.ProxyScopeMissing():
-            return 403, {
-                "error": "insufficient_scope",
-                "error_description": "The request requires higher privileges than provided by the access token.",
-                "scope": "k8s_proxy",
-            }, {}
+            return (
+                403,
+                {
+                    "error": "insufficient_scope",
+                    "error_description": "The request requires higher privileges than provided by the access token.",
+                    "scope": "k8s_proxy",
+                },
+                {},
+            )
         case e.InsufficientScope(scope=scope):
-            return 403, {
-                "error": "insufficient_scope",
-                "error_description": "The request requires higher privileges than provided by the access token.",
-                "scope": scope,
-            }, {}
+            return (
+                403,
+                {
+                    "error": "insufficient_scope",
+                    "error_description": "The request requires higher privileges than provided by the access token.",
+                    "scope": scope,
+                },
+                {},
+            )
         case e.UserAccessRefused(message=message):
             return 403, {"message": message}, {}
         case e.Forbidden(reason=reason):

@@ -52,10 +52,12 @@ def proxy_authorization(found: ProxyAuthorization) -> dict[str, Any]:
     if found.mode == "agent":
         access_as: dict[str, Any] = {"agent": {}}
     else:
-        access_as = {"user": {
-            "projects": [{"id": a.id, "roles": a.roles} for a in found.through if a.kind == "project"],
-            "groups": [{"id": a.id, "roles": a.roles} for a in found.through if a.kind == "group"],
-        }}
+        access_as = {
+            "user": {
+                "projects": [{"id": a.id, "roles": a.roles} for a in found.through if a.kind == "project"],
+                "groups": [{"id": a.id, "roles": a.roles} for a in found.through if a.kind == "group"],
+            }
+        }
     return {
         "agent": {"id": found.agent.id, "config_project": {"id": found.agent.project_id}},
         "user": {"id": found.user.id, "username": found.user.username},

@@ -35,8 +35,15 @@ BUSY = (e.StoreBusy(throttled=True), e.StoreBusy())
 #: Authentication by a personal access token (SPEC 1.1), on every route that takes one: a token
 #: without api or read_api, or a read_api token on a write, is refused (routes that register
 #: other scopes describe their refusals with ``user``).
-USER = (*BODY, e.Unauthenticated(), e.TokenExpired(), e.TokenRevoked(), e.InsufficientScope("api read_api"),
-        e.InsufficientScope("api"), *BUSY)
+USER = (
+    *BODY,
+    e.Unauthenticated(),
+    e.TokenExpired(),
+    e.TokenRevoked(),
+    e.InsufficientScope("api read_api"),
+    e.InsufficientScope("api"),
+    *BUSY,
+)
 #: A CI job's token, or else a user's (who then has no job: 404 Job Not Found).
 JOB = (*USER, e.JobNotFound())
 #: The agent server's request JWT.
@@ -48,13 +55,17 @@ FORBIDDEN = (e.Forbidden(),)
 
 # ---------------------------------------------------------------- security schemes (names)
 USER_SECURITY: list[dict[str, list[str]]] = [
-    {"PrivateToken": []}, {"BearerToken": []}, {"PrivateTokenParameter": []},
+    {"PrivateToken": []},
+    {"BearerToken": []},
+    {"PrivateTokenParameter": []},
 ]
 JOB_SECURITY: list[dict[str, list[str]]] = [{"JobToken": []}, {"BearerToken": []}, {"JobTokenParameter": []}]
 KAS_SECURITY: list[dict[str, list[str]]] = [{"KasJwt": []}]
-AGENT_SECURITY: list[dict[str, list[str]]] = [{"KasJwt": [], "AgentTokenHeader": []},
-                                              {"KasJwt": [], "AgentTokenCommonHeader": []},
-                                              {"KasJwt": [], "AgentToken": []}]
+AGENT_SECURITY: list[dict[str, list[str]]] = [
+    {"KasJwt": [], "AgentTokenHeader": []},
+    {"KasJwt": [], "AgentTokenCommonHeader": []},
+    {"KasJwt": [], "AgentToken": []},
+]
 
 PAGINATION_HEADERS = {
     "X-Total": "Total number of items",
@@ -86,8 +97,13 @@ def _string_header(description: str) -> dict[str, Any]:
     return {"description": description, "schema": {"type": "string"}}
 
 
-def responses(success: int, *failures: e.ServiceError | Iterable[e.ServiceError], paginated: bool = False,
-              media_type: str = "application/json", success_description: str = "") -> dict[int, dict[str, Any]]:
+def responses(
+    success: int,
+    *failures: e.ServiceError | Iterable[e.ServiceError],
+    paginated: bool = False,
+    media_type: str = "application/json",
+    success_description: str = "",
+) -> dict[int, dict[str, Any]]:
     """The OpenAPI responses of a route: ``success``, then each failure's status with its exact
     body as an example (several failures may share a status), 413 for a body over the limit (every
     route refuses one before anything else, SPEC §1.4) and 500 for the unexpected."""
@@ -95,8 +111,10 @@ def responses(success: int, *failures: e.ServiceError | Iterable[e.ServiceError]
     if success == HTTPStatus.NO_CONTENT:
         documented[success] = {"description": success_description or "No Content (empty body)", "content": {}}
     else:
-        documented[success] = {"description": success_description or HTTPStatus(success).phrase,
-                               "content": {media_type: {}}}
+        documented[success] = {
+            "description": success_description or HTTPStatus(success).phrase,
+            "content": {media_type: {}},
+        }
     if paginated:
         documented[success]["headers"] = {name: _string_header(text) for name, text in PAGINATION_HEADERS.items()}
 
@@ -121,8 +139,9 @@ def responses(success: int, *failures: e.ServiceError | Iterable[e.ServiceError]
             "content": {"application/json": {"schema": ERROR_SCHEMA, "examples": examples[status]}},
         }
         if headers[status]:
-            response["headers"] = {name: _string_header("Seconds to wait before retrying")
-                                   for name in sorted(headers[status])}
+            response["headers"] = {
+                name: _string_header("Seconds to wait before retrying") for name in sorted(headers[status])
+            }
         documented[status] = response
     return documented
 

@@ -16,12 +16,22 @@ def _text(pem: bytes | None) -> str | None:
 
 def receptive_agent(agent: ReceptiveAgent) -> dict[str, Any]:
     """``id, url, ca_cert, tls_host, jwt, mtls`` in that order, all six always present."""
-    jwt = ({"private_key": base64.b64encode(agent.private_key).decode("ascii")}
-           if agent.private_key is not None else None)
-    mtls = ({"client_key": _text(agent.client_key), "client_cert": _text(agent.client_cert)}
-            if agent.client_key is not None else None)
-    return {"id": agent.agent_id, "url": agent.url, "ca_cert": _text(agent.ca_cert), "tls_host": agent.tls_host,
-            "jwt": jwt, "mtls": mtls}
+    jwt = (
+        {"private_key": base64.b64encode(agent.private_key).decode("ascii")} if agent.private_key is not None else None
+    )
+    mtls = (
+        {"client_key": _text(agent.client_key), "client_cert": _text(agent.client_cert)}
+        if agent.client_key is not None
+        else None
+    )
+    return {
+        "id": agent.agent_id,
+        "url": agent.url,
+        "ca_cert": _text(agent.ca_cert),
+        "tls_host": agent.tls_host,
+        "jwt": jwt,
+        "mtls": mtls,
+    }
 
 
 def receptive_agents(agents: list[ReceptiveAgent]) -> dict[str, Any]:
