@@ -233,6 +233,10 @@ def run(aws, api, world, logs):
             },
         )
     )
+    headers, request_jwt = kas_headers()
+    found.add("KAS request JWT (proxy user)", request_jwt)
+    proxy_request = {"agent_id": mtls_agent["id"], "access_type": "personal_access_token", "access_key": own["token"]}
+    keep(ApiClient().post("/internal/kubernetes/authorize_proxy_user", headers=headers, json_body=proxy_request))
     keep(ApiClient(job["token"]).get("/job/allowed_agents", auth="job-token"))
     keep(ApiClient().get("/job/allowed_agents", params={"job_token": job["token"]}))
 
