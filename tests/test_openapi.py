@@ -196,6 +196,7 @@ def _expired_token(person: Any) -> Any:
     from cluster_agents.domain.models import PersonalAccessToken
     from cluster_agents.secrets import digest
     from cluster_agents.store.directory import directory
+    from cluster_agents.store.personal_access_tokens import personal_access_tokens
 
     stale = PersonalAccessToken(
         id=888_888,
@@ -205,7 +206,7 @@ def _expired_token(person: Any) -> Any:
         created_at="2000-01-01T00:00:00.000Z",
         expires_at="2000-01-02",
     )
-    directory().create_pat(stale, digest("glpat-expired-for-openapi"), directory().get_user(person.id))
+    personal_access_tokens().create_pat(stale, digest("glpat-expired-for-openapi"), directory().get_user(person.id))
     person.client = ApiClient("glpat-expired-for-openapi")
     return person
 

@@ -38,6 +38,7 @@ def _store_token(person, secret: str, **fields):
     from cluster_agents.domain.models import PersonalAccessToken
     from cluster_agents.secrets import digest
     from cluster_agents.store.directory import directory
+    from cluster_agents.store.personal_access_tokens import personal_access_tokens
 
     token = PersonalAccessToken(
         **{
@@ -49,7 +50,7 @@ def _store_token(person, secret: str, **fields):
             **fields,
         }
     )
-    directory().create_pat(token, digest(secret), directory().get_user(person.id))
+    personal_access_tokens().create_pat(token, digest(secret), directory().get_user(person.id))
     return token
 
 
@@ -235,11 +236,11 @@ def test_a_token_expiring_today_has_expired(world):
 
 def test_self_shows_the_stored_last_use(world):
     from cluster_agents.secrets import digest
-    from cluster_agents.store.directory import directory
+    from cluster_agents.store.personal_access_tokens import personal_access_tokens
 
     person = world.user(scopes=["k8s_proxy"])
-    token, _ = directory().get_pat_by_digest(digest(person.token))
-    assert directory().record_pat_use(digest(person.token), token)
+    token, _ = personal_access_tokens().get_pat_by_digest(digest(person.token))
+    assert personal_access_tokens().record_pat_use(digest(person.token), token)
 
     body = person.client.get(SELF).json()
 
@@ -250,35 +251,36 @@ def test_self_shows_the_stored_last_use(world):
 def test_a_use_is_recorded_at_most_once_a_minute_and_never_backwards(world):
     from cluster_agents import clock
     from cluster_agents.secrets import digest
-    from cluster_agents.store.directory import directory
+    from cluster_agents.store.personal_access_tokens import personal_access_tokens
 
     person = world.user(scopes=["k8s_proxy"])
     key = digest(person.token)
-    repo = directory()
     start = clock.now()
 
     def stored():
-        return repo.get_pat_by_digest(key)[0]
+        return personal_access_tokens().get_pat_by_digest(key)[0]
 
-    assert repo.record_pat_use(key, stored(), start) is True
+    assert personal_access_tokens().record_pat_use(key, stored(), start) is True
     assert stored().last_used_at == clock.iso(start)
-    assert repo.record_pat_use(key, stored(), start + timedelta(seconds=59)) is False  # within the window
+    assert (
+        personal_access_tokens().record_pat_use(key, stored(), start + timedelta(seconds=59)) is False
+    )  # within the window
     stale = stored()
-    assert repo.record_pat_use(key, stale, start + timedelta(seconds=61)) is True
+    assert personal_access_tokens().record_pat_use(key, stale, start + timedelta(seconds=61)) is True
     # a container that read the token before that write: its condition fails, nothing moves back
-    assert repo.record_pat_use(key, stale, start + timedelta(seconds=62)) is False
+    assert personal_access_tokens().record_pat_use(key, stale, start + timedelta(seconds=62)) is False
     assert stored().last_used_at == clock.iso(start + timedelta(seconds=61))
 
 
 def test_recording_a_use_never_recreates_a_token(world):
     from cluster_agents.domain.models import PersonalAccessToken
-    from cluster_agents.store.directory import directory
+    from cluster_agents.store.personal_access_tokens import personal_access_tokens
 
     gone = PersonalAccessToken(
         id=1, user_id=1, name="gone", scopes=("k8s_proxy",), created_at="2020-01-01T00:00:00.000Z"
     )
-    assert directory().record_pat_use("no-such-digest", gone) is False
-    assert directory().get_pat_by_digest("no-such-digest") is None
+    assert personal_access_tokens().record_pat_use("no-such-digest", gone) is False
+    assert personal_access_tokens().get_pat_by_digest("no-such-digest") is None
 
 
 def test_names_and_descriptions_longer_than_255_are_refused_not_failed(world, api):

@@ -523,7 +523,7 @@ def test_an_older_use_is_overwritten_and_a_busy_store_never_fails_the_request(wo
     import boto3
     from cluster_agents.errors import StoreBusy
     from cluster_agents.secrets import digest
-    from cluster_agents.store.directory import DirectoryRepository
+    from cluster_agents.store.personal_access_tokens import PersonalAccessTokenRepository
 
     alice = estate["alice"]
     boto3.client("dynamodb").update_item(
@@ -538,18 +538,18 @@ def test_an_older_use_is_overwritten_and_a_busy_store_never_fails_the_request(wo
     def busy(*args, **kwargs):
         raise StoreBusy(throttled=True)
 
-    monkeypatch.setattr(DirectoryRepository, "record_pat_use", busy)
+    monkeypatch.setattr(PersonalAccessTokenRepository, "record_pat_use", busy)
     assert answer(authorize(proxy_request(estate["agent"]["id"], alice.token))) == (403, NO_USER_ACCESS)
 
 
 def test_the_personal_access_token_reads_its_last_use(world, estate):
     from cluster_agents.secrets import digest
-    from cluster_agents.store.directory import directory
+    from cluster_agents.store.personal_access_tokens import personal_access_tokens
 
     alice = estate["alice"]
-    assert directory().get_pat_by_digest(digest(alice.token))[0].last_used_at is None
+    assert personal_access_tokens().get_pat_by_digest(digest(alice.token))[0].last_used_at is None
     authorize(proxy_request(estate["agent"]["id"], alice.token))
-    assert directory().get_pat_by_digest(digest(alice.token))[0].last_used_at is not None
+    assert personal_access_tokens().get_pat_by_digest(digest(alice.token))[0].last_used_at is not None
 
 
 # ---------------------------------------------------------------- the rules alone (no AWS)

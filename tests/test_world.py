@@ -38,6 +38,7 @@ def test_expired_and_revoked_tokens(world, api):
     from cluster_agents.domain.models import PersonalAccessToken
     from cluster_agents.secrets import digest
     from cluster_agents.store.directory import directory
+    from cluster_agents.store.personal_access_tokens import personal_access_tokens
 
     person = world.user()
     user = directory().get_user(person.id)
@@ -49,7 +50,7 @@ def test_expired_and_revoked_tokens(world, api):
         created_at="2000-01-01T00:00:00.000Z",
         expires_at="2000-01-02",
     )
-    directory().create_pat(stale, digest("glpat-expired-token"), user)
+    personal_access_tokens().create_pat(stale, digest("glpat-expired-token"), user)
     response = ApiClient("glpat-expired-token").get("/user")
     assert response.status == 401
     assert response.json() == {

@@ -8,6 +8,7 @@ from cluster_agents.errors import Conflict
 from cluster_agents.secrets import digest, random_token
 from cluster_agents.services.world import PAT_PREFIX
 from cluster_agents.store.directory import directory
+from cluster_agents.store.personal_access_tokens import personal_access_tokens
 
 ROOT_USERNAME = "root"
 
@@ -39,7 +40,7 @@ def seed_root(token: str | None = None) -> str | None:
     generated = None
     if token is None and created:
         token = generated = random_token(PAT_PREFIX, 20)
-    if token is not None and repo.get_pat_by_digest(digest(token)) is None:
+    if token is not None and personal_access_tokens().get_pat_by_digest(digest(token)) is None:
         pat = PersonalAccessToken(
             id=repo.next_id("personal_access_token"),
             user_id=root.id,
@@ -47,5 +48,5 @@ def seed_root(token: str | None = None) -> str | None:
             scopes=("api",),
             created_at=clock.now_iso(),
         )
-        repo.create_pat(pat, digest(token), root)
+        personal_access_tokens().create_pat(pat, digest(token), root)
     return generated

@@ -28,7 +28,7 @@ class PersonalAccessToken:
     expires_at: str | None = None  # a date, YYYY-MM-DD; expired from that day's 00:00 UTC on
     revoked: bool = False
     description: str | None = None
-    last_used_at: str | None = None  # recorded at most once a minute (``DirectoryRepository.record_pat_use``)
+    last_used_at: str | None = None  # recorded at most once a minute (``PersonalAccessTokenRepository.record_pat_use``)
 
     def expired(self, today: str) -> bool:
         """Whether the token has expired by ``today`` (YYYY-MM-DD, UTC): GitLab compares

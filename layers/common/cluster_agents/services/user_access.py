@@ -26,6 +26,7 @@ from cluster_agents.observability import count, identify, logger
 from cluster_agents.secrets import digest
 from cluster_agents.store import dynamo
 from cluster_agents.store.directory import directory
+from cluster_agents.store.personal_access_tokens import personal_access_tokens
 from cluster_agents.store.user_access import user_access
 
 K8S_PROXY_SCOPE = "k8s_proxy"
@@ -58,7 +59,7 @@ def authorize_proxy_user(agent_id: int, access_type: str, access_key: str) -> Pr
         raise UserNotIdentified()
     token_digest = digest(access_key)
     found, (agent, granted) = dynamo.read_together(
-        directory().pat_reading(token_digest), user_access().of_agent(agent_id)
+        personal_access_tokens().pat_reading(token_digest), user_access().of_agent(agent_id)
     )
     user = _user(found, token_digest)
     if agent is None:
@@ -92,7 +93,7 @@ def _user(found: tuple[PersonalAccessToken, User] | None, token_digest: str) -> 
         raise Unauthenticated()
     identify(user_id=user.id, personal_access_token_id=pat.id)
     try:
-        if directory().record_pat_use(token_digest, pat):
+        if personal_access_tokens().record_pat_use(token_digest, pat):
             count("PersonalAccessTokenUseRecorded")
     except StoreBusy:  # as GitLab: tracking a use never fails the request
         logger().warning("personal access token use not recorded", extra={"personal_access_token_id": pat.id})

@@ -33,6 +33,7 @@ from cluster_agents.observability import count, identify
 from cluster_agents.secrets import digest, random_token
 from cluster_agents.services.projects import access_to_project
 from cluster_agents.store.directory import directory
+from cluster_agents.store.personal_access_tokens import personal_access_tokens
 
 PAT_PREFIX = "glpat-"
 JOB_TOKEN_PREFIX = "glcbt-"
@@ -112,16 +113,16 @@ def _issue_personal_access_token(
         expires_at=expires_at.isoformat() if expires_at else None,
         description=description,
     )
-    repo.create_pat(token, digest(secret), owner)
+    personal_access_tokens().create_pat(token, digest(secret), owner)
     count("PersonalAccessTokensCreated")
     return token, secret
 
 
 def revoke_personal_access_token(caller: User, token_id: int) -> None:
-    found = directory().get_pat(token_id)
+    found = personal_access_tokens().get_pat(token_id)
     if found is None or (found[0].user_id != caller.id and not caller.is_admin):
         raise NotFound("Not Found")
-    directory().revoke_pat(found[1])
+    personal_access_tokens().revoke_pat(found[1])
     count("PersonalAccessTokensRevoked")
 
 

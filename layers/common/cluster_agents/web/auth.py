@@ -18,7 +18,7 @@ from cluster_agents.domain.models import Job, PersonalAccessToken, User
 from cluster_agents.errors import InsufficientScope, TokenExpired, TokenRevoked, Unauthenticated
 from cluster_agents.observability import identify
 from cluster_agents.secrets import digest
-from cluster_agents.store.directory import directory
+from cluster_agents.store.personal_access_tokens import personal_access_tokens
 from cluster_agents.web.request import Request, current
 
 READ_METHODS = ("GET", "HEAD", "OPTIONS")
@@ -123,7 +123,7 @@ def _authenticate_pat(request: Request, scopes: RouteScopes) -> Caller:
     token = personal_access_token(request)
     if not token:
         raise Unauthenticated()
-    found = directory().get_pat_by_digest(digest(token))
+    found = personal_access_tokens().get_pat_by_digest(digest(token))
     if not found:
         raise Unauthenticated()
     pat, user = found
