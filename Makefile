@@ -25,7 +25,7 @@ $(VENV)/.installed: pyproject.toml
 install: $(VENV)/.installed
 
 serve: install ## the local API at http://127.0.0.1:$(PORT)/api/v4 (embedded moto, no Docker)
-	@REVISION=$${REVISION:-$$(git rev-parse --short HEAD 2>/dev/null)} $(PY) -m devtools.serve --port $(PORT) --workers $(WORKERS)
+	@REVISION=$${REVISION:-$$(git rev-parse --short HEAD 2>/dev/null)} $(PY) -m devtools.local_api --port $(PORT) --workers $(WORKERS)
 
 lint: install
 	@$(PY) -m ruff check .

@@ -144,7 +144,7 @@ def run(args: argparse.Namespace, say) -> object:
     from bench.scenarios import World, function_of, plan, template_routes
     from bench.stack import KAS_SECRET, ROOT_TOKEN, Container, MotoServer, add_code_paths
     from devtools import template as cfn
-    from devtools.serve import LocalApi
+    from devtools.local_api import LocalApi
 
     started = time.monotonic()
     add_code_paths()

@@ -6,7 +6,7 @@ invariant checker over the agents table.
 
 A fresh moto server; the world (a group, a project with agents and tokens, running jobs, an
 agent authorising the group through ci_access) is made through the API in this process, then
-``devtools.serve.LocalApi`` serves it with ``workers`` processes and locust runs in a child
+``devtools.local_api.LocalApi`` serves it with ``workers`` processes and locust runs in a child
 process (it patches the standard library with gevent, so it never runs inside the bench)."""
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ def run(seconds: int = 60, max_requests: int = 20_000, users: int = 8, workers: 
     from bench.scenarios import World, template_routes
     from bench.stack import KAS_SECRET, ROOT_TOKEN, Container, MotoServer
     from devtools import template as cfn
-    from devtools.serve import LocalApi
+    from devtools.local_api import LocalApi
 
     result = LoadRun(users=users, workers=workers, max_requests=max_requests)
     try:

@@ -221,8 +221,8 @@ def _header(run: Run) -> list[str]:
     lines += [
         "",
         "Everything runs on this machine: the functions' real handlers, a moto server "
-        "(`devtools.serve`'s, one call at a time, in its own process) with the tables and keys built from "
-        "`template.yaml`, and for latency and memory the local API (`devtools.serve.LocalApi`: HTTP gateway, "
+        "(`devtools.local_api`'s, one call at a time, in its own process) with the tables and keys built from "
+        "`template.yaml`, and for latency and memory the local API (`devtools.local_api.LocalApi`: HTTP gateway, "
         "API Gateway REST events, one worker process standing for one warm Lambda container). These machines "
         "are noisy (2 cores), so every figure below is a count, or a ratio of two timings taken in this same run.",
         "",
@@ -670,7 +670,7 @@ def _method(run: Run) -> list[str]:
         "functions' environment from `devtools.template.create_resources(...).function_environment()`; counts "
         "from botocore's event system on the clients of `cluster_agents.aws.client()` (`bench/counter.py`). "
         "A call through any other client would not be counted.",
-        "- Latency: `devtools.serve.LocalApi(workers=1)` aimed at the same moto server "
+        "- Latency: `devtools.local_api.LocalApi(workers=1)` aimed at the same moto server "
         "(`AWS_ENDPOINT_URL`), `http.client` keep-alive; the floor's `GetItem`s are interleaved with the routes.",
         "- Cold start: `bench/coldstart.py`, one fresh interpreter per sample.",
         "- Scaling: a second moto server; small cases through the API, large ones grown in bulk with "

@@ -1,6 +1,6 @@
 """The storage the benchmarks run against, and this process made to look like a Lambda container.
 
-A moto server (devtools.serve's serialised one, in a child process) holds the template's tables
+A moto server (devtools.local_api's serialised one, in a child process) holds the template's tables
 and keys; ``Container.use(endpoint)`` gives this process the functions' environment aimed at it,
 so handlers can be invoked in-process with their AWS calls counted, while the local API's worker
 processes use the same server."""
@@ -46,10 +46,10 @@ def reset_container() -> None:
 
 
 class MotoServer:
-    """devtools.serve's moto server (one call at a time) in a child process."""
+    """devtools.local_api's moto server (one call at a time) in a child process."""
 
     def __init__(self) -> None:
-        from devtools.serve import MotoStore
+        from devtools.local_api.storage import MotoStore
 
         self._store = MotoStore(in_process=False)
         self.endpoint = ""

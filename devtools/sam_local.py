@@ -192,15 +192,16 @@ def local_store(host: str, port: int, sample_project: bool) -> Iterator[str]:
     """A moto server on host:port with the template's tables and keys, root seeded; its URL."""
     import boto3
 
-    from devtools import serve, template
+    from devtools import template
+    from devtools.local_api.storage import EndpointSession, make_moto_server
 
-    server = serve.make_moto_server(host, port)
+    server = make_moto_server(host, port)
     serve_thread = threading.Thread(target=server.serve_forever, args=(0.2,), name="moto", daemon=True)
     serve_thread.start()
     endpoint = f"http://{host}:{server.server_port}"
     try:
         session = boto3.Session(region_name=REGION, aws_access_key_id="testing", aws_secret_access_key="testing")
-        template.create_resources(serve._EndpointSession(session, endpoint))
+        template.create_resources(EndpointSession(session, endpoint))
         seed(endpoint, sample_project)
         yield endpoint
     finally:

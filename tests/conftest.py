@@ -177,7 +177,7 @@ E2E_ROOT_TOKEN = "glpat-e2e-root-token-0000001"
 def local_api():
     """The local API server (make serve) on a free port: 4 worker processes and a moto server,
     shared by the end-to-end and concurrency tests of one pytest process."""
-    from devtools.serve import LocalApi
+    from devtools.local_api import LocalApi
 
     with LocalApi(
         port=0, workers=4, seed=True, env_overrides={"ROOT_TOKEN": E2E_ROOT_TOKEN, "KAS_SECRET": KAS_SECRET}

@@ -54,7 +54,7 @@ OPERATIONS = _operations()
 @pytest.fixture(scope="module")
 def target():
     """A local API of the fuzz run's own (what it creates and deletes touches no other test)."""
-    from devtools.serve import LocalApi
+    from devtools.local_api import LocalApi
 
     with LocalApi(
         port=0, workers=2, seed=True, env_overrides={"ROOT_TOKEN": FUZZ_ROOT_TOKEN, "KAS_SECRET": KAS_SECRET}

@@ -1,4 +1,4 @@
-"""The local API server (devtools.serve) over real HTTP: the API Gateway REST events it makes,
+"""The local API server (devtools.local_api) over real HTTP: the API Gateway REST events it makes,
 its routing and gateway answers, worker processes that race like Lambda containers, and
 surviving handlers that crash, die or run over their time.
 
@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 import requests
 
-from devtools.serve import ConfigError, LocalApi
+from devtools.local_api import ConfigError, LocalApi
 from devtools.template import load_template
 
 # Keep the module on one xdist worker: it shares one server (the marker exists only with xdist).
@@ -209,6 +209,76 @@ def test_bodies_over_10_mb_are_refused(local_api: LocalApi) -> None:
         connection.close()
 
 
+def exchange(api: LocalApi, data: bytes, send_after_first_line: bytes = b"") -> bytes:
+    """Bytes written on a fresh connection as they are, and everything read until the server
+    closes it (the last request asks for that); ``send_after_first_line`` goes out once the
+    server has answered a first line (100 Continue)."""
+    with socket.create_connection(("127.0.0.1", api.port), timeout=15) as sock:
+        sock.sendall(data)
+        received = b""
+        if send_after_first_line:
+            while b"\r\n\r\n" not in received:
+                received += sock.recv(65536)
+            sock.sendall(send_after_first_line)
+        while chunk := sock.recv(65536):
+            received += chunk
+        return received
+
+
+def test_chunked_bodies_reach_the_handler(local_api: LocalApi) -> None:
+    request = (
+        b"POST /api/v4/projects/5/cluster_agents HTTP/1.1\r\nHost: local\r\nTransfer-Encoding: chunked\r\n"
+        b'Connection: close\r\n\r\n9\r\n{"name": \r\na;ext=1\r\n"agent-1"}\r\n0\r\nX-Trailer: t\r\n\r\n'
+    )
+    head, _, body = exchange(local_api, request).partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200 ")
+    event = json.loads(body)["event"]
+    assert event["body"] == '{"name": "agent-1"}'
+    assert "Transfer-Encoding" in event["headers"]
+
+
+def test_chunked_bodies_over_10_mb_are_refused(local_api: LocalApi) -> None:
+    megabyte = b"%x\r\n%s\r\n" % (1024 * 1024, b"x" * 1024 * 1024)
+    request = b"POST /api/v4/projects/5/cluster_agents HTTP/1.1\r\nHost: local\r\nTransfer-Encoding: chunked\r\n\r\n"
+    reply = exchange(local_api, request + megabyte * 10 + b"1\r\nx")  # one byte over, never finished
+    assert reply.startswith(b"HTTP/1.1 413 ")
+    assert reply.endswith(b'{"message":"413 Request Entity Too Large"}')
+    assert b"\r\nConnection: close\r\n" in reply
+
+
+def test_expect_100_continue(local_api: LocalApi) -> None:
+    body = b'{"name": "agent-1"}'
+    head = (
+        b"POST /api/v4/projects/5/cluster_agents HTTP/1.1\r\nHost: local\r\nExpect: 100-continue\r\n"
+        b"Connection: close\r\nContent-Length: %d\r\n\r\n" % len(body)
+    )
+    reply = exchange(local_api, head, send_after_first_line=body)
+    assert reply.startswith(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 ")
+    assert json.loads(reply.partition(b"\r\n\r\n")[2].partition(b"\r\n\r\n")[2])["event"]["body"] == body.decode()
+
+
+def test_pipelined_requests_are_answered_in_order(local_api: LocalApi) -> None:
+    first = b"GET /api/v4/projects/a%2Fb/cluster_agents/special HTTP/1.1\r\nHost: local\r\n\r\n"
+    second = b"GET /api/v4/projects/c%2Fd/cluster_agents/7 HTTP/1.1\r\nHost: local\r\nConnection: close\r\n\r\n"
+    reply = exchange(local_api, first + second)
+    assert reply.count(b"HTTP/1.1 200 OK\r\n") == 2
+    assert reply.index(b'"pathParameters": {"id": "a%2Fb"}') < reply.index(b'"pathParameters": {"id": "c%2Fd"')
+
+
+@pytest.mark.parametrize(
+    "request_bytes",
+    [
+        b"NOT A REQUEST\r\n\r\n",
+        b"POST /api/v4/projects/5/cluster_agents HTTP/1.1\r\nHost: local\r\nContent-Length: x\r\n\r\n",
+        b"POST /api/v4/projects/5/cluster_agents HTTP/1.1\r\nHost: local\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+    ],
+)
+def test_malformed_requests_are_a_400(local_api: LocalApi, request_bytes: bytes) -> None:
+    reply = exchange(local_api, request_bytes)
+    assert reply.startswith(b"HTTP/1.1 400 ")
+    assert reply.endswith(b'{"message": "Bad Request"}')
+
+
 def test_keep_alive(local_api: LocalApi) -> None:
     connection = http.client.HTTPConnection("127.0.0.1", local_api.port, timeout=15)
     try:
@@ -283,7 +353,7 @@ def test_bad_kas_secret_is_a_configuration_error() -> None:
 
 
 def _serve(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    command = [sys.executable, "-m", "devtools.serve", *args]
+    command = [sys.executable, "-m", "devtools.local_api", *args]
     return subprocess.run(
         command, cwd=ROOT, env={**os.environ, **(env or {})}, capture_output=True, text=True, timeout=60
     )

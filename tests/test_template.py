@@ -18,7 +18,8 @@ from typing import Any
 
 import pytest
 
-from devtools import serve
+from devtools.local_api import config as local_api_config
+from devtools.local_api import events as local_api_events
 from devtools.template import LocalResources, functions, load_template, resources_of_type
 from tests.client import NOT_FOUND_BODY
 
@@ -376,10 +377,10 @@ def test_throttled_answers_tell_clients_when_to_retry():
 
 def test_the_local_server_answers_as_the_gateway_responses_say():
     responses = RESOURCES["ClusterAgentsApi"]["Properties"]["GatewayResponses"]
-    assert json.loads(serve.NOT_FOUND_BODY) == json.loads(
+    assert json.loads(local_api_events.NOT_FOUND_BODY) == json.loads(
         responses["MISSING_AUTHENTICATION_TOKEN"]["ResponseTemplates"]["application/json"]
     )
-    assert json.loads(serve.TOO_LARGE_BODY) == json.loads(
+    assert json.loads(local_api_events.TOO_LARGE_BODY) == json.loads(
         responses["REQUEST_TOO_LARGE"]["ResponseTemplates"]["application/json"]
     )
 
@@ -496,7 +497,7 @@ def test_the_local_server_takes_parameter_fed_settings_from_its_environment(monk
     template's default must not win over the shell's value)."""
     import requests
 
-    from devtools.serve import LocalApi
+    from devtools.local_api import LocalApi
 
     token = "glpat-template-test-root-000"
     monkeypatch.setenv("RECEPTIVE_AGENTS_ENABLED", "false")
@@ -569,7 +570,7 @@ def test_function_timeout_is_a_parameter_whose_default_a_deployed_stack_gets():
     parameter = TEMPLATE["Parameters"]["FunctionTimeout"]
     assert (parameter["Type"], parameter["Default"]) == ("Number", 10)
     assert TEMPLATE["Globals"]["Function"]["Timeout"] == {"Ref": "FunctionTimeout"}
-    timeouts = {serve._function_spec(TEMPLATE, function).timeout_s for function in functions(TEMPLATE)}
+    timeouts = {local_api_config.function_spec(TEMPLATE, function).timeout_s for function in functions(TEMPLATE)}
     assert timeouts == {10.0}  # what the local server and a deployed stack give every function
 
 
