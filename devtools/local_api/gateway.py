@@ -172,9 +172,12 @@ class _Connection(socketserver.BaseRequestHandler):
         if lengths and int(lengths[0]) > MAX_REQUEST_BYTES:  # h11 has checked it is a number
             raise _RequestTooLarge  # answered from the headers, before the body comes
         if self.http.they_are_waiting_for_100_continue:
-            self.request.sendall(
-                self.http.send(h11.InformationalResponse(status_code=100, headers=[], reason=b"Continue"))
-            )
+            try:
+                self.request.sendall(
+                    self.http.send(h11.InformationalResponse(status_code=100, headers=[], reason=b"Continue"))
+                )
+            except OSError as error:
+                raise _ClientGone from error
         chunks: list[bytes] = []
         total = 0
         while True:
