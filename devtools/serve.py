@@ -786,7 +786,9 @@ class _RequestHandler(BaseHTTPRequestHandler):
             server_port=self.server.server_address[1],
         )
         try:
-            return self.server.gateway.handle(request, request_id)
+            gateway = self.server.gateway
+            assert gateway is not None, "the server serves once its gateway is set"
+            return gateway.handle(request, request_id)
         except Exception:
             log.exception("the local gateway failed on %s %s", self.command, split_target(self.path)[0])
             return gateway_response(500, INTERNAL_ERROR_BODY, request_id)
@@ -1062,6 +1064,7 @@ class LocalApi:
         self.stop()
 
     def _start_store(self) -> str:
+        assert self.settings is not None, "start() reads the settings first"
         url = self.settings.endpoint_url
         if url:
             _check_reachable(url)
@@ -1078,6 +1081,7 @@ class LocalApi:
         """A boto3 client on the server's own storage (tests read the tables behind the API)."""
         import boto3
 
+        assert self.settings is not None, "start() reads the settings first"
         credentials = self.settings.credentials
         return boto3.client(
             service,
@@ -1091,6 +1095,7 @@ class LocalApi:
         import boto3
         from botocore.exceptions import BotoCoreError, ClientError
 
+        assert self.settings is not None, "start() reads the settings first"
         credentials = self.settings.credentials
         session = boto3.Session(
             aws_access_key_id=credentials["AWS_ACCESS_KEY_ID"],
@@ -1108,6 +1113,7 @@ class LocalApi:
         of it (cached settings and clients) left behind in this process."""
         if self.seed is False:
             return
+        assert self.settings is not None and self._pool is not None, "start() makes them first"
         given = self.settings.root_token
         outcome = self._pool.call(BOOTSTRAP_MODULE, "seed_root", (given,))
         if outcome.kind == "missing":
@@ -1194,7 +1200,7 @@ def banner(api: LocalApi) -> str:
         lines.append("  root token: the one in ROOT_TOKEN")
     elif api.seeded:
         lines.append("  root administrator: already there (its token was shown when it was created)")
-    if api.settings.kas_secret_generated:
+    if api.settings is not None and api.settings.kas_secret_generated:
         lines.append(f"  KAS_SECRET (generated, shown once): {api.settings.kas_secret}")
     lines.append("Ctrl-C to stop.")
     return "\n".join(lines)
