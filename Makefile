@@ -100,4 +100,4 @@ openapi: install ## regenerate docs/openapi.json and the docs function's copy fr
 	@$(PY) -m devtools.openapi
 
 clean:
-	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache .ruff_cache .mypy_cache
