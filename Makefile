@@ -1,28 +1,39 @@
 # Two commands on a fresh machine: `make serve` runs the API, `make test` runs the tests.
-PYTHON ?= python3
+# A Python 3.12 that really runs (a pyenv shim for a version that is not selected does not): the
+# template's runtime. The tests run on it when there is one (PYTHON=python3.11 for 3.11: a virtualenv
+# keeps the Python it was made with, `make clean` first to change it); `sam build` needs it on PATH.
+PYTHON312 := $(shell for p in python3.12 $$(pyenv root 2>/dev/null)/versions/3.12*/bin/python3.12; do \
+	"$$p" -c 'import sys; assert sys.version_info[:2] == (3, 12)' 2>/dev/null && { command -v "$$p"; break; }; done)
+PYTHON ?= $(or $(PYTHON312),python3)
 VENV := .venv
 PY := $(VENV)/bin/python
+UV := $(VENV)/bin/uv
+# uv syncs .venv to uv.lock; it never downloads a Python of its own.
+UV_ENV := UV_PROJECT_ENVIRONMENT=$(VENV) UV_PYTHON_DOWNLOADS=never UV_NO_PROGRESS=1
 PORT ?= 3000
 WORKERS ?= 4
 SAM_VENV := .venv-sam
-# A Python 3.12 that really runs (a pyenv shim for a version that is not selected does not):
-# `sam build` builds for the template's runtime, python3.12, and needs that interpreter on PATH.
-SAM_PYTHON ?= $(shell for p in python3.12 $$(pyenv root 2>/dev/null)/versions/3.12*/bin/python3.12; do \
-	"$$p" -c 'import sys; assert sys.version_info[:2] == (3, 12)' 2>/dev/null && { command -v "$$p"; break; }; done)
+SAM_PYTHON ?= $(PYTHON312)
 SAM := $(SAM_VENV)/bin/sam
 SAM_ENV := SAM_CLI_TELEMETRY=0
 
-.PHONY: install serve test test-fast lint format bench load check build validate validate-if-possible deploy openapi clean \
+.PHONY: install lock serve test test-fast lint format bench load check build validate validate-if-possible deploy openapi clean \
 	sam-local test-sam-local
 
-$(VENV)/.installed: pyproject.toml
+# The virtualenv holds exactly the versions in uv.lock (runtime and dev): uv, at its locked version,
+# syncs it (--inexact: pip and what one adds by hand stay).
+$(VENV)/.installed: pyproject.toml uv.lock
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	@$(PY) -m pip install --quiet --upgrade pip
-	@$(PY) devtools/requirements.py dev > $(VENV)/requirements.txt
-	@$(PY) -m pip install --quiet --disable-pip-version-check -r $(VENV)/requirements.txt
+	@uv_version=$$($(PY) devtools/lock.py uv-version) && { test "$$($(UV) --version 2>/dev/null)" = "uv $$uv_version" || \
+		$(PY) -m pip install --quiet --disable-pip-version-check "uv==$$uv_version"; }
+	@$(UV_ENV) $(UV) sync --quiet --frozen --inexact --extra dev
 	@touch $@
 
 install: $(VENV)/.installed
+
+lock: install ## re-resolve uv.lock from pyproject.toml and write the layer's requirements from it (UPGRADE=1: newest versions)
+	@$(PY) -m devtools.lock $(if $(UPGRADE),--upgrade)
+	@$(UV_ENV) $(UV) sync --quiet --frozen --inexact --extra dev && touch $(VENV)/.installed
 
 serve: install ## the local API at http://127.0.0.1:$(PORT)/api/v4 (embedded moto, no Docker)
 	@REVISION=$${REVISION:-$$(git rev-parse --short HEAD 2>/dev/null)} $(PY) -m devtools.local_api --port $(PORT) --workers $(WORKERS)
@@ -30,6 +41,7 @@ serve: install ## the local API at http://127.0.0.1:$(PORT)/api/v4 (embedded mot
 lint: install
 	@$(PY) -m ruff check .
 	@$(PY) -m ruff format --check .
+	@$(PY) -m mypy
 	@$(VENV)/bin/cfn-lint template.yaml
 
 test: lint ## lint, then every test suite (unit, handler, end-to-end, concurrency), then sam validate --lint
@@ -88,4 +100,4 @@ openapi: install ## regenerate docs/openapi.json and the docs function's copy fr
 	@$(PY) -m devtools.openapi
 
 clean:
-	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache .ruff_cache .mypy_cache

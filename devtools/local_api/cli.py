@@ -55,7 +55,7 @@ def banner(api: LocalApi) -> str:
         lines.append("  root token: the one in ROOT_TOKEN")
     elif api.seeded:
         lines.append("  root administrator: already there (its token was shown when it was created)")
-    if api.settings.kas_secret_generated:
+    if api.settings and api.settings.kas_secret_generated:
         lines.append(f"  KAS_SECRET (generated, shown once): {api.settings.kas_secret}")
     lines.append("Ctrl-C to stop.")
     return "\n".join(lines)

@@ -161,8 +161,10 @@ class _Connection(socketserver.BaseRequestHandler):
             client_ip=self.client_address[0],
             server_port=self.server.server_address[1],
         )
+        gateway = self.server.gateway
+        assert gateway is not None, "the gateway is attached before the server accepts requests"
         try:
-            return self.server.gateway.handle(http_request, request_id)
+            return gateway.handle(http_request, request_id)
         except Exception:
             log.exception("the local gateway failed on %s %s", method, split_target(target)[0])
             return gateway_response(500, INTERNAL_ERROR_BODY, request_id)

@@ -96,6 +96,12 @@ class LocalApi:
     def kas_secret(self) -> str | None:
         return self.settings.kas_secret if self.settings else None
 
+    @property
+    def _config(self) -> Settings:
+        if self.settings is None:
+            raise RuntimeError("the local API has not been started")
+        return self.settings
+
     def worker_pids(self) -> list[int]:
         return self._pool.pids() if self._pool else []
 
@@ -163,7 +169,7 @@ class LocalApi:
         self.stop()
 
     def _start_store(self) -> str:
-        url = self.settings.endpoint_url
+        url = self._config.endpoint_url
         if url:
             check_reachable(url)
             self.storage = f"{url} (AWS_ENDPOINT_URL)"
@@ -179,11 +185,11 @@ class LocalApi:
         """A boto3 client on the server's own storage (tests read the tables behind the API)."""
         import boto3
 
-        credentials = self.settings.credentials
+        credentials = self._config.credentials
         return boto3.client(
             service,
             endpoint_url=self.store_endpoint,
-            region_name=self.settings.region,
+            region_name=self._config.region,
             aws_access_key_id=credentials["AWS_ACCESS_KEY_ID"],
             aws_secret_access_key=credentials["AWS_SECRET_ACCESS_KEY"],
         )
@@ -192,12 +198,12 @@ class LocalApi:
         import boto3
         from botocore.exceptions import BotoCoreError, ClientError
 
-        credentials = self.settings.credentials
+        credentials = self._config.credentials
         session = boto3.Session(
             aws_access_key_id=credentials["AWS_ACCESS_KEY_ID"],
             aws_secret_access_key=credentials["AWS_SECRET_ACCESS_KEY"],
             aws_session_token=credentials.get("AWS_SESSION_TOKEN"),
-            region_name=self.settings.region,
+            region_name=self._config.region,
         )
         try:
             return cfn.create_resources(EndpointSession(session, endpoint))
@@ -209,7 +215,8 @@ class LocalApi:
         of it (cached settings and clients) left behind in this process."""
         if self.seed is False:
             return
-        given = self.settings.root_token
+        given = self._config.root_token
+        assert self._pool is not None, "the workers start before the seeding"
         outcome = self._pool.call(BOOTSTRAP_MODULE, "seed_root", (given,))
         if outcome.kind == "missing":
             if self.seed is None:

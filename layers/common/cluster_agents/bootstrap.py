@@ -36,7 +36,7 @@ def seed_root(token: str | None = None) -> str | None:
             created = True
         except Conflict:  # another process seeded it first
             user_id = repo.find_user_id_by_username(ROOT_USERNAME)
-            root = repo.get_user(user_id) if user_id else root
+            root = (repo.get_user(user_id) if user_id else None) or root
     generated = None
     if token is None and created:
         token = generated = random_token(PAT_PREFIX, 20)

@@ -232,7 +232,7 @@ def _name_violations(
 
 
 def _digest_violations(agents: dict[int, dict], active: dict[int, list[int]], digests: list[dict]) -> Iterator[str]:
-    pointed = Counter()
+    pointed: Counter[tuple[Any, Any]] = Counter()
     for item in digests:
         agent_id, token_id = item.get("agent_id"), item.get("token_id")
         pointed[(agent_id, token_id)] += 1

@@ -37,7 +37,7 @@ def allowed_agents(job: Job) -> AllowedAgents:
     project = directory().get_project(job.project_id)  # cached once read: projects never change
     if project is None:  # a job outlives neither its project nor its user; treat it as a stale token
         raise Unauthenticated()
-    sources: list[Source] = [("project", project.id)] + [("group", group_id) for group_id in project.group_ids]
+    sources: list[Source] = [("project", project.id), *(("group", group_id) for group_id in project.group_ids)]
     # One round trip: the user, their memberships and every agent's authorisation of the project
     # and its groups.
     user, memberships, found = directory().get_user_and_memberships_reading(
@@ -84,6 +84,7 @@ def _authorizations(
             for entry in entries
             if entry.agent_id in agent_projects
             and rules.in_hierarchy(project, agent_projects[entry.agent_id])
+            and entry.configuration is not None  # always read by now (``with_configurations``)
             and rules.access_as_available(entry.configuration)
         ]
 

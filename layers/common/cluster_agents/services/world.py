@@ -321,11 +321,13 @@ def create_job(
         )
     secret = random_token(JOB_TOKEN_PREFIX, 40)
     job_id, new_pipeline_id = repo.next_job_ids(with_pipeline=not pipeline_id)
+    pipeline_id = pipeline_id or new_pipeline_id
+    assert pipeline_id is not None, "next_job_ids gives a pipeline id when asked for one"
     job = Job(
         id=job_id,
         project_id=project_id,
         user_id=user_id,
-        pipeline_id=pipeline_id or new_pipeline_id,
+        pipeline_id=pipeline_id,
         status="running",
         created_at=clock.now_iso(),
         ref=ref,

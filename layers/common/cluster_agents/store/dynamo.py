@@ -6,11 +6,11 @@ from __future__ import annotations
 import contextlib
 import random
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, overload
 
 from cluster_agents import clock
 from cluster_agents.aws import THROTTLING_CODES, busy_on_transient_errors, client
@@ -62,6 +62,12 @@ def to_item(values: dict[str, Any]) -> dict[str, dict]:
     return {key: serializer.serialize(value) for key, value in values.items() if value is not None}
 
 
+@overload
+def from_item(item: dict[str, dict]) -> dict[str, Any]: ...
+@overload
+def from_item(item: None) -> None: ...
+@overload
+def from_item(item: dict[str, dict] | None) -> dict[str, Any] | None: ...
 def from_item(item: dict[str, dict] | None) -> dict[str, Any] | None:
     if item is None:
         return None
@@ -130,7 +136,7 @@ class ItemTooLarge(Exception):
 def _is_item_size_error(message: str | None) -> bool:
     # "Item size has exceeded the maximum allowed size" (a put) or "Item size to update has
     # exceeded the maximum allowed size" (an update)
-    return bool(message) and "Item size" in message and "exceeded the maximum allowed size" in message
+    return message is not None and "Item size" in message and "exceeded the maximum allowed size" in message
 
 
 @contextlib.contextmanager
@@ -175,7 +181,7 @@ def get(table: str, pk: str, sk: str, consistent: bool = True) -> dict[str, Any]
     return from_item(response.get("Item"))
 
 
-def batch_get(requests: dict[str, Sequence[tuple[str, str]]]) -> dict[str, dict[tuple[str, str], dict]]:
+def batch_get(requests: Mapping[str, Sequence[tuple[str, str]]]) -> dict[str, dict[tuple[str, str], dict]]:
     """Read many keys across tables in one round trip up to 100 keys (more only past that, or for
     DynamoDB's unprocessed keys).
 

@@ -97,5 +97,5 @@ def status_and_body(error: e.ServiceError) -> tuple[int, dict, dict[str, str]]:
     return 500, {"message": "500 Internal Server Error"}, {}
 
 
-UNEXPECTED = (500, {"message": "500 Internal Server Error"}, {})
-ROUTE_NOT_FOUND = (404, {"error": "404 Not Found"}, {})
+UNEXPECTED: tuple[int, dict, dict[str, str]] = (500, {"message": "500 Internal Server Error"}, {})
+ROUTE_NOT_FOUND: tuple[int, dict, dict[str, str]] = (404, {"error": "404 Not Found"}, {})

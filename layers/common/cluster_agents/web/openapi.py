@@ -12,13 +12,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from cluster_agents import errors as e
 from cluster_agents.web.errors import UNEXPECTED, status_and_body
 
 if TYPE_CHECKING:
+    from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse, OpenAPIResponseHeader
+
     from cluster_agents.web.auth import RouteScopes
+
+#: Failures a route names: errors, or (nested) families of them such as ``USER`` or ``BUSY``.
+Failures: TypeAlias = "e.ServiceError | Iterable[Failures]"
 
 ERROR_SCHEMA = {"$ref": "#/components/schemas/GitLabError"}
 REQUEST_BODY_EXTENSION = "x-request-body-model"
@@ -83,7 +88,7 @@ def user(scopes: RouteScopes, method: str) -> tuple[e.ServiceError, ...]:
     return (*(failure for failure in USER if not isinstance(failure, e.InsufficientScope)), *scopes.refusals(method))
 
 
-def _flatten(failures: Iterable[e.ServiceError | Iterable[e.ServiceError]]) -> list[e.ServiceError]:
+def _flatten(failures: Iterable[Failures]) -> list[e.ServiceError]:
     flat: list[e.ServiceError] = []
     for failure in failures:
         if isinstance(failure, e.ServiceError):
@@ -93,21 +98,21 @@ def _flatten(failures: Iterable[e.ServiceError | Iterable[e.ServiceError]]) -> l
     return flat
 
 
-def _string_header(description: str) -> dict[str, Any]:
+def _string_header(description: str) -> OpenAPIResponseHeader:
     return {"description": description, "schema": {"type": "string"}}
 
 
 def responses(
     success: int,
-    *failures: e.ServiceError | Iterable[e.ServiceError],
+    *failures: Failures,
     paginated: bool = False,
     media_type: str = "application/json",
     success_description: str = "",
-) -> dict[int, dict[str, Any]]:
+) -> dict[int, OpenAPIResponse]:
     """The OpenAPI responses of a route: ``success``, then each failure's status with its exact
     body as an example (several failures may share a status), 413 for a body over the limit (every
     route refuses one before anything else, SPEC §1.4) and 500 for the unexpected."""
-    documented: dict[int, dict[str, Any]] = {}
+    documented: dict[int, OpenAPIResponse] = {}
     if success == HTTPStatus.NO_CONTENT:
         documented[success] = {"description": success_description or "No Content (empty body)", "content": {}}
     else:
@@ -134,7 +139,7 @@ def responses(
     for status in sorted(examples):
         if status in documented:
             raise ValueError(f"status {status} is both the success and a failure")
-        response: dict[str, Any] = {
+        response: OpenAPIResponse = {
             "description": HTTPStatus(status).phrase,
             "content": {"application/json": {"schema": ERROR_SCHEMA, "examples": examples[status]}},
         }
