@@ -22,7 +22,12 @@ $(VENV)/.installed: pyproject.toml
 	@$(PY) -m pip install --quiet --disable-pip-version-check -r $(VENV)/requirements.txt
 	@touch $@
 
-install: $(VENV)/.installed
+# Swagger UI for the docs page (npm's swagger-ui-dist, pinned and checked; not committed): devtools/swagger_ui.py.
+SWAGGER_UI := functions/docs/swagger_ui/VERSION
+$(SWAGGER_UI): devtools/swagger_ui.py | $(VENV)/.installed
+	@$(PY) -m devtools.swagger_ui
+
+install: $(VENV)/.installed $(SWAGGER_UI)
 
 serve: install ## the local API at http://127.0.0.1:$(PORT)/api/v4 (embedded moto, no Docker)
 	@REVISION=$${REVISION:-$$(git rev-parse --short HEAD 2>/dev/null)} $(PY) -m devtools.serve --port $(PORT) --workers $(WORKERS)
@@ -70,7 +75,7 @@ validate-if-possible:
 		echo "note: skipped sam validate --lint (no Python 3.12 or no PyPI to install aws-sam-cli into $(SAM_VENV))" >&2; \
 	fi
 
-build: $(SAM_VENV)/.installed ## sam build into .aws-sam/ (needs Python 3.12 on PATH, which SAM_PYTHON provides)
+build: $(SAM_VENV)/.installed $(SWAGGER_UI) ## sam build into .aws-sam/ (needs Python 3.12 on PATH, which SAM_PYTHON provides)
 	@PATH="$$(dirname $(SAM_PYTHON)):$$PATH" $(SAM_ENV) $(SAM) build
 
 deploy: build ## sam deploy --guided (parameters: see README, "Operating it")
