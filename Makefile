@@ -93,4 +93,4 @@ openapi: install ## regenerate docs/openapi.json and the docs function's copy fr
 	@$(PY) -m devtools.openapi
 
 clean:
-	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache .ruff_cache functions/docs/swagger_ui build
