@@ -95,3 +95,11 @@ def test_no_other_file_is_served(aws, name):
 def test_a_path_below_an_asset_is_no_route(aws):
     response = ApiClient().get("/docs/assets/swagger-ui.css/x")
     assert (response.status, response.json()) == (404, {"error": "404 Not Found"})
+
+
+def test_a_tarball_that_is_not_the_pinned_one_is_refused(tmp_path):
+    tampered = tmp_path / f"{swagger_ui.PACKAGE}-{swagger_ui.VERSION}.tgz"
+    tampered.write_bytes(b"not the package")
+    with pytest.raises(swagger_ui.VendorError, match="is not the pinned"):
+        swagger_ui._check_integrity(tampered)
+    assert not swagger_ui.present(tmp_path)  # an empty or partial folder is fetched again
