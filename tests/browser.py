@@ -9,9 +9,11 @@ failure in CI)."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import threading
@@ -88,13 +90,18 @@ class Page:
         return result["result"].get("value")
 
     def wait_for(self, expression: str, timeout: float) -> Any:
-        """The expression's value once it is truthy; TimeoutError with the last value otherwise."""
+        """The expression's value once it is truthy; TimeoutError with the last value otherwise. An
+        evaluation that fails (the page navigating: its context destroyed) counts as not yet."""
         deadline = time.monotonic() + timeout
-        value = None
+        value: Any = None
         while time.monotonic() < deadline:
-            value = self.evaluate(expression)
-            if value:
-                return value
+            try:
+                value = self.evaluate(expression)
+            except RuntimeError as error:
+                value = error
+            else:
+                if value:
+                    return value
             time.sleep(0.2)
         raise TimeoutError(f"{expression!r} still {value!r} after {timeout:.0f} s")
 
@@ -128,7 +135,7 @@ class Page:
 @contextmanager
 def open_page(width: int = 1280, height: int = 1600) -> Iterator[Page]:
     """A fresh headless Chromium (its own empty profile) and its one tab, network and logs watched."""
-    with tempfile.TemporaryDirectory(prefix="chromium-") as profile:
+    with tempfile.TemporaryDirectory(prefix="chromium-", ignore_cleanup_errors=True) as profile:
         process = subprocess.Popen(
             [chromium_executable(), *FLAGS, f"--user-data-dir={profile}", f"--window-size={width},{height}"],
             stdin=subprocess.DEVNULL,
@@ -153,12 +160,22 @@ def open_page(width: int = 1280, height: int = 1600) -> Iterator[Page]:
             finally:
                 page.close()
         finally:
-            process.terminate()
+            _stop(process)
+
+
+def _stop(process: subprocess.Popen) -> None:
+    """Chromium and its helper processes (its own process group): gone before the profile is removed."""
+    for sig, grace in ((signal.SIGTERM, 10.0), (signal.SIGKILL, 10.0)):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, sig)
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=0.1)
             try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+                os.killpg(process.pid, 0)
+            except ProcessLookupError:
+                return
 
 
 def _devtools_port(process: subprocess.Popen) -> int:
