@@ -29,7 +29,12 @@ $(VENV)/.installed: pyproject.toml uv.lock
 	@$(UV_ENV) $(UV) sync --quiet --frozen --inexact --extra dev
 	@touch $@
 
-install: $(VENV)/.installed
+# Swagger UI for the docs page (npm's swagger-ui-dist, pinned and checked; not committed): devtools/swagger_ui.py.
+SWAGGER_UI := functions/docs/swagger_ui/VERSION
+$(SWAGGER_UI): devtools/swagger_ui.py | $(VENV)/.installed
+	@$(PY) -m devtools.swagger_ui
+
+install: $(VENV)/.installed $(SWAGGER_UI)
 
 lock: install ## re-resolve uv.lock from pyproject.toml and write the layer's requirements from it (UPGRADE=1: newest versions)
 	@$(PY) -m devtools.lock $(if $(UPGRADE),--upgrade)
@@ -82,7 +87,7 @@ validate-if-possible:
 		echo "note: skipped sam validate --lint (no Python 3.12 or no PyPI to install aws-sam-cli into $(SAM_VENV))" >&2; \
 	fi
 
-build: $(SAM_VENV)/.installed ## sam build into .aws-sam/ (needs Python 3.12 on PATH, which SAM_PYTHON provides)
+build: $(SAM_VENV)/.installed $(SWAGGER_UI) ## sam build into .aws-sam/ (needs Python 3.12 on PATH, which SAM_PYTHON provides)
 	@PATH="$$(dirname $(SAM_PYTHON)):$$PATH" $(SAM_ENV) $(SAM) build
 
 deploy: build ## sam deploy --guided (parameters: see README, "Operating it")
@@ -100,4 +105,4 @@ openapi: install ## regenerate docs/openapi.json and the docs function's copy fr
 	@$(PY) -m devtools.openapi
 
 clean:
-	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache .ruff_cache .mypy_cache
+	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache .ruff_cache .mypy_cache functions/docs/swagger_ui build

@@ -754,6 +754,14 @@ def _agent_events(w: World) -> Iterator[Request]:
         yield Request("POST", "/internal/kubernetes/agent_events", w.kas_headers(), body, expect=204)
 
 
+# ---------------------------------------------------------------- the docs page's assets
+@scenario("GET", "/docs/assets/{}", group="other")
+def _docs_asset(w: World) -> Iterator[Request]:
+    """Swagger UI's largest file (its script, 1.8 MB): what serving a static asset costs."""
+    while True:
+        yield Request("GET", "/docs/assets/swagger-ui-bundle.js", {})
+
+
 class Driver:
     """Steps one scenario: ``next()`` prepares and returns a request, ``answered()`` hands the
     response back to the scenario before the next one is prepared."""

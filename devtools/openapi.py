@@ -124,6 +124,7 @@ PATH_PARAMETERS = {
     "url_configuration_id": "URL configuration id (integer)",
     "user_id": "User id (integer)",
     "job_id": "CI job id (integer)",
+    "file": "A file of Swagger UI: `swagger-ui-bundle.js` or `swagger-ui.css`",
 }
 PAGE_PARAMETERS = [
     {

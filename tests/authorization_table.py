@@ -34,6 +34,7 @@ class Outcome:
     body: dict | None  # None: a success, whose body is the resource (only its JSON type is checked)
     label: str  # the cell in docs/authorization.md
     empty: bool = False  # a success without a body (HEAD)
+    media_type: str = "application/json"  # of a success
 
     @property
     def success(self) -> bool:
@@ -42,7 +43,8 @@ class Outcome:
 
 OK = Outcome(200, None, "200")
 HEAD_OK = Outcome(200, None, "200 empty", empty=True)
-HTML_PAGE = Outcome(200, None, "200 HTML")
+HTML_PAGE = Outcome(200, None, "200 HTML", media_type="text/html")
+STYLE_SHEET = Outcome(200, None, "200 CSS", media_type="text/css")
 CREATED = Outcome(201, None, "201")
 NO_CONTENT = Outcome(204, None, "204")
 UNAUTHORIZED = Outcome(401, {"message": "401 Unauthorized"}, "401")
@@ -89,6 +91,7 @@ LEGEND = [
     OK,
     HEAD_OK,
     HTML_PAGE,
+    STYLE_SHEET,
     CREATED,
     NO_CONTENT,
     UNAUTHORIZED,
@@ -433,6 +436,23 @@ USER_ROUTES: list[UserRoute] = [
     UserRoute("GET", "/api/v4/openapi.json", lambda s, t: Request("GET", "/openapi.json"), ANYONE, OK, public=True),
     UserRoute("GET", "/api/v4/docs", lambda s, t: Request("GET", "/docs"), ANYONE, HTML_PAGE, public=True),
     UserRoute(
+        "GET",
+        "/api/v4/docs/assets/{file}",
+        lambda s, t: Request("GET", "/docs/assets/swagger-ui.css"),
+        ANYONE,
+        STYLE_SHEET,
+        public=True,
+    ),
+    UserRoute(
+        "GET",
+        "/api/v4/docs/assets/{file}",
+        lambda s, t: Request("GET", "/docs/assets/..%2Fopenapi.json"),
+        ANYONE,
+        RECORD_NOT_FOUND,
+        public=True,
+        note="any other file",
+    ),
+    UserRoute(
         "GET", "/api/v4/user", lambda s, t: Request("GET", "/user"), ANYONE, OK, target="none", registers=USERS_SCOPES
     ),
     UserRoute(
@@ -723,7 +743,7 @@ def render() -> str:
             if outcome.body is None and outcome.status != 204 and not outcome.empty
             else ("empty" if outcome.body is None else "`" + _compact(outcome.body) + "`")
         )
-        body = "an HTML page" if outcome is HTML_PAGE else body
+        body = {HTML_PAGE.label: "an HTML page", STYLE_SHEET.label: "a style sheet"}.get(outcome.label, body)
         legend.append(f"| {outcome.label} | {outcome.status} | {body} |")
     lines = [
         "# Who may do what",

@@ -277,8 +277,8 @@ def assert_cell(response, expected: table.Outcome, cell: str) -> None:
     if expected.status == 204 or expected.empty:
         assert response.text == "", cell
         return
-    if expected is table.HTML_PAGE:
-        assert response.headers.get("Content-Type", "").startswith("text/html"), (cell, response.headers)
+    if expected.success and expected.media_type != "application/json":
+        assert response.headers.get("Content-Type", "").startswith(expected.media_type), (cell, response.headers)
         return
     assert response.headers.get("Content-Type") == "application/json", (cell, response.headers)
     body = response.json()

@@ -145,3 +145,17 @@ def test_capacity_units_come_from_the_items_touched(root_token, world, counter):
         if call.operation == "TransactWriteItems":
             assert call.capacity.write % 2 == 0
     assert write.probe_seconds > 0
+
+
+def test_the_docs_asset_scenario_serves_swagger_ui_without_aws(root_token, counter):
+    client = InProcess()
+    world = World(client, template_routes(), "assets", root_token=root_token)
+    item = next(s for s in SCENARIOS if s.key == route_key("GET", "/docs/assets/{file}"))
+    request = next(item.make(world))
+    client.send(request)
+
+    with counter.measure() as warm:
+        response = client.send(request)
+
+    assert response.status == request.expect == 200
+    assert warm.dynamodb == 0 and warm.kms == 0

@@ -104,3 +104,18 @@ def test_agent_server_and_a_jobs_allowed_agents(gl, setup):
         headers={"Gitlab-Kas-Api-Request": "not-a-jwt", "Gitlab-Agentk-Api-Request": token["token"]},
     )
     assert stale.status_code == 401
+
+
+def test_the_docs_page_and_swagger_ui_come_from_the_built_function():
+    """`sam build` packages Swagger UI with the docs function (functions/docs/swagger_ui/)."""
+    from devtools import swagger_ui
+
+    page = requests.get(f"{BASE}/api/v4/docs", timeout=TIMEOUT)
+    assert page.status_code == 200, page.text
+    assert f"docs/assets/swagger-ui-bundle.js?v={swagger_ui.VERSION}" in page.text
+    for name, media_type in (("swagger-ui-bundle.js", "text/javascript"), ("swagger-ui.css", "text/css")):
+        asset = requests.get(f"{BASE}/api/v4/docs/assets/{name}", timeout=TIMEOUT)
+        assert asset.status_code == 200, (name, asset.text[:200])
+        assert asset.headers["Content-Type"].startswith(media_type)
+        assert asset.content == (swagger_ui.DESTINATION / name).read_bytes()
+    assert requests.get(f"{BASE}/api/v4/docs/assets/LICENSE", timeout=TIMEOUT).status_code == 404
