@@ -9,9 +9,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from bench.clients import InProcess, Request, check
-from bench.counter import RoundTrips
 from bench.scenarios import KAS_CONFIGURATION, World
+from testkit.client import InProcess, Request, check
+from testkit.counter import RoundTrips
 
 ITEM_LIMIT = 400 * 1024  # DynamoDB's item size limit
 
@@ -204,8 +204,8 @@ def measure(
         if progress:
             progress(f"  allowed_agents with {count:,} agents authorising one group")
         group = world.group()
-        config = world.project(group["id"], name="kube")
-        app = world.project(group["id"], name="app")
+        config = world.project("kube", namespace_id=group["id"])
+        app = world.project("app", namespace_id=group["id"])
         configured = min(count, THROUGH_THE_API)
         for number in range(configured):
             agent_id = _seeded_agent(world, config["id"])

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from bench import capacity
+from testkit import capacity
 
 PARTITION_READS = 3000  # read units per second one partition (so one item) serves
 PARTITION_WRITES = 1000  # write units per second

@@ -10,7 +10,7 @@ from types import SimpleNamespace
 import pytest
 from cluster_agents.domain.access import AccessLevel
 
-from tests.client import ApiClient
+from testkit.client import ApiClient
 from tests.conftest import ROOT_TOKEN
 from tests.faults import Fault, inject
 from tests.test_agents import TIMESTAMP, agents_table, bad_request, create, scan

@@ -20,9 +20,11 @@ from typing import Any
 import jwt
 import pytest
 
+from testkit.client import ApiClient
+from testkit.container import reset_caches
+from testkit.world import World
 from tests import authorization_table as table
-from tests.client import ApiClient
-from tests.conftest import KAS_SECRET, ROOT_TOKEN, World, reset_caches
+from tests.conftest import KAS_SECRET, ROOT_TOKEN
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "authorization.md"

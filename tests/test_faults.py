@@ -25,7 +25,7 @@ from typing import Any
 import jwt
 import pytest
 
-from tests.client import ApiClient, ApiResponse
+from testkit.client import ApiClient, Response
 from tests.conftest import KAS_SECRET
 from tests.faults import Fault, Timeout, inject
 from tests.tables import scan_all
@@ -95,7 +95,7 @@ def scene(world, api):
     world.project("app")
     base = f"/projects/{project['id']}/cluster_agents"
 
-    def made(response: ApiResponse, status: int = 201) -> Any:
+    def made(response: Response, status: int = 201) -> Any:
         assert response.status == status, response.text
         return response.json() if response.text else None
 
@@ -136,7 +136,7 @@ def scene(world, api):
 class WritePath:
     name: str
     operation: str  # the DynamoDB operation that writes
-    send: Callable[[Any, Any], ApiResponse]
+    send: Callable[[Any, Any], Response]
     success: int
 
 
@@ -282,7 +282,7 @@ def test_a_fault_on_a_write_path(aws, api, scene, path: WritePath, make_fault, s
     assert_invariants(aws)
 
 
-def _configure_rich(scene, config: dict) -> ApiResponse:
+def _configure_rich(scene, config: dict) -> Response:
     return ApiClient().post(
         "/internal/kubernetes/agent_configuration",
         headers=kas_headers(),

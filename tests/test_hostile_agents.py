@@ -25,7 +25,7 @@ import pytest
 from hypothesis import HealthCheck, assume, currently_in_test_context, event, given, settings
 from hypothesis import strategies as st
 
-from tests.client import ApiClient, ApiResponse
+from testkit.client import ApiClient, Response
 from tests.conftest import KAS_SECRET
 from tests.test_url_configurations import Pki, b64, ruby_encode64
 
@@ -122,7 +122,7 @@ ID_TEXT = st.one_of(
 )
 
 
-def assert_gitlab(response: ApiResponse, context: Any = None) -> Any:
+def assert_gitlab(response: Response, context: Any = None) -> Any:
     """No 5xx, JSON unless 204, GitLab's error shape on a 4xx; returns the body."""
     if currently_in_test_context():  # pytest --hypothesis-show-statistics: which answers the runs reached
         event(f"status {response.status}")
@@ -613,7 +613,7 @@ MALFORMED = [
 ]
 
 
-def _post_raw(estate, route: str, body: str | bytes, content_type: str = "application/json") -> ApiResponse:
+def _post_raw(estate, route: str, body: str | bytes, content_type: str = "application/json") -> Response:
     headers = {"Content-Type": content_type}
     if route in ("agent configuration", "authorize proxy user"):
         headers["Gitlab-Kas-Api-Request"] = kas_jwt()

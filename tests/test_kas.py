@@ -14,7 +14,7 @@ from typing import Any
 import jwt
 import pytest
 
-from tests.client import ApiClient
+from testkit.client import ApiClient
 from tests.conftest import KAS_SECRET
 
 SECRET = base64.b64decode(KAS_SECRET)
@@ -244,7 +244,7 @@ def test_kas_secret_from_secrets_manager_is_read_once(agent, monkeypatch):
     import boto3
     from cluster_agents.aws import client
 
-    from tests.conftest import reset_caches
+    from testkit.container import reset_caches
 
     other_secret = b"s" * 32
     arn = boto3.client("secretsmanager").create_secret(
@@ -656,7 +656,7 @@ def test_deleting_an_agent_removes_its_entries_from_every_item_even_past_one_tra
     import boto3
     from cluster_agents.ops.invariants import check_items
 
-    from bench.counter import RoundTrips
+    from testkit.counter import RoundTrips
     from tests.tables import scan_all
 
     paths = []
@@ -690,7 +690,7 @@ def test_deleting_an_agent_removes_its_entries_from_every_item_even_past_one_tra
 def test_a_configuration_is_three_round_trips_and_the_agents_tokens_stay_out_of_it(estate, api):
     """One Query reads the agent with its authorisations (its active tokens sort between them and
     are left out), one BatchGetItem the agent's project and every listed path, then the write."""
-    from bench.counter import RoundTrips
+    from testkit.counter import RoundTrips
 
     agent_id = estate["agent"]["id"]
     create_token(api, estate["config"]["id"], agent_id, "first")

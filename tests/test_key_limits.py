@@ -100,7 +100,7 @@ def test_lookups_by_a_path_longer_than_a_key_are_404(api, world, path):
 
 
 def test_agent_configuration_with_paths_longer_than_a_key_ignores_them(api, world):
-    from tests.client import ApiClient
+    from testkit.client import ApiClient
     from tests.test_kas import kas_jwt
 
     group = world.group("keys")

@@ -20,7 +20,7 @@ import pytest
 
 from devtools import serve
 from devtools.template import LocalResources, functions, load_template, resources_of_type
-from tests.client import NOT_FOUND_BODY
+from testkit.client import NOT_FOUND_BODY
 
 TEMPLATE = load_template()
 RESOURCES = TEMPLATE["Resources"]

@@ -25,7 +25,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from devtools.apigw import LambdaContext, match_route
-from tests.client import ApiClient
+from testkit.client import ApiClient
 
 FIELDS = ["id", "agent_id", "url", "public_key", "client_cert", "ca_cert", "tls_host"]
 PAGINATION_HEADERS = ("X-Total", "X-Total-Pages", "X-Per-Page", "X-Page", "X-Next-Page", "X-Prev-Page", "Link")

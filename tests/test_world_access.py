@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from cluster_agents.domain.access import AccessLevel
 
-from tests.client import ApiClient
+from testkit.client import ApiClient
 
 
 def _level_in(person, project_id):
