@@ -114,7 +114,7 @@ def machine_facts() -> dict[str, str]:
         "OS": f"{platform.system()} {platform.release()} ({platform.machine()})",
         "Python": f"{platform.python_version()} ({sys.executable.replace(str(ROOT) + '/', '')})",
         "packages": ", ".join(versions),
-        "code": f"commit {commit}" + (" plus uncommitted changes (other issues in progress)" if dirty else ""),
+        "code": f"commit {commit}" + (" plus uncommitted changes" if dirty else ""),
     }
 
 

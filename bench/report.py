@@ -651,10 +651,6 @@ def _kinds(call: Call) -> list[str]:
     return re.findall(r"[A-Z]+#|COUNTER", call.keys) if call.service == "dynamodb" else []
 
 
-def _describe(call: Call) -> str:
-    return call.describe().replace("|", "\\|")
-
-
 def _method(run: Run) -> list[str]:
     sizes = run.options.get("sizes")
     return [

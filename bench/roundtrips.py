@@ -17,7 +17,7 @@ from testkit.client import InProcess, check
 from testkit.container import reset_caches
 from testkit.counter import Calls, RoundTrips
 
-READ_LIMIT = 3  # DynamoDB round trips, targets of issue 7
+READ_LIMIT = 3  # the most DynamoDB round trips of a warm read (and of a write, below)
 WRITE_LIMIT = 4
 
 

@@ -1,4 +1,4 @@
-"""BENCHMARKS.md's internet-scale sections (issue 17): deep pages, hot keys with their ceilings,
+"""BENCHMARKS.md's internet-scale sections: deep pages, hot keys with their ceilings,
 the load run and the cost per million requests, all from this run's measurements.
 
 ``hot_items(ddb, container)`` reads, at the end of the round-trip phase, the items that many

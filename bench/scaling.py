@@ -21,7 +21,7 @@ from testkit.counter import Calls, RoundTrips
 
 RATIO_LIMIT = 1.3
 BATCH = 25
-DEEP_PAGE, DEEP_PER_PAGE = 100, 20  # issue 17: page 1 vs page 100 of the agents list
+DEEP_PAGE, DEEP_PER_PAGE = 100, 20  # page 1 vs page 100 of the agents list
 RECEPTIVE_AGENTS = "/internal/kubernetes/receptive_agents"
 
 

@@ -126,6 +126,7 @@ class World(testkit.world.World):
         ).json()["id"]
 
     def seed_agent(self, project_id: int, name: str) -> int:
+        """An agent written straight to AgentsTable in the agents repository's layout (bulk set-up)."""
         from cluster_agents import clock
         from cluster_agents.settings import get_settings
         from cluster_agents.store import dynamo

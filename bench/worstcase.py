@@ -1,4 +1,4 @@
-"""Bounded cost (issue 18): the worst handler CPU time of every write route over a corpus of hostile
+"""Bounded cost: the worst handler CPU time of every write route over a corpus of hostile
 but size-legal inputs, next to the route's median request; and what ``/job/allowed_agents`` reads
 when 1, 100 and 1,000 agents authorise one group.
 

@@ -1,4 +1,4 @@
-"""Bounded cost per request (issue 18): every write route has a hostile corpus in bench/worstcase.py,
+"""Bounded cost per request: every write route has a hostile corpus in bench/worstcase.py,
 no case of it is a 5xx, and what the corpus found stays fixed (a PAT name or description of any
 length, an entry nested thousands deep in an agent's ci_access)."""
 

@@ -1,4 +1,4 @@
-"""What one agent may put where every agent authorising a project or group meets (issue 18): the
+"""What one agent may put where every agent authorising a project or group meets: the
 known fields of a ``ci_access`` entry, at most ``MAX_ENTRY_BYTES``, and only a short one inline in
 the shared ``CIACCESS#`` item - so no agent's configuration makes another agent's fail."""
 

@@ -242,9 +242,9 @@ def test_jwt_within_the_clock_skew_leeway_and_a_list_audience_pass(agent):
 
 def test_kas_secret_from_secrets_manager_is_read_once(agent, monkeypatch):
     import boto3
-    from cluster_agents.aws import client
 
     from testkit.container import reset_caches
+    from testkit.counter import RoundTrips
 
     other_secret = b"s" * 32
     arn = boto3.client("secretsmanager").create_secret(
@@ -253,15 +253,12 @@ def test_kas_secret_from_secrets_manager_is_read_once(agent, monkeypatch):
     monkeypatch.delenv("KAS_SECRET")
     monkeypatch.setenv("KAS_SECRET_ARN", arn)
     reset_caches()
-    calls = []
-    client("secretsmanager").meta.events.register(
-        "before-call.secrets-manager.GetSecretValue", lambda **_: calls.append(1)
-    )
     token = agent[2]["token"]
-    for _ in range(3):
-        headers = {"Gitlab-Kas-Api-Request": kas_jwt(secret=other_secret), "Authorization": f"Bearer {token}"}
-        assert ApiClient().get(AGENT_INFO_PATHS[0], headers=headers).status == 200
-    assert len(calls) == 1
+    with RoundTrips(capacity=False).measure() as calls:
+        for _ in range(3):
+            headers = {"Gitlab-Kas-Api-Request": kas_jwt(secret=other_secret), "Authorization": f"Bearer {token}"}
+            assert ApiClient().get(AGENT_INFO_PATHS[0], headers=headers).status == 200
+    assert calls.operations()["secretsmanager:GetSecretValue"] == 1
     headers = {"Gitlab-Kas-Api-Request": kas_jwt(), "Authorization": f"Bearer {token}"}
     assert ApiClient().get(AGENT_INFO_PATHS[0], headers=headers).json() == KAS_INVALID
 

@@ -185,16 +185,14 @@ def test_one_query_of_the_index_and_no_kms_call_when_warm(estate, api, world):
 
 
 def test_the_data_key_is_decrypted_once_per_container(estate):
-    from cluster_agents.aws import client
-
     from testkit.container import reset_caches
+    from testkit.counter import RoundTrips
 
     reset_caches()
-    decrypts: list[int] = []
-    client("kms").meta.events.register("before-call.kms.Decrypt", lambda **_: decrypts.append(1))
-    for _ in range(3):
-        assert len(receptive().json()["agents"]) == 2
-    assert len(decrypts) == 1  # both configurations were sealed by one container's data key
+    with RoundTrips(capacity=False).measure() as calls:
+        for _ in range(3):
+            assert len(receptive().json()["agents"]) == 2
+    assert calls.operations()["kms:Decrypt"] == 1  # both configurations were sealed by one container's data key
 
 
 def test_a_page_past_one_megabyte_is_read_on(estate, api, world, monkeypatch):

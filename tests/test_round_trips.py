@@ -1,4 +1,4 @@
-"""DynamoDB round trips of a warm request (issue 7: reads at most 3, writes at most 4, a
+"""DynamoDB round trips of a warm request (the targets: reads at most 3, writes at most 4, a
 transaction counting once), counted as the benchmark counts them (testkit/counter.py), for the
 routes that needed more than that: each one's exact sequence of calls, so a change that adds a
 round trip shows here and not only in BENCHMARKS.md."""

@@ -8,11 +8,6 @@ from cluster_agents.domain.access import AccessLevel
 from testkit.client import ApiClient
 
 
-def _level_in(person, project_id):
-    """The level a person acts with, seen through who may manage members (Maintainer+)."""
-    return person.client.get(f"/projects/{project_id}/members").status
-
-
 def test_role_is_inherited_from_every_ancestor_group(world):
     top = world.group("top")
     sub = world.group("sub", parent_id=top["id"])
