@@ -519,7 +519,7 @@ def _memory(run: Run) -> list[str]:
 def _not_measured(run: Run) -> list[str]:
     lines = ["## Routes not measured", ""]
     items = [
-        f"- `{show(key)}`: in template.yaml but no scenario in `bench/scenarios.py` yet" for key in run.plan.unscripted
+        f"- `{show(key)}`: in template.yaml but no scenario in `bench/scenarios.py`" for key in run.plan.unscripted
     ]
     items += [f"- `{count.scenario.name}`: its scenario failed ({count.error})" for count in run.counts if count.error]
     items += [f"- phase skipped: {phase}" for phase in run.skipped_phases]
@@ -657,10 +657,9 @@ def _method(run: Run) -> list[str]:
         "## How it is measured",
         "",
         "- `make bench` = `.venv/bin/python -m bench` (`bench/__main__.py`; `--help` for the knobs). It starts a "
-        "moto server, creates the template's tables and keys in it, seeds `root`, and drives every route of SPEC "
-        "that template.yaml has with a scenario from `bench/scenarios.py` that sets up what it needs through the "
-        "API itself. A route that is not in template.yaml yet is listed under *Routes not measured* and picked "
-        "up as soon as it appears.",
+        "moto server, creates the template's tables and keys in it, seeds `root`, and drives every route of "
+        "template.yaml with a scenario from `bench/scenarios.py` that sets up what it needs through the API "
+        "itself (`testkit/`: the in-process client and the world builder the tests use too).",
         "- Round trips: in this process, the handlers invoked with `devtools.apigw.rest_event` events and the "
         "functions' environment from `devtools.template.create_resources(...).function_environment()`; counts "
         "from botocore's event system on the clients of `cluster_agents.aws.client()` (`testkit/counter.py`). "

@@ -13,13 +13,13 @@ import base64
 import collections
 import itertools
 import re
-import time
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 from urllib.parse import quote
 
+import testkit.kas
 import testkit.world
 from bench.stack import KAS_SECRET, ROOT_TOKEN
 from testkit.client import ApiClient, InProcess, Request, Response, check
@@ -186,18 +186,7 @@ class World(testkit.world.World):
         ).json()["id"]
 
     def kas_headers(self, agent_token: str | None = None) -> dict[str, str]:
-        import jwt
-
-        now = int(time.time())
-        signed = jwt.encode(
-            {"iss": "gitlab-kas", "aud": "gitlab", "iat": now, "exp": now + 5},
-            base64.b64decode(KAS_SECRET),
-            algorithm="HS256",
-        )
-        headers = {"Gitlab-Kas-Api-Request": signed}
-        if agent_token:
-            headers["Authorization"] = f"Bearer {agent_token}"
-        return headers
+        return testkit.kas.kas_headers(agent_token, secret=base64.b64decode(KAS_SECRET))
 
     # -------------------------------------------------------------- shared fixtures (made on first use)
     @cached_property

@@ -3,7 +3,6 @@ API client that speaks API Gateway REST events to the real handlers."""
 
 from __future__ import annotations
 
-import base64
 import os
 from typing import Any
 
@@ -18,10 +17,10 @@ os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "cluster-agents-api")
 
 from testkit.client import ApiClient
 from testkit.container import reset_caches
+from testkit.kas import KAS_SECRET
 from testkit.world import World
 
 ROOT_TOKEN = "glpat-root-token-for-tests-000"
-KAS_SECRET = base64.b64encode(b"k" * 32).decode()
 
 
 @pytest.fixture(scope="session", autouse=True)

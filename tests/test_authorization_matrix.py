@@ -9,7 +9,6 @@ admin, an outsider, and the broken credentials (revoked, expired, read_api, a jo
 
 from __future__ import annotations
 
-import base64
 import itertools
 import json
 import time
@@ -22,6 +21,7 @@ import pytest
 
 from testkit.client import ApiClient
 from testkit.container import reset_caches
+from testkit.kas import kas_jwt
 from testkit.world import World
 from tests import authorization_table as table
 from tests.conftest import KAS_SECRET, ROOT_TOKEN
@@ -29,7 +29,6 @@ from tests.conftest import KAS_SECRET, ROOT_TOKEN
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "authorization.md"
 OPENAPI = ROOT / "docs" / "openapi.json"
-KAS_KEY = base64.b64decode(KAS_SECRET)
 
 
 # ---------------------------------------------------------------- the scene
@@ -384,12 +383,6 @@ def test_job_route(scene, route: table.JobRoute, caller: table.JobCaller):
 
 
 # ---------------------------------------------------------------- agent server routes
-def kas_jwt(secret: bytes = KAS_KEY, algorithm: str = "HS256", **claims: Any) -> str:
-    now = int(time.time())
-    payload = {"iss": "gitlab-kas", "aud": "gitlab", "exp": now + 5, "iat": now, "nbf": now - 5, **claims}
-    return jwt.encode(payload, secret, algorithm=algorithm)
-
-
 def _kas_headers(scene: MatrixScene, caller: table.KasCaller) -> dict[str, str]:
     now = int(time.time())
     good = kas_jwt()

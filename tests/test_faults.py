@@ -14,36 +14,21 @@ never fails the agent's request, and it writes nothing either."""
 
 from __future__ import annotations
 
-import base64
 import json
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
 
-import jwt
 import pytest
 
 from testkit.client import ApiClient, Response
-from tests.conftest import KAS_SECRET
+from testkit.kas import kas_headers
 from tests.faults import Fault, Timeout, inject
 from tests.tables import scan_all
 
 THROTTLED = {"message": "429 Too Many Requests"}
 UNAVAILABLE = {"message": "503 Service Unavailable"}
-
-
-def kas_headers(agent_token: str | None = None) -> dict[str, str]:
-    now = int(time.time())
-    headers = {
-        "Gitlab-Kas-Api-Request": jwt.encode(
-            {"iss": "gitlab-kas", "aud": "gitlab", "exp": now + 5}, base64.b64decode(KAS_SECRET), algorithm="HS256"
-        )
-    }
-    if agent_token:
-        headers["Authorization"] = f"Bearer {agent_token}"
-    return headers
 
 
 @pytest.fixture(autouse=True)

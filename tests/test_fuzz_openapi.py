@@ -14,19 +14,17 @@ thousand requests, a couple of minutes."""
 
 from __future__ import annotations
 
-import base64
 import json
 import os
-import time
 from pathlib import Path
 from typing import Any
 
-import jwt
 import pytest
 import requests
 from hypothesis import HealthCheck, given, reject, settings
 from hypothesis import strategies as st
 
+from testkit.kas import kas_headers
 from tests.conftest import KAS_SECRET
 
 # Its own local API: pinned to one xdist worker (the marker exists only with xdist).
@@ -82,11 +80,7 @@ def target():
 def _credentials(operation: Any, agent_token: str, job_token: str) -> dict[str, str]:
     path = operation.path
     if path.startswith("/api/v4/internal/"):
-        now = int(time.time())
-        request_jwt = jwt.encode(
-            {"iss": "gitlab-kas", "aud": "gitlab", "exp": now + 5}, base64.b64decode(KAS_SECRET), algorithm="HS256"
-        )
-        return {"Gitlab-Kas-Api-Request": request_jwt, "Gitlab-Agentk-Api-Request": agent_token}
+        return kas_headers(agent_token, header="Gitlab-Agentk-Api-Request")
     if path in ("/api/v4/job/allowed_agents", "/api/v4/jobs/{job_id}"):
         return {"JOB-TOKEN": job_token}
     return {"PRIVATE-TOKEN": FUZZ_ROOT_TOKEN}

@@ -15,9 +15,9 @@ import jwt
 import pytest
 
 from testkit.client import ApiClient
+from testkit.kas import kas_headers, kas_jwt
 from tests.conftest import KAS_SECRET
 
-SECRET = base64.b64decode(KAS_SECRET)
 AGENT_INFO_PATHS = ("/internal/kubernetes/agent_info", "/internal/agents/agentk/agent_info")
 CONFIGURATION_PATH = "/internal/kubernetes/agent_configuration"
 KAS_INVALID = {"message": "KAS JWT authentication invalid"}
@@ -26,22 +26,6 @@ EVENTS = Path(__file__).resolve().parent.parent / "events"
 
 
 # ---------------------------------------------------------------- helpers (also used by test_allowed_agents)
-def kas_jwt(secret: bytes = SECRET, algorithm: str = "HS256", **claims: Any) -> str:
-    """A request JWT as KAS signs it (valid 5 s, not before 5 s ago); ``claims`` override or, when
-    None, drop a claim."""
-    now = int(time.time())
-    payload = {"iss": "gitlab-kas", "aud": "gitlab", "exp": now + 5, "iat": now, "nbf": now - 5, **claims}
-    payload = {key: value for key, value in payload.items() if value is not None}
-    return jwt.encode(payload, secret, algorithm=algorithm)
-
-
-def kas_headers(agent_token: str | None = None, header: str = "Authorization") -> dict[str, str]:
-    headers = {"Gitlab-Kas-Api-Request": kas_jwt()}
-    if agent_token is not None:
-        headers[header] = f"Bearer {agent_token}" if header == "Authorization" else agent_token
-    return headers
-
-
 def configure(agent_id: int, agent_config: Any, headers: dict[str, str] | None = None):
     return ApiClient().post(
         CONFIGURATION_PATH,
