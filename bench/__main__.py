@@ -114,7 +114,7 @@ def machine_facts() -> dict[str, str]:
         "OS": f"{platform.system()} {platform.release()} ({platform.machine()})",
         "Python": f"{platform.python_version()} ({sys.executable.replace(str(ROOT) + '/', '')})",
         "packages": ", ".join(versions),
-        "code": f"commit {commit}" + (" plus uncommitted changes (other issues in progress)" if dirty else ""),
+        "code": f"commit {commit}" + (" plus uncommitted changes" if dirty else ""),
     }
 
 
@@ -137,7 +137,7 @@ def _git(*args: str) -> str:
 
 def run(args: argparse.Namespace, say) -> object:
     from bench import coldstart, scaling
-    from bench.clients import Http, InProcess
+    from bench.clients import Http
     from bench.latency import Floor, OpCosts, measure_latency, memory_run
     from bench.report import Run
     from bench.roundtrips import count_all, profile_route
@@ -145,6 +145,7 @@ def run(args: argparse.Namespace, say) -> object:
     from bench.stack import KAS_SECRET, ROOT_TOKEN, Container, MotoServer, add_code_paths
     from devtools import template as cfn
     from devtools.local_api import LocalApi
+    from testkit.client import InProcess
 
     started = time.monotonic()
     add_code_paths()
@@ -168,7 +169,7 @@ def run(args: argparse.Namespace, say) -> object:
         },
     )
     report.skipped_phases = sorted(args.skip)
-    say(f"{len(the_plan.runnable)} routes to measure, {len(the_plan.waiting)} waiting for their routes")
+    say(f"{len(the_plan.runnable)} routes to measure")
     run_id = secrets.token_hex(3)
     functions_list = cfn.functions(template)
     overrides = {"ROOT_TOKEN": ROOT_TOKEN, "KAS_SECRET": KAS_SECRET}
@@ -177,7 +178,7 @@ def run(args: argparse.Namespace, say) -> object:
         """The functions in process against ``endpoint``, and a world to drive them with."""
         container = Container().use(endpoint)
         client = InProcess(functions_list)
-        return container, client, World(client, routes, run_id, container)
+        return container, client, World(client, run_id, container)
 
     with MotoServer() as store:
         container, client, world = fresh_world(store.endpoint)

@@ -1,5 +1,5 @@
-"""What ``GET /job/allowed_agents`` reads when 1, 100 and 1,000 agents authorise the job's group
-(issue 18), and how many agents one project or group can hold (store/ci_access.py's layout)."""
+"""What ``GET /job/allowed_agents`` reads when 1, 100 and 1,000 agents authorise the job's group,
+and how many agents one project or group can hold (store/ci_access.py's layout)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from bench.clients import InProcess, Request, check
-from bench.counter import RoundTrips
 from bench.scenarios import KAS_CONFIGURATION, World
+from testkit.client import InProcess, Request, check
+from testkit.counter import RoundTrips
 
 ITEM_LIMIT = 400 * 1024  # DynamoDB's item size limit
 
@@ -109,7 +109,7 @@ def _wire(item: dict[str, Any]) -> dict[str, Any]:
 
 
 def _seeded_agent(world: World, project_id: int) -> int:
-    """An agent written straight to the table (``World._seed_agent``). Under load, botocore may send
+    """An agent written straight to the table (``World.seed_agent``). Under load, botocore may send
     a transaction again after a lost answer, and the second copy fails on the first one's items:
     the agent is there then, under the id the counter gave it."""
     from cluster_agents.settings import get_settings
@@ -117,7 +117,7 @@ def _seeded_agent(world: World, project_id: int) -> int:
 
     name = world.unique("authorising")
     try:
-        return world._seed_agent(project_id, name)
+        return world.seed_agent(project_id, name)
     except dynamo.TransactionCancelled:
         table = get_settings().agents_table
         found = (
@@ -204,8 +204,8 @@ def measure(
         if progress:
             progress(f"  allowed_agents with {count:,} agents authorising one group")
         group = world.group()
-        config = world.project(group["id"], name="kube")
-        app = world.project(group["id"], name="app")
+        config = world.project("kube", namespace_id=group["id"])
+        app = world.project("app", namespace_id=group["id"])
         configured = min(count, THROUGH_THE_API)
         for number in range(configured):
             agent_id = _seeded_agent(world, config["id"])

@@ -1,4 +1,4 @@
-"""BENCHMARKS.md's "Bounded cost" section (issue 18): bench/worstcase.py's table of worst-case CPU
+"""BENCHMARKS.md's "Bounded cost" section: bench/worstcase.py's table of worst-case CPU
 per write route and bench/ci_access_cost.py's allowed_agents reads."""
 
 from __future__ import annotations

@@ -14,8 +14,9 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from bench.clients import Http, check
+from bench.clients import Http
 from bench.scenarios import Driver, Scenario, World
+from testkit.client import check
 
 
 def percentile(samples: list[float], fraction: float) -> float:
@@ -109,7 +110,7 @@ class OpCosts:
     PROBE = {"pk": {"S": "BENCH#probe"}, "sk": {"S": "P"}}
 
     def __init__(self, ddb: Any, tables: list[str]) -> None:
-        from bench.counter import _short_table
+        from testkit.counter import _short_table
 
         self._ddb = ddb
         self.tables = {_short_table(table): table for table in tables}

@@ -61,17 +61,17 @@ class LoadRun:
 
 
 def run(seconds: int = 60, max_requests: int = 20_000, users: int = 8, workers: int = 2, progress=None) -> LoadRun:
-    from bench.clients import InProcess
-    from bench.scenarios import World, template_routes
+    from bench.scenarios import World
     from bench.stack import KAS_SECRET, ROOT_TOKEN, Container, MotoServer
     from devtools import template as cfn
     from devtools.local_api import LocalApi
+    from testkit.client import InProcess
 
     result = LoadRun(users=users, workers=workers, max_requests=max_requests)
     try:
         with MotoServer() as store:
             container = Container().use(store.endpoint)
-            world = World(InProcess(cfn.functions()), template_routes(), secrets.token_hex(3), container)
+            world = World(InProcess(cfn.functions()), secrets.token_hex(3), container)
             fleet = world.fleet
             agent_ids = [world.agent(fleet["id"], "loaded") for _ in range(5)]
             agent_tokens = [world.token(fleet["id"], agent_id)[1] for agent_id in agent_ids]

@@ -7,11 +7,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bench.coldstart import BOTO3, ImportTimes
-from bench.counter import Call, Calls
 from bench.latency import Floor, MemoryRun, OpCosts, RouteLatency
 from bench.roundtrips import READ_LIMIT, WRITE_LIMIT, RouteCount
 from bench.scaling import RATIO_LIMIT, Scale
 from bench.scenarios import Plan, Scenario, show
+from testkit.counter import Call, Calls
 
 LATENCY_LIMIT = 1.5
 IMPORT_LIMIT = 1.3
@@ -253,7 +253,7 @@ def _round_trips(run: Run) -> list[str]:
         "building to the parsed answer): the handler's own work (Powertools, pydantic, the layer, JSON).",
         "",
         "**RCU / WCU** are the DynamoDB read and write capacity units of a warm request (the highest of the warm "
-        "requests), computed by `bench/capacity.py` from the sizes of the whole items each call touched, by "
+        "requests), computed by `testkit/capacity.py` from the sizes of the whole items each call touched, by "
         "DynamoDB's documented rules (strongly consistent reads 1 unit per 4 KB, a Query's items summed then "
         "rounded; writes 1 unit per 1 KB of the larger image; transactions twice): moto answers "
         "`ReturnConsumedCapacity` with placeholders (1.0 for a 5 KB PutItem, nothing for transactions), so its "
@@ -518,9 +518,8 @@ def _memory(run: Run) -> list[str]:
 
 def _not_measured(run: Run) -> list[str]:
     lines = ["## Routes not measured", ""]
-    items = [f"- `{item.name}`: {why}" for item, why in run.plan.waiting]
-    items += [
-        f"- `{show(key)}`: in template.yaml but no scenario in `bench/scenarios.py` yet" for key in run.plan.unscripted
+    items = [
+        f"- `{show(key)}`: in template.yaml but no scenario in `bench/scenarios.py`" for key in run.plan.unscripted
     ]
     items += [f"- `{count.scenario.name}`: its scenario failed ({count.error})" for count in run.counts if count.error]
     items += [f"- phase skipped: {phase}" for phase in run.skipped_phases]
@@ -652,23 +651,18 @@ def _kinds(call: Call) -> list[str]:
     return re.findall(r"[A-Z]+#|COUNTER", call.keys) if call.service == "dynamodb" else []
 
 
-def _describe(call: Call) -> str:
-    return call.describe().replace("|", "\\|")
-
-
 def _method(run: Run) -> list[str]:
     sizes = run.options.get("sizes")
     return [
         "## How it is measured",
         "",
         "- `make bench` = `.venv/bin/python -m bench` (`bench/__main__.py`; `--help` for the knobs). It starts a "
-        "moto server, creates the template's tables and keys in it, seeds `root`, and drives every route of SPEC "
-        "that template.yaml has with a scenario from `bench/scenarios.py` that sets up what it needs through the "
-        "API itself. A route that is not in template.yaml yet is listed under *Routes not measured* and picked "
-        "up as soon as it appears.",
+        "moto server, creates the template's tables and keys in it, seeds `root`, and drives every route of "
+        "template.yaml with a scenario from `bench/scenarios.py` that sets up what it needs through the API "
+        "itself (`testkit/`: the in-process client and the world builder the tests use too).",
         "- Round trips: in this process, the handlers invoked with `devtools.apigw.rest_event` events and the "
         "functions' environment from `devtools.template.create_resources(...).function_environment()`; counts "
-        "from botocore's event system on the clients of `cluster_agents.aws.client()` (`bench/counter.py`). "
+        "from botocore's event system on the clients of `cluster_agents.aws.client()` (`testkit/counter.py`). "
         "A call through any other client would not be counted.",
         "- Latency: `devtools.local_api.LocalApi(workers=1)` aimed at the same moto server "
         "(`AWS_ENDPOINT_URL`), `http.client` keep-alive; the floor's `GetItem`s are interleaved with the routes.",
@@ -677,9 +671,9 @@ def _method(run: Run) -> list[str]:
         "BatchWriteItem from raw copies of the items the API wrote, under ids reserved from the atomic "
         "counters (the API is far too slow on moto for 100,000 PATs). Sizes: "
         + (f"{sizes.agents:,} agents, {sizes.revoked:,} revoked tokens, {sizes.pats:,} PATs." if sizes else ""),
-        "- Capacity units: `bench/consumed.py` reads, with a client of its own that has no hooks, the whole items "
+        "- Capacity units: `testkit/consumed.py` reads, with a client of its own that has no hooks, the whole items "
         "each DynamoDB call touched (a write's item before and after it; a projected or filtered read's evaluated "
-        "items again without projection or filter) and `bench/capacity.py` applies DynamoDB's documented sizing "
+        "items again without projection or filter) and `testkit/capacity.py` applies DynamoDB's documented sizing "
         "rules to them (unit-tested against the Developer Guide's examples). These probe reads are not counted "
         "as round trips and their time is taken out of *own ms*.",
         "- Load run: `bench/load.py` (also `make load`): a fresh moto server, the world made through the API, "

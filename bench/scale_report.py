@@ -1,4 +1,4 @@
-"""BENCHMARKS.md's internet-scale sections (issue 17): deep pages, hot keys with their ceilings,
+"""BENCHMARKS.md's internet-scale sections: deep pages, hot keys with their ceilings,
 the load run and the cost per million requests, all from this run's measurements.
 
 ``hot_items(ddb, container)`` reads, at the end of the round-trip phase, the items that many
@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from bench import capacity
+from testkit import capacity
 
 PARTITION_READS = 3000  # read units per second one partition (so one item) serves
 PARTITION_WRITES = 1000  # write units per second

@@ -15,16 +15,14 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from bench.clients import InProcess, Request, Response, check
-from bench.counter import Calls, RoundTrips
-from bench.scenarios import World
+from bench.scenarios import KAS_CONFIGURATION, World
+from testkit.client import InProcess, Request, Response, check
+from testkit.counter import Calls, RoundTrips
 
 RATIO_LIMIT = 1.3
 BATCH = 25
-DEEP_PAGE, DEEP_PER_PAGE = 100, 20  # issue 17: page 1 vs page 100 of the agents list
-KAS_CONFIGURATION = "/internal/kubernetes/agent_configuration"
+DEEP_PAGE, DEEP_PER_PAGE = 100, 20  # page 1 vs page 100 of the agents list
 RECEPTIVE_AGENTS = "/internal/kubernetes/receptive_agents"
-URL_CONFIGURATIONS = "/projects/{}/cluster_agents/{}/url_configurations"
 
 
 @dataclass
@@ -210,13 +208,9 @@ def agents_at_scale(world: World, probe: Probe, ddb: Any, sizes: Sizes, progress
         note="offset pagination: page N first reads the (N-1)xper_page name-index keys before it; see *Deep pages*",
     )
     results = [first, single, total, deep]
-    if not (world.has("POST", "/projects/{}/cluster_agents") and world.has("GET", "/projects/{}/cluster_agents")):
-        for result in results:
-            result.error = "skipped: the agents routes are not in template.yaml yet"
-        return results
     table = world.container.agents_table
     try:
-        project = world.project(world.bench_group["id"], name="crowded")["id"]
+        project = world.project("crowded", namespace_id=world.bench_group["id"])["id"]
         auth = world.maintainer.auth
         ids = []
         for index in range(sizes.small_agents):
@@ -291,11 +285,6 @@ def tokens_at_scale(world: World, probe: Probe, ddb: Any, sizes: Sizes, progress
     listing = Scale("active tokens of an agent (2 active)", "0 revoked", f"{sizes.revoked:,} revoked")
     single = Scale("one active token (`GET .../tokens/:token_id`)", "0 revoked", f"{sizes.revoked:,} revoked")
     results = [listing, single]
-    tokens = "/projects/{}/cluster_agents/{}/tokens"
-    if not (world.has("POST", tokens) and world.has("DELETE", tokens + "/{}") and world.has("GET", tokens)):
-        for result in results:
-            result.error = "skipped: the agent token routes are not in template.yaml yet"
-        return results
     table = world.container.agents_table
     try:
         project = world.fleet["id"]
@@ -338,7 +327,6 @@ def tokens_at_scale(world: World, probe: Probe, ddb: Any, sizes: Sizes, progress
 
 
 # ---------------------------------------------------------------- receptive agents among many that are not
-RECEPTIVE_AGENTS = "/internal/kubernetes/receptive_agents"
 
 
 def receptive_at_scale(world: World, probe: Probe, ddb: Any, sizes: Sizes, progress=None) -> list[Scale]:
@@ -349,14 +337,10 @@ def receptive_at_scale(world: World, probe: Probe, ddb: Any, sizes: Sizes, progr
         "1 non-receptive agent",
         f"{sizes.non_receptive:,} non-receptive agents",
     )
-    urls = "/projects/{}/cluster_agents/{}/url_configurations"
-    if not (world.has("GET", RECEPTIVE_AGENTS) and world.has("POST", urls)):
-        result.error = "skipped: the receptive agents routes are not in template.yaml yet"
-        return [result]
     table = world.container.agents_table
 
     def run() -> None:
-        project = world.project(world.bench_group["id"], name="receptive")["id"]
+        project = world.project("receptive", namespace_id=world.bench_group["id"])["id"]
         receptive = world.agent(project, "receptive")
         world.url_configuration(project, receptive)
         plain = world.agent(project, "plain")
@@ -413,7 +397,7 @@ def pats_at_scale(world: World, probe: Probe, ddb: Any, sizes: Sizes, progress=N
         user = world.user("crowd")
         stored = _count_pats(ddb, table)
         while stored < sizes.small_pats:
-            world.pat(user.id)
+            world.personal_access_token(user.id)
             stored += 1
         request = Request("GET", "/user", user.auth)
         auth.small, _ = probe.warm(request)
@@ -472,15 +456,12 @@ def authorising_at_scale(world: World, probe: Probe, ddb: Any, sizes: Sizes, pro
         f"{sizes.authorising:,} agents",
         note="the answer lists every authorised agent: it grows with them whatever the storage",
     )
-    if not (world.has("GET", "/job/allowed_agents") and world.has("POST", KAS_CONFIGURATION)):
-        result.error = "skipped: /job/allowed_agents or the agent configuration route is not in template.yaml yet"
-        return [result]
     table = world.container.agents_table
 
     def run() -> None:
         group = world.group()
-        agents_home = world.project(group["id"], name="authorisers")
-        jobs_home = world.project(group["id"], name="jobs")
+        agents_home = world.project("authorisers", namespace_id=group["id"])
+        jobs_home = world.project("jobs", namespace_id=group["id"])
         agent_id = world.agent(agents_home["id"], "authoriser")
         config = {"ci_access": {"groups": [{"id": group["full_path"]}]}}
         world.send(
@@ -534,12 +515,9 @@ def many_receptive_at_scale(world: World, probe: Probe, ddb: Any, sizes: Sizes, 
         f"{sizes.receptive:,} receptive agents",
         note="the answer lists every receptive agent: it grows with them whatever the storage",
     )
-    if not (world.has("GET", RECEPTIVE_AGENTS) and world.has("POST", URL_CONFIGURATIONS)):
-        result.error = "skipped: GET /internal/kubernetes/receptive_agents is not in template.yaml yet"
-        return [result]
 
     def run() -> None:
-        project = world.project(world.bench_group["id"], name="receptive")
+        project = world.project("receptive", namespace_id=world.bench_group["id"])
         request = Request("GET", RECEPTIVE_AGENTS, world.kas_headers())
 
         def add(count: int) -> None:

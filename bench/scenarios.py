@@ -5,9 +5,7 @@ A scenario is a generator ``def make(world) -> Iterator[Request]``: the code bef
 ``yield`` prepares the next request (a fresh user to add, a token to revoke, ...), so
 ``Driver.next()`` is never timed; the response is sent back into the generator
 (``response = yield request``) for scenarios that need it. Routes are matched on the
-template's resource with parameter names ignored (``/projects/{}/cluster_agents``), so a
-scenario starts running as soon as its route appears in template.yaml; ``needs`` lists the
-other routes its set-up calls."""
+template's resource with parameter names ignored (``/projects/{}/cluster_agents``)."""
 
 from __future__ import annotations
 
@@ -15,15 +13,16 @@ import base64
 import collections
 import itertools
 import re
-import time
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 from urllib.parse import quote
 
-from bench.clients import InProcess, Request, Response, check
+import testkit.kas
+import testkit.world
 from bench.stack import KAS_SECRET, ROOT_TOKEN
+from testkit.client import ApiClient, InProcess, Request, Response, check
 
 GUEST, REPORTER, DEVELOPER, MAINTAINER, OWNER = 10, 20, 30, 40, 50
 URL = "grpcs://agent.example.com:4242"
@@ -47,7 +46,6 @@ class Scenario:
     key: RouteKey
     make: Callable[[World], Iterator[Request]]
     label: str = ""  # a variant of the same route ("by path")
-    needs: tuple[RouteKey, ...] = ()
     group: str = ""  # SPEC section, for the report's order
 
     @property
@@ -62,31 +60,15 @@ class Scenario:
 SCENARIOS: list[Scenario] = []
 
 
-def scenario(
-    method: str, path: str, *, label: str = "", needs: tuple[tuple[str, str], ...] = (), group: str = ""
-) -> Callable:
+def scenario(method: str, path: str, *, label: str = "", group: str = "") -> Callable:
     def register(make: Callable[[World], Iterator[Request]]) -> Callable:
-        SCENARIOS.append(
-            Scenario(route_key(method, path), make, label, tuple(route_key(m, p) for m, p in needs), group)
-        )
+        SCENARIOS.append(Scenario(route_key(method, path), make, label, group))
         return make
 
     return register
 
 
 # ---------------------------------------------------------------- the world the scenarios need
-@dataclass
-class Person:
-    id: int
-    username: str
-    token: str
-
-    @property
-    def auth(self) -> dict[str, str]:
-        return {"PRIVATE-TOKEN": self.token}
-
-
-AGENTS = ("/projects/{}/cluster_agents",)
 AGENT = "/projects/{}/cluster_agents/{}"
 TOKENS = "/projects/{}/cluster_agents/{}/tokens"
 URL_CONFIGURATIONS = "/projects/{}/cluster_agents/{}/url_configurations"
@@ -101,27 +83,17 @@ class Notes:
     seeded: set[str] = field(default_factory=set)
 
 
-class World:
-    """Users, groups, projects, agents, tokens, jobs - made through the API as root, in process."""
+class World(testkit.world.World):
+    """The GitLab world with agents, tokens and jobs, every name unique to ``run_id``; fixtures
+    the scenarios share are made on first use."""
 
-    def __init__(
-        self, client: InProcess, routes: set[RouteKey], run_id: str, container: Any = None, root_token: str = ROOT_TOKEN
-    ) -> None:
+    def __init__(self, client: InProcess, run_id: str, container: Any = None, root_token: str = ROOT_TOKEN) -> None:
+        super().__init__(ApiClient(root_token, client), run=run_id)
         self.client = client
         self.root_auth = {"PRIVATE-TOKEN": root_token}
-        self.routes = routes
-        self.run = run_id
         self.container = container
         self.notes = Notes()
-        self._seq = itertools.count(1)
         self._active_tokens: dict[int, collections.deque] = collections.defaultdict(collections.deque)
-
-    # -------------------------------------------------------------- plumbing
-    def has(self, method: str, path: str) -> bool:
-        return route_key(method, path) in self.routes
-
-    def unique(self, prefix: str) -> str:
-        return f"{prefix}-{self.run}-{next(self._seq)}"
 
     def send(
         self,
@@ -138,50 +110,6 @@ class World:
         )
         return check(request, self.client.send(request))
 
-    # -------------------------------------------------------------- the GitLab world
-    def user(self, prefix: str = "user") -> Person:
-        username = self.unique(prefix)
-        made = self.send(
-            "POST",
-            "/users",
-            json_body={"username": username, "name": username.title(), "email": f"{username}@example.com"},
-            expect=201,
-        ).json()
-        pat = self.send(
-            "POST",
-            f"/users/{made['id']}/personal_access_tokens",
-            json_body={"name": "bench", "scopes": ["api"]},
-            expect=201,
-        ).json()
-        return Person(made["id"], username, pat["token"])
-
-    def group(self, owner: Person | None = None, parent_id: int | None = None) -> dict:
-        path = self.unique("group")
-        body = {"name": path.title(), "path": path, "parent_id": parent_id, "visibility": "private"}
-        return self.send("POST", "/groups", auth=owner.auth if owner else None, json_body=body, expect=201).json()
-
-    def project(self, namespace_id: int | None = None, owner: Person | None = None, name: str = "project") -> dict:
-        body: dict[str, Any] = {"name": self.unique(name), "visibility": "private"}
-        if namespace_id is not None:
-            body["namespace_id"] = namespace_id
-        return self.send("POST", "/projects", auth=owner.auth if owner else None, json_body=body, expect=201).json()
-
-    def member(self, kind: str, source_id: int, user_id: int, level: int) -> None:
-        self.send(
-            "POST", f"/{kind}s/{source_id}/members", json_body={"user_id": user_id, "access_level": level}, expect=201
-        )
-
-    def remove_member(self, kind: str, source_id: int, user_id: int) -> None:
-        self.send("DELETE", f"/{kind}s/{source_id}/members/{user_id}", expect=204)
-
-    def pat(self, user_id: int) -> int:
-        return self.send(
-            "POST",
-            f"/users/{user_id}/personal_access_tokens",
-            json_body={"name": "bench", "scopes": ["api"]},
-            expect=201,
-        ).json()["id"]
-
     def job(self, project_id: int, user_id: int) -> tuple[int, str]:
         made = self.send(
             "POST",
@@ -193,18 +121,12 @@ class World:
 
     # -------------------------------------------------------------- agents and what they own
     def agent(self, project_id: int, prefix: str = "agent") -> int:
-        name = self.unique(prefix)
-        if self.has("POST", "/projects/{}/cluster_agents"):
-            return self.send(
-                "POST", f"/projects/{project_id}/cluster_agents", json_body={"name": name}, expect=201
-            ).json()["id"]
-        self.notes.seeded.add(
-            "agents (POST /projects/:id/cluster_agents is not in template.yaml yet: agent items "
-            "written straight to AgentsTable in store/agents.py's layout)"
-        )
-        return self._seed_agent(project_id, name)
+        return self.send(
+            "POST", f"/projects/{project_id}/cluster_agents", json_body={"name": self.unique(prefix)}, expect=201
+        ).json()["id"]
 
-    def _seed_agent(self, project_id: int, name: str) -> int:
+    def seed_agent(self, project_id: int, name: str) -> int:
+        """An agent written straight to AgentsTable in the agents repository's layout (bulk set-up)."""
         from cluster_agents import clock
         from cluster_agents.settings import get_settings
         from cluster_agents.store import dynamo
@@ -264,25 +186,14 @@ class World:
         ).json()["id"]
 
     def kas_headers(self, agent_token: str | None = None) -> dict[str, str]:
-        import jwt
-
-        now = int(time.time())
-        signed = jwt.encode(
-            {"iss": "gitlab-kas", "aud": "gitlab", "iat": now, "exp": now + 5},
-            base64.b64decode(KAS_SECRET),
-            algorithm="HS256",
-        )
-        headers = {"Gitlab-Kas-Api-Request": signed}
-        if agent_token:
-            headers["Authorization"] = f"Bearer {agent_token}"
-        return headers
+        return testkit.kas.kas_headers(agent_token, secret=base64.b64decode(KAS_SECRET))
 
     # -------------------------------------------------------------- shared fixtures (made on first use)
     @cached_property
-    def maintainer(self) -> Person:
+    def maintainer(self) -> testkit.world.Person:
         """Maintainer of the bench group (so of every project in it): the caller of most scenarios."""
         person = self.user("maintainer")
-        self.member("group", self.bench_group["id"], person.id, MAINTAINER)
+        self.member("group", self.bench_group["id"], person, MAINTAINER)
         return person
 
     @cached_property
@@ -292,12 +203,12 @@ class World:
     @cached_property
     def fleet(self) -> dict:
         """The project the read scenarios look at: two agents, one with a token, one receptive."""
-        return self.project(self.bench_group["id"], name="fleet")
+        return self.project("fleet", namespace_id=self.bench_group["id"])
 
     @cached_property
     def scratch(self) -> dict:
         """The project write scenarios create and delete agents in (keeps ``fleet`` small)."""
-        return self.project(self.bench_group["id"], name="scratch")
+        return self.project("scratch", namespace_id=self.bench_group["id"])
 
     @cached_property
     def primary(self) -> int:
@@ -313,11 +224,9 @@ class World:
         return agent_id, self.url_configuration(self.fleet["id"], agent_id)
 
     @cached_property
-    def authorised_elsewhere(self) -> int | None:
+    def authorised_elsewhere(self) -> int:
         """An agent of another project that authorises the bench group through ci_access."""
-        if not self.has("POST", KAS_CONFIGURATION):
-            return None
-        infra = self.project(self.bench_group["id"], name="infra")
+        infra = self.project("infra", namespace_id=self.bench_group["id"])
         agent_id = self.agent(infra["id"], "deployer")
         config = {"ci_access": {"groups": [{"id": self.bench_group["full_path"]}]}}
         self.send(
@@ -401,11 +310,11 @@ def _get_own_pat(w: World) -> Iterator[Request]:
         yield Request("GET", "/personal_access_tokens/self", w.maintainer.auth)
 
 
-@scenario("DELETE", "/personal_access_tokens/{}", needs=(("POST", "/users/{}/personal_access_tokens"),), group="world")
+@scenario("DELETE", "/personal_access_tokens/{}", group="world")
 def _revoke_pat(w: World) -> Iterator[Request]:
     owner = w.user("owner")
     while True:
-        token_id = w.pat(owner.id)
+        token_id = w.personal_access_token(owner.id)["id"]
         yield Request("DELETE", f"/personal_access_tokens/{token_id}", w.root_auth, expect=204)
 
 
@@ -451,13 +360,13 @@ def _members(kind: str) -> None:
         while True:
             yield Request("GET", f"/{kind}s/{source(w)}/members", w.maintainer.auth)
 
-    @scenario("POST", base, needs=(("DELETE", base + "/{}"),), group="world")
+    @scenario("POST", base, group="world")
     def _add(w: World) -> Iterator[Request]:
         joiner = w.user("joiner")
         added = False
         while True:
             if added:
-                w.remove_member(kind, source(w), joiner.id)
+                w.remove_member(kind, source(w), joiner)
             added = True
             yield Request(
                 "POST",
@@ -470,7 +379,7 @@ def _members(kind: str) -> None:
     @scenario("PUT", base + "/{}", group="world")
     def _update(w: World) -> Iterator[Request]:
         member = w.user("member")
-        w.member(kind, source(w), member.id, REPORTER)
+        w.member(kind, source(w), member, REPORTER)
         for level in itertools.cycle((DEVELOPER, REPORTER)):
             yield Request(
                 "PUT", f"/{kind}s/{source(w)}/members/{member.id}", w.maintainer.auth, {"access_level": level}
@@ -480,7 +389,7 @@ def _members(kind: str) -> None:
     def _remove(w: World) -> Iterator[Request]:
         leaver = w.user("leaver")
         while True:
-            w.member(kind, source(w), leaver.id, DEVELOPER)
+            w.member(kind, source(w), leaver, DEVELOPER)
             yield Request("DELETE", f"/{kind}s/{source(w)}/members/{leaver.id}", w.maintainer.auth, expect=204)
 
 
@@ -496,7 +405,7 @@ def _create_job(w: World) -> Iterator[Request]:
         )
 
 
-@scenario("PUT", "/jobs/{}", needs=(("POST", "/admin/ci/jobs"),), group="world")
+@scenario("PUT", "/jobs/{}", group="world")
 def _finish_job(w: World) -> Iterator[Request]:
     while True:
         job_id, token = w.job(w.fleet["id"], w.maintainer.id)
@@ -506,7 +415,7 @@ def _finish_job(w: World) -> Iterator[Request]:
 # ---------------------------------------------------------------- §2 agents
 @scenario("GET", "/projects/{}/cluster_agents", group="agents")
 def _list_agents(w: World) -> Iterator[Request]:
-    _ = w.primary, w.receptive if w.has("POST", URL_CONFIGURATIONS) else None  # two agents listed
+    _ = w.primary, w.receptive  # two agents listed
     while True:
         yield Request("GET", f"/projects/{w.fleet['id']}/cluster_agents", w.maintainer.auth)
 
@@ -536,7 +445,7 @@ def _create_agent(w: World) -> Iterator[Request]:
         )
 
 
-@scenario("DELETE", AGENT, needs=(("POST", "/projects/{}/cluster_agents"),), group="agents")
+@scenario("DELETE", AGENT, group="agents")
 def _delete_agent(w: World) -> Iterator[Request]:
     while True:
         agent_id = w.agent(w.scratch["id"], "doomed")
@@ -544,14 +453,14 @@ def _delete_agent(w: World) -> Iterator[Request]:
 
 
 # ---------------------------------------------------------------- §3 agent tokens
-@scenario("GET", TOKENS, needs=(("POST", TOKENS),), group="agent tokens")
+@scenario("GET", TOKENS, group="agent tokens")
 def _list_tokens(w: World) -> Iterator[Request]:
     _ = w.primary_token
     while True:
         yield Request("GET", f"/projects/{w.fleet['id']}/cluster_agents/{w.primary}/tokens", w.maintainer.auth)
 
 
-@scenario("GET", TOKENS + "/{}", needs=(("POST", TOKENS),), group="agent tokens")
+@scenario("GET", TOKENS + "/{}", group="agent tokens")
 def _get_token(w: World) -> Iterator[Request]:
     token_id, _ = w.primary_token
     while True:
@@ -560,7 +469,7 @@ def _get_token(w: World) -> Iterator[Request]:
         )
 
 
-@scenario("POST", TOKENS, needs=(("DELETE", TOKENS + "/{}"),), group="agent tokens")
+@scenario("POST", TOKENS, group="agent tokens")
 def _create_token(w: World) -> Generator[Request, Response | None, None]:
     project = w.scratch["id"]
     agent_id = w.agent(project, "minter")
@@ -578,7 +487,7 @@ def _create_token(w: World) -> Generator[Request, Response | None, None]:
         made.append(response.json()["id"])
 
 
-@scenario("DELETE", TOKENS + "/{}", needs=(("POST", TOKENS),), group="agent tokens")
+@scenario("DELETE", TOKENS + "/{}", group="agent tokens")
 def _revoke_token(w: World) -> Iterator[Request]:
     project = w.scratch["id"]
     agent_id = w.agent(project, "revoker")
@@ -591,7 +500,7 @@ def _revoke_token(w: World) -> Iterator[Request]:
 
 
 # ---------------------------------------------------------------- §4 URL configurations
-@scenario("GET", URL_CONFIGURATIONS, needs=(("POST", URL_CONFIGURATIONS),), group="url configurations")
+@scenario("GET", URL_CONFIGURATIONS, group="url configurations")
 def _list_url_configurations(w: World) -> Iterator[Request]:
     agent_id, _ = w.receptive
     while True:
@@ -600,7 +509,7 @@ def _list_url_configurations(w: World) -> Iterator[Request]:
         )
 
 
-@scenario("GET", URL_CONFIGURATIONS + "/{}", needs=(("POST", URL_CONFIGURATIONS),), group="url configurations")
+@scenario("GET", URL_CONFIGURATIONS + "/{}", group="url configurations")
 def _get_url_configuration(w: World) -> Iterator[Request]:
     agent_id, configuration_id = w.receptive
     while True:
@@ -611,18 +520,18 @@ def _get_url_configuration(w: World) -> Iterator[Request]:
         )
 
 
-@scenario("POST", URL_CONFIGURATIONS, needs=(("DELETE", URL_CONFIGURATIONS + "/{}"),), group="url configurations")
+@scenario("POST", URL_CONFIGURATIONS, group="url configurations")
 def _create_url_configuration(w: World) -> Iterator[Request]:
     project = w.scratch["id"]
     agent_id = w.agent(project, "listener")
     base = f"/projects/{project}/cluster_agents/{agent_id}/url_configurations"
     while True:
-        for existing in w.send("GET", base).json() if w.has("GET", URL_CONFIGURATIONS) else []:
+        for existing in w.send("GET", base).json():
             w.send("DELETE", f"{base}/{existing['id']}", expect=204)
         yield Request("POST", base, w.maintainer.auth, {"url": URL}, expect=201)
 
 
-@scenario("DELETE", URL_CONFIGURATIONS + "/{}", needs=(("POST", URL_CONFIGURATIONS),), group="url configurations")
+@scenario("DELETE", URL_CONFIGURATIONS + "/{}", group="url configurations")
 def _delete_url_configuration(w: World) -> Iterator[Request]:
     project = w.scratch["id"]
     agent_id = w.agent(project, "unlistener")
@@ -637,7 +546,7 @@ def _delete_url_configuration(w: World) -> Iterator[Request]:
 
 
 # ---------------------------------------------------------------- §6 CI jobs
-@scenario("GET", "/job/allowed_agents", needs=(("POST", "/admin/ci/jobs"),), group="ci")
+@scenario("GET", "/job/allowed_agents", group="ci")
 def _allowed_agents(w: World) -> Iterator[Request]:
     _ = w.primary, w.authorised_elsewhere  # one agent of the project, one through ci_access
     _, token = w.job(w.fleet["id"], w.maintainer.id)
@@ -647,7 +556,7 @@ def _allowed_agents(w: World) -> Iterator[Request]:
 
 # ---------------------------------------------------------------- §7 the agent server (KAS)
 def _agent_info(path: str) -> None:
-    @scenario("GET", path, needs=(("POST", TOKENS),), group="kas")
+    @scenario("GET", path, group="kas")
     def _info(w: World) -> Iterator[Request]:
         _, secret = w.primary_token
         while True:
@@ -660,7 +569,7 @@ _agent_info("/internal/agents/agentk/agent_info")
 
 @scenario("POST", KAS_CONFIGURATION, group="kas")
 def _agent_configuration(w: World) -> Iterator[Request]:
-    project = w.project(w.bench_group["id"], name="configured")
+    project = w.project("configured", namespace_id=w.bench_group["id"])
     agent_id = w.agent(project["id"], "configured")
     groups = [{"id": w.bench_group["full_path"]}]
     project = {"id": w.fleet["path_with_namespace"]}
@@ -678,11 +587,11 @@ def _agent_configuration(w: World) -> Iterator[Request]:
         )
 
 
-@scenario("POST", KAS_AUTHORIZE_PROXY_USER, needs=(("POST", KAS_CONFIGURATION),), group="kas")
+@scenario("POST", KAS_AUTHORIZE_PROXY_USER, group="kas")
 def _authorize_proxy_user(w: World) -> Iterator[Request]:
     """A Developer of the bench group with a k8s_proxy token, through an agent whose user_access
     names a project and the group (``access_as: user``: every grant with its roles)."""
-    project = w.project(w.bench_group["id"], name="proxied")
+    project = w.project("proxied", namespace_id=w.bench_group["id"])
     agent_id = w.agent(project["id"], "proxy")
     config = {
         "user_access": {
@@ -700,26 +609,21 @@ def _authorize_proxy_user(w: World) -> Iterator[Request]:
         expect=204,
     )
     person = w.user("proxied")
-    w.member("group", w.bench_group["id"], person.id, DEVELOPER)
-    token = w.send(
-        "POST",
-        f"/users/{person.id}/personal_access_tokens",
-        json_body={"name": "bench", "scopes": ["k8s_proxy"]},
-        expect=201,
-    ).json()["token"]
+    w.member("group", w.bench_group["id"], person, DEVELOPER)
+    token = w.personal_access_token(person.id, ["k8s_proxy"])["token"]
     body = {"agent_id": agent_id, "access_type": "personal_access_token", "access_key": token}
     while True:
         yield Request("POST", KAS_AUTHORIZE_PROXY_USER, w.kas_headers(), body, expect=201)
 
 
-@scenario("GET", "/internal/kubernetes/receptive_agents", needs=(("POST", URL_CONFIGURATIONS),), group="kas")
+@scenario("GET", "/internal/kubernetes/receptive_agents", group="kas")
 def _receptive_agents(w: World) -> Iterator[Request]:
     _ = w.primary, w.receptive  # one receptive agent, one not: only the first is read
     while True:
         yield Request("GET", "/internal/kubernetes/receptive_agents", w.kas_headers())
 
 
-@scenario("GET", "/internal/kubernetes/verify_project_access", needs=(("POST", TOKENS),), group="kas")
+@scenario("GET", "/internal/kubernetes/verify_project_access", group="kas")
 def _verify_project_access(w: World) -> Iterator[Request]:
     _, secret = w.primary_token
     while True:  # the agent's own project, by path: found through the path index, then the project
@@ -785,11 +689,10 @@ class Driver:
         self._last = response
 
 
-# ---------------------------------------------------------------- which scenarios can run now
+# ---------------------------------------------------------------- what runs
 @dataclass(frozen=True)
 class Plan:
     runnable: list[Scenario]
-    waiting: list[tuple[Scenario, str]]  # route (or a route its set-up needs) not in template.yaml
     unscripted: list[RouteKey]  # template routes without a scenario
 
 
@@ -805,21 +708,16 @@ def _generic(key: RouteKey) -> Scenario:
 
 
 def plan(template_routes: set[RouteKey]) -> Plan:
-    runnable, waiting = [], []
-    for item in SCENARIOS:
-        if item.key not in template_routes:
-            waiting.append((item, "route not in template.yaml yet"))
-            continue
-        missing = [show(need) for need in item.needs if need not in template_routes]
-        if missing:
-            waiting.append((item, f"set-up needs {', '.join(missing)} (not in template.yaml yet)"))
-            continue
-        runnable.append(item)
+    """Every scenario, and a generic one for each template route without parameters and without
+    a scenario; a scenario of a route the template does not have is an error."""
+    strays = [item.name for item in SCENARIOS if item.key not in template_routes]
+    if strays:
+        raise ValueError(f"scenarios of routes template.yaml does not have: {', '.join(strays)}")
     scripted = {item.key for item in SCENARIOS}
     unscripted = sorted(key for key in template_routes if key not in scripted and key[0] != "HEAD")
-    runnable += [_generic(key) for key in unscripted if key[0] == "GET" and "{}" not in key[1]]
+    runnable = SCENARIOS + [_generic(key) for key in unscripted if key[0] == "GET" and "{}" not in key[1]]
     unscripted = [key for key in unscripted if not (key[0] == "GET" and "{}" not in key[1])]
-    return Plan(runnable, waiting, unscripted)
+    return Plan(runnable, unscripted)
 
 
 def template_routes(template: dict | None = None) -> set[RouteKey]:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from devtools import template as cfn
+from testkit.container import reset_caches
 
 ROOT = Path(__file__).resolve().parent.parent
 REGION = "us-east-1"
@@ -32,17 +33,6 @@ def add_code_paths() -> None:
     for entry in reversed([str(ROOT), *code_paths()]):
         if entry not in sys.path:
             sys.path.insert(0, entry)
-
-
-def reset_container() -> None:
-    """Forget every per-container cache (clients, derived keys, settings, repositories): the
-    next request behaves like the first one of a fresh Lambda container."""
-    for name, module in list(sys.modules.items()):
-        if not name.startswith("cluster_agents"):
-            continue
-        for value in list(vars(module).values()):
-            if callable(getattr(value, "cache_clear", None)) and getattr(value, "__module__", "") == name:
-                value.cache_clear()
 
 
 class MotoServer:
@@ -108,7 +98,7 @@ class Container:
         os.environ.update(self.env)
         os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")  # in-process only: no X-Ray daemon here
         add_code_paths()
-        reset_container()
+        reset_caches()
         from cluster_agents.bootstrap import seed_root
 
         seed_root(ROOT_TOKEN)

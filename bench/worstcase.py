@@ -1,11 +1,11 @@
-"""Bounded cost (issue 18): the worst handler CPU time of every write route over a corpus of hostile
+"""Bounded cost: the worst handler CPU time of every write route over a corpus of hostile
 but size-legal inputs, next to the route's median request; and what ``/job/allowed_agents`` reads
 when 1, 100 and 1,000 agents authorise one group.
 
 The corpus is a table, ``HOSTILE``: one entry per write route (POST/PUT/DELETE of template.yaml),
 each a function of the bench world giving labelled requests. A route added to the template needs
 one entry here (tests/test_bench_worstcase.py fails until it has one). CPU is
-``time.process_time()`` around the in-process handler call (bench/clients.py): this process's
+``time.process_time()`` around the in-process handler call (testkit/client.py): this process's
 CPU, the handler and its AWS clients, not moto's (a separate server process)."""
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.clients import InProcess, Request
 from bench.scenarios import (
     AGENT,
     KAS_CONFIGURATION,
@@ -33,6 +32,7 @@ from bench.scenarios import (
     route_key,
     show,
 )
+from testkit.client import InProcess, Request
 
 CPU_LIMIT = 0.25  # seconds: no request above this on this machine
 MEDIAN_MULTIPLE = 10  # above this many times the route's median only where BENCHMARKS.md says why
@@ -185,7 +185,7 @@ def _member_routes(kind: str) -> None:
     def _update(w: World) -> Iterator[Case]:
         path = f"/{kind}s/{source(w)}/members/{{id}}"
         member = w.user("member")
-        w.member(kind, source(w), member.id, 30)
+        w.member(kind, source(w), member, 30)
         yield from common("PUT", path, w.maintainer.auth, {"access_level": 30}, plain_id=member.id)
         yield (
             "longest expiry",

@@ -3,11 +3,7 @@ API client that speaks API Gateway REST events to the real handlers."""
 
 from __future__ import annotations
 
-import base64
-import itertools
 import os
-import sys
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -19,20 +15,12 @@ os.environ.pop("AWS_ENDPOINT_URL", None)
 os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "ClusterAgentsApiTests")
 os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "cluster-agents-api")
 
-from tests.client import ApiClient
+from testkit.client import ApiClient
+from testkit.container import reset_caches
+from testkit.kas import KAS_SECRET
+from testkit.world import World
 
 ROOT_TOKEN = "glpat-root-token-for-tests-000"
-KAS_SECRET = base64.b64encode(b"k" * 32).decode()
-
-
-def reset_caches() -> None:
-    """Forget every per-container cache (clients, derived keys, repositories, settings)."""
-    for name, module in list(sys.modules.items()):
-        if not name.startswith("cluster_agents"):
-            continue
-        for value in vars(module).values():
-            if callable(getattr(value, "cache_clear", None)) and getattr(value, "__module__", "") == name:
-                value.cache_clear()
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -83,86 +71,6 @@ def root_token(aws: Any) -> str:
 def api(root_token: str) -> ApiClient:
     """A client authenticated as root (administrator)."""
     return ApiClient(root_token)
-
-
-@dataclass
-class Person:
-    id: int
-    username: str
-    token: str
-    client: ApiClient
-
-
-class World:
-    """Builds users, groups, projects and memberships through the API, as root."""
-
-    def __init__(self, root: ApiClient) -> None:
-        self.root = root
-        self._seq = itertools.count(1)
-
-    def user(
-        self,
-        username: str | None = None,
-        scopes: list[str] | None = None,
-        admin: bool = False,
-        expires_at: str | None = None,
-    ) -> Person:
-        username = username or f"user{next(self._seq)}"
-        made = self.root.post(
-            "/users",
-            json_body={
-                "username": username,
-                "name": username.title(),
-                "email": f"{username}@example.com",
-                "admin": admin,
-            },
-        )
-        assert made.status == 201, made.text
-        user_id = made.json()["id"]
-        body: dict[str, Any] = {"name": "test", "scopes": scopes or ["api"]}
-        if expires_at:
-            body["expires_at"] = expires_at
-        pat = self.root.post(f"/users/{user_id}/personal_access_tokens", json_body=body)
-        assert pat.status == 201, pat.text
-        token = pat.json()["token"]
-        return Person(user_id, username, token, ApiClient(token))
-
-    def group(
-        self,
-        path: str | None = None,
-        parent_id: int | None = None,
-        owner: Person | None = None,
-        visibility: str = "private",
-    ) -> dict:
-        path = path or f"group{next(self._seq)}"
-        client = owner.client if owner else self.root
-        made = client.post(
-            "/groups", json_body={"name": path.title(), "path": path, "parent_id": parent_id, "visibility": visibility}
-        )
-        assert made.status == 201, made.text
-        return made.json()
-
-    def project(
-        self,
-        name: str | None = None,
-        namespace_id: int | None = None,
-        owner: Person | None = None,
-        visibility: str = "private",
-    ) -> dict:
-        name = name or f"project{next(self._seq)}"
-        client = owner.client if owner else self.root
-        body: dict[str, Any] = {"name": name, "visibility": visibility}
-        if namespace_id is not None:
-            body["namespace_id"] = namespace_id
-        made = client.post("/projects", json_body=body)
-        assert made.status == 201, made.text
-        return made.json()
-
-    def member(self, kind: str, source_id: int, person: Person, access_level: int) -> None:
-        made = self.root.post(
-            f"/{kind}s/{source_id}/members", json_body={"user_id": person.id, "access_level": access_level}
-        )
-        assert made.status == 201, made.text
 
 
 @pytest.fixture

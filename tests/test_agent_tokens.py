@@ -10,7 +10,7 @@ from types import SimpleNamespace
 import pytest
 from cluster_agents.domain.access import AccessLevel
 
-from tests.client import ApiClient
+from testkit.client import ApiClient
 from tests.conftest import ROOT_TOKEN
 from tests.faults import Fault, inject
 from tests.test_agents import TIMESTAMP, agents_table, bad_request, create, scan
@@ -39,7 +39,7 @@ def new_token(client: ApiClient, path: str, name: str = "abcd", **fields) -> dic
 
 
 def set_last_used(agent_id: int, token_id: int, when: str) -> None:
-    """What the agent server does when a token authenticates (issue 5)."""
+    """What the agent server does when a token authenticates."""
     from cluster_agents.store import dynamo
     from cluster_agents.store.agents import ACTIVE_TOKEN_PREFIX, agent_pk, token_sk
 

@@ -10,7 +10,7 @@ from types import SimpleNamespace
 import pytest
 from cluster_agents.domain.access import AccessLevel
 
-from tests.client import ApiClient
+from testkit.client import ApiClient
 from tests.conftest import ROOT_TOKEN
 from tests.faults import Fault, inject
 

@@ -10,7 +10,6 @@ Requests answered 429/503 (the store was busy) are retried, as GitLab's clients 
 
 from __future__ import annotations
 
-import importlib.util
 import threading
 import time
 import uuid
@@ -25,7 +24,7 @@ import requests
 from tests.conftest import E2E_ROOT_TOKEN
 from tests.tables import scan_all
 
-pytestmark = [pytest.mark.slow] + ([pytest.mark.xdist_group("local_api")] if importlib.util.find_spec("xdist") else [])
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("local_api")]
 
 LIMIT = {"message": "400 Bad request - An agent can have only two active tokens at a time"}
 TAKEN = {"message": '400 Bad request - ["Name has already been taken"]'}

@@ -3,7 +3,6 @@ API server (make serve), as a user would."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -15,7 +14,7 @@ import pytest
 
 from tests.conftest import E2E_ROOT_TOKEN
 
-pytestmark = [pytest.mark.e2e] + ([pytest.mark.xdist_group("local_api")] if importlib.util.find_spec("xdist") else [])
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("local_api")]
 
 LIMIT = "An agent can have only two active tokens at a time"
 

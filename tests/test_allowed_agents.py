@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.client import ApiClient
+from testkit.client import ApiClient
 from tests.test_kas import configure, create_agent
 
 PATH = "/job/allowed_agents"
@@ -278,7 +278,7 @@ def test_a_warm_request_is_three_round_trips_however_many_agents_and_groups(esta
     own agents: however many agents, at any depth."""
     from cluster_agents.store.directory import directory
 
-    from bench.counter import RoundTrips
+    from testkit.counter import RoundTrips
 
     for number in range(4):
         agent = create_agent(api, estate.kube["id"], f"agent-{number}")

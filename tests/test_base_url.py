@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.client import ApiClient
+from testkit.client import ApiClient
 
 HOSTILE_PROTOS = ["javascript", "https://evil.example/x?", "ftp", "http:", "https evil", "\u0000", "h" * 2000]
 

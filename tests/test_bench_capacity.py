@@ -1,4 +1,4 @@
-"""bench/capacity.py against the examples of DynamoDB's Developer Guide ("DynamoDB item sizes and
+"""testkit/capacity.py against the examples of DynamoDB's Developer Guide ("DynamoDB item sizes and
 formats", "Capacity unit consumption for read / write operations")."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import base64
 
 import pytest
 
-from bench import capacity
+from testkit import capacity
 
 
 def test_strings_are_their_utf8_bytes_plus_the_name():

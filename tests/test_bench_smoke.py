@@ -1,14 +1,14 @@
-"""The benchmark's round-trip counter (bench/counter.py) counts what the handlers really do:
+"""The benchmark's round-trip counter (testkit/counter.py) counts what the handlers really do:
 botocore hooks on the functions' own clients, cold vs warm, items read. Counts only, no timings."""
 
 from __future__ import annotations
 
 import pytest
 
-from bench.clients import InProcess, Request
-from bench.counter import RoundTrips
 from bench.scenarios import SCENARIOS, World, plan, route_key, template_routes
-from bench.stack import reset_container
+from testkit.client import InProcess, Request
+from testkit.container import reset_caches
+from testkit.counter import RoundTrips
 
 pytestmark = pytest.mark.slow
 
@@ -22,7 +22,7 @@ def test_a_warm_pat_request_is_one_getitem_and_no_kms(root_token, counter):
     client = InProcess()
     request = Request("GET", "/user", {"PRIVATE-TOKEN": root_token})
 
-    reset_container()  # Given a fresh container
+    reset_caches()  # Given a fresh container
     with counter.measure() as cold:
         assert client.send(request).status == 200
     with counter.measure() as warm:
@@ -66,7 +66,7 @@ def test_queries_count_scanned_items_and_batch_gets_their_keys(root_token, world
 def test_a_scenario_drives_its_route_through_the_world(root_token, counter):
     # Given the bench's own world builder and the GET /user scenario
     client = InProcess()
-    world = World(client, template_routes(), "smoke", root_token=root_token)
+    world = World(client, "smoke", root_token=root_token)
     item = next(s for s in SCENARIOS if s.key == route_key("GET", "/user"))
     request = next(item.make(world))
     client.send(request)
@@ -82,28 +82,30 @@ def test_routes_are_matched_whatever_their_parameter_names():
     assert route_key("GET", "/api/v4/projects/{id}/cluster_agents/{agent_id}") == route_key(
         "get", "/projects/{project}/cluster_agents/{x}"
     )
-    scripted = plan(
-        {
-            route_key("GET", "/api/v4/version"),
-            route_key("POST", "/api/v4/nowhere"),
-            route_key("GET", "/api/v4/new.json"),
-        }
-    )
-    assert [s.name for s in scripted.runnable] == ["GET /version", "GET /new.json (generic scenario: GET as root)"]
+
+
+def test_every_scenario_runs_and_routes_without_one_are_listed():
+    routes = template_routes()
+    extra = {route_key("POST", "/api/v4/nowhere"), route_key("GET", "/api/v4/new.json")}
+    scripted = plan(routes | extra)
+    names = [s.name for s in scripted.runnable]
+    assert names[: len(SCENARIOS)] == [s.name for s in SCENARIOS]
+    assert "GET /new.json (generic scenario: GET as root)" in names
     assert scripted.unscripted == [("POST", "/api/v4/nowhere")]
-    assert ("GET", "/api/v4/projects/{}/cluster_agents") in [item.key for item, _ in scripted.waiting]
+    with pytest.raises(ValueError, match=r"GET /projects/\{\}/cluster_agents"):
+        plan({route_key("GET", "/api/v4/version")})
 
 
 def test_the_authorize_proxy_user_scenario_meets_its_targets(root_token, counter, monkeypatch):
     """POST /internal/kubernetes/authorize_proxy_user: warm, two reads (three with the token's
     last_used_at, at most once a minute), no KMS."""
     from bench.stack import KAS_SECRET
-    from tests.conftest import reset_caches
+    from testkit.container import reset_caches
 
     monkeypatch.setenv("KAS_SECRET", KAS_SECRET)  # the bench signs with its own
     reset_caches()
     client = InProcess()
-    world = World(client, template_routes(), "proxy", root_token=root_token)
+    world = World(client, "proxy", root_token=root_token)
     item = next(s for s in SCENARIOS if s.key == route_key("POST", "/internal/kubernetes/authorize_proxy_user"))
     requests = item.make(world)
     client.send(next(requests))

@@ -1,4 +1,4 @@
-"""Bounded cost per request (issue 18): every write route has a hostile corpus in bench/worstcase.py,
+"""Bounded cost per request: every write route has a hostile corpus in bench/worstcase.py,
 no case of it is a 5xx, and what the corpus found stays fixed (a PAT name or description of any
 length, an entry nested thousands deep in an agent's ci_access)."""
 
@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from bench.clients import InProcess
 from bench.scenarios import SCENARIOS, World, show, template_routes
 from bench.worstcase import HOSTILE, measure, write_routes
+from testkit.client import InProcess
 from tests.test_kas import configure, create_agent
 
 
@@ -28,7 +28,7 @@ def test_no_hostile_case_is_a_server_error(root_token):
     """The whole corpus through the handlers (moto in this process, so CPU here includes moto's:
     BENCHMARKS.md has the handler's own, against the 0.25 s target)."""
     client = InProcess()
-    world = World(client, template_routes(), "hostile", root_token=root_token)
+    world = World(client, "hostile", root_token=root_token)
     costs = measure(world, client, template_routes(), [s for s in SCENARIOS if not s.label], repeats=1)
     assert {cost.key for cost in costs} == write_routes(template_routes())
     errors = {cost.name: cost.server_errors for cost in costs if cost.server_errors}

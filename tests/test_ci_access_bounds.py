@@ -1,4 +1,4 @@
-"""What one agent may put where every agent authorising a project or group meets (issue 18): the
+"""What one agent may put where every agent authorising a project or group meets: the
 known fields of a ``ci_access`` entry, at most ``MAX_ENTRY_BYTES``, and only a short one inline in
 the shared ``CIACCESS#`` item - so no agent's configuration makes another agent's fail."""
 
@@ -11,7 +11,7 @@ import pytest
 from cluster_agents.domain.ci_access import MAX_ENTRY_BYTES
 from cluster_agents.store.ci_access import INLINE_LIMIT
 
-from bench.counter import RoundTrips
+from testkit.counter import RoundTrips
 from tests.tables import scan_all
 from tests.test_allowed_agents import agents_of, allowed, start_job
 from tests.test_kas import _ci_access_of, _entries, configure, create_agent

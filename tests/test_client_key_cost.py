@@ -1,4 +1,4 @@
-"""Client keys cost what GitLab's reading of them costs (SPEC §4, issue 18): no RSA consistency
+"""Client keys cost what GitLab's reading of them costs (SPEC §4): no RSA consistency
 check (seconds of CPU for an 8192-bit key), RSA above 8192 bits, DSA and DH refused.
 
 ``fixtures/keys/rsa8192.pem`` is a throwaway 8192-bit RSA key made for this test (generating one
@@ -104,7 +104,7 @@ def _cpu_of(request: UrlConfigurationRequest) -> tuple[float, object]:
 
 
 def test_an_8192_bit_key_with_an_invalid_url_is_refused_cheaply():
-    """The issue's request: 4.6-5.0 s of CPU with the consistency check, a 400 all the same."""
+    """The reported request: 4.6-5.0 s of CPU with the consistency check, a 400 all the same."""
     cpu, outcome = _cpu_of(
         UrlConfigurationRequest(url="not a url", client_cert=b64(b"junk"), client_key=b64(RSA_8192.read_bytes()))
     )

@@ -11,7 +11,7 @@ from html.parser import HTMLParser
 import pytest
 
 from devtools import swagger_ui
-from tests.client import ApiClient
+from testkit.client import ApiClient
 
 BASE_URL = "https://gitlab.test"  # the in-process client's host
 

@@ -36,7 +36,7 @@ def test_there_are_sample_events():
 def test_sample_event_is_answered(aws, path: Path):
     from cluster_agents.bootstrap import seed_root
 
-    from tests.client import ApiClient
+    from testkit.client import ApiClient
 
     seed_root(SAMPLE_TOKEN)
     ApiClient(SAMPLE_TOKEN).post("/projects", json_body={"name": "sample"})

@@ -14,36 +14,21 @@ never fails the agent's request, and it writes nothing either."""
 
 from __future__ import annotations
 
-import base64
 import json
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
 
-import jwt
 import pytest
 
-from tests.client import ApiClient, ApiResponse
-from tests.conftest import KAS_SECRET
+from testkit.client import ApiClient, Response
+from testkit.kas import kas_headers
 from tests.faults import Fault, Timeout, inject
 from tests.tables import scan_all
 
 THROTTLED = {"message": "429 Too Many Requests"}
 UNAVAILABLE = {"message": "503 Service Unavailable"}
-
-
-def kas_headers(agent_token: str | None = None) -> dict[str, str]:
-    now = int(time.time())
-    headers = {
-        "Gitlab-Kas-Api-Request": jwt.encode(
-            {"iss": "gitlab-kas", "aud": "gitlab", "exp": now + 5}, base64.b64decode(KAS_SECRET), algorithm="HS256"
-        )
-    }
-    if agent_token:
-        headers["Authorization"] = f"Bearer {agent_token}"
-    return headers
 
 
 @pytest.fixture(autouse=True)
@@ -95,7 +80,7 @@ def scene(world, api):
     world.project("app")
     base = f"/projects/{project['id']}/cluster_agents"
 
-    def made(response: ApiResponse, status: int = 201) -> Any:
+    def made(response: Response, status: int = 201) -> Any:
         assert response.status == status, response.text
         return response.json() if response.text else None
 
@@ -136,7 +121,7 @@ def scene(world, api):
 class WritePath:
     name: str
     operation: str  # the DynamoDB operation that writes
-    send: Callable[[Any, Any], ApiResponse]
+    send: Callable[[Any, Any], Response]
     success: int
 
 
@@ -282,7 +267,7 @@ def test_a_fault_on_a_write_path(aws, api, scene, path: WritePath, make_fault, s
     assert_invariants(aws)
 
 
-def _configure_rich(scene, config: dict) -> ApiResponse:
+def _configure_rich(scene, config: dict) -> Response:
     return ApiClient().post(
         "/internal/kubernetes/agent_configuration",
         headers=kas_headers(),

@@ -20,16 +20,14 @@ from types import SimpleNamespace
 from typing import Any
 from urllib.parse import quote
 
-import jwt
 import pytest
 from hypothesis import HealthCheck, assume, currently_in_test_context, event, given, settings
 from hypothesis import strategies as st
 
-from tests.client import ApiClient, ApiResponse
-from tests.conftest import KAS_SECRET
+from testkit.client import ApiClient, Response
+from testkit.kas import KAS_KEY, kas_jwt
 from tests.test_url_configurations import Pki, b64, ruby_encode64
 
-KAS_KEY = base64.b64decode(KAS_SECRET)
 CONFIGURATION = "/internal/kubernetes/agent_configuration"
 AGENT_NAME = re.compile(r"\A[a-z0-9]([-a-z0-9]*[a-z0-9])?\Z")
 HYPOTHESIS = settings(
@@ -122,7 +120,7 @@ ID_TEXT = st.one_of(
 )
 
 
-def assert_gitlab(response: ApiResponse, context: Any = None) -> Any:
+def assert_gitlab(response: Response, context: Any = None) -> Any:
     """No 5xx, JSON unless 204, GitLab's error shape on a 4xx; returns the body."""
     if currently_in_test_context():  # pytest --hypothesis-show-statistics: which answers the runs reached
         event(f"status {response.status}")
@@ -136,11 +134,6 @@ def assert_gitlab(response: ApiResponse, context: Any = None) -> Any:
         shaped = isinstance(body, dict) and (isinstance(body.get("message"), str) or isinstance(body.get("error"), str))
         assert shaped, (context, response.status, body)
     return body
-
-
-def kas_jwt(**claims: Any) -> str:
-    now = int(time.time())
-    return jwt.encode({"iss": "gitlab-kas", "aud": "gitlab", "exp": now + 5, **claims}, KAS_KEY, algorithm="HS256")
 
 
 @pytest.fixture
@@ -613,7 +606,7 @@ MALFORMED = [
 ]
 
 
-def _post_raw(estate, route: str, body: str | bytes, content_type: str = "application/json") -> ApiResponse:
+def _post_raw(estate, route: str, body: str | bytes, content_type: str = "application/json") -> Response:
     headers = {"Content-Type": content_type}
     if route in ("agent configuration", "authorize proxy user"):
         headers["Gitlab-Kas-Api-Request"] = kas_jwt()

@@ -14,10 +14,10 @@ from typing import Any
 import jwt
 import pytest
 
-from tests.client import ApiClient
+from testkit.client import ApiClient
+from testkit.kas import kas_headers, kas_jwt
 from tests.conftest import KAS_SECRET
 
-SECRET = base64.b64decode(KAS_SECRET)
 AGENT_INFO_PATHS = ("/internal/kubernetes/agent_info", "/internal/agents/agentk/agent_info")
 CONFIGURATION_PATH = "/internal/kubernetes/agent_configuration"
 KAS_INVALID = {"message": "KAS JWT authentication invalid"}
@@ -26,22 +26,6 @@ EVENTS = Path(__file__).resolve().parent.parent / "events"
 
 
 # ---------------------------------------------------------------- helpers (also used by test_allowed_agents)
-def kas_jwt(secret: bytes = SECRET, algorithm: str = "HS256", **claims: Any) -> str:
-    """A request JWT as KAS signs it (valid 5 s, not before 5 s ago); ``claims`` override or, when
-    None, drop a claim."""
-    now = int(time.time())
-    payload = {"iss": "gitlab-kas", "aud": "gitlab", "exp": now + 5, "iat": now, "nbf": now - 5, **claims}
-    payload = {key: value for key, value in payload.items() if value is not None}
-    return jwt.encode(payload, secret, algorithm=algorithm)
-
-
-def kas_headers(agent_token: str | None = None, header: str = "Authorization") -> dict[str, str]:
-    headers = {"Gitlab-Kas-Api-Request": kas_jwt()}
-    if agent_token is not None:
-        headers[header] = f"Bearer {agent_token}" if header == "Authorization" else agent_token
-    return headers
-
-
 def configure(agent_id: int, agent_config: Any, headers: dict[str, str] | None = None):
     return ApiClient().post(
         CONFIGURATION_PATH,
@@ -242,9 +226,9 @@ def test_jwt_within_the_clock_skew_leeway_and_a_list_audience_pass(agent):
 
 def test_kas_secret_from_secrets_manager_is_read_once(agent, monkeypatch):
     import boto3
-    from cluster_agents.aws import client
 
-    from tests.conftest import reset_caches
+    from testkit.container import reset_caches
+    from testkit.counter import RoundTrips
 
     other_secret = b"s" * 32
     arn = boto3.client("secretsmanager").create_secret(
@@ -253,15 +237,12 @@ def test_kas_secret_from_secrets_manager_is_read_once(agent, monkeypatch):
     monkeypatch.delenv("KAS_SECRET")
     monkeypatch.setenv("KAS_SECRET_ARN", arn)
     reset_caches()
-    calls = []
-    client("secretsmanager").meta.events.register(
-        "before-call.secrets-manager.GetSecretValue", lambda **_: calls.append(1)
-    )
     token = agent[2]["token"]
-    for _ in range(3):
-        headers = {"Gitlab-Kas-Api-Request": kas_jwt(secret=other_secret), "Authorization": f"Bearer {token}"}
-        assert ApiClient().get(AGENT_INFO_PATHS[0], headers=headers).status == 200
-    assert len(calls) == 1
+    with RoundTrips(capacity=False).measure() as calls:
+        for _ in range(3):
+            headers = {"Gitlab-Kas-Api-Request": kas_jwt(secret=other_secret), "Authorization": f"Bearer {token}"}
+            assert ApiClient().get(AGENT_INFO_PATHS[0], headers=headers).status == 200
+    assert calls.operations()["secretsmanager:GetSecretValue"] == 1
     headers = {"Gitlab-Kas-Api-Request": kas_jwt(), "Authorization": f"Bearer {token}"}
     assert ApiClient().get(AGENT_INFO_PATHS[0], headers=headers).json() == KAS_INVALID
 
@@ -656,7 +637,7 @@ def test_deleting_an_agent_removes_its_entries_from_every_item_even_past_one_tra
     import boto3
     from cluster_agents.ops.invariants import check_items
 
-    from bench.counter import RoundTrips
+    from testkit.counter import RoundTrips
     from tests.tables import scan_all
 
     paths = []
@@ -690,7 +671,7 @@ def test_deleting_an_agent_removes_its_entries_from_every_item_even_past_one_tra
 def test_a_configuration_is_three_round_trips_and_the_agents_tokens_stay_out_of_it(estate, api):
     """One Query reads the agent with its authorisations (its active tokens sort between them and
     are left out), one BatchGetItem the agent's project and every listed path, then the write."""
-    from bench.counter import RoundTrips
+    from testkit.counter import RoundTrips
 
     agent_id = estate["agent"]["id"]
     create_token(api, estate["config"]["id"], agent_id, "first")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.client import NOT_FOUND_BODY, ApiClient
+from testkit.client import NOT_FOUND_BODY, ApiClient
 from tests.test_kas import KAS_INVALID, UNAUTHORIZED, create_agent, create_token, kas_headers, kas_jwt
 
 VERIFY = "/internal/kubernetes/verify_project_access"

@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import copy
 import http.client
-import importlib.util
 import json
 import os
 import socket
@@ -29,7 +28,7 @@ from devtools.local_api import ConfigError, LocalApi
 from devtools.template import load_template
 
 # Keep the module on one xdist worker: it shares one server (the marker exists only with xdist).
-pytestmark = [pytest.mark.xdist_group("local_server")] if importlib.util.find_spec("xdist") else []
+pytestmark = pytest.mark.xdist_group("local_server")
 
 ROOT = Path(__file__).resolve().parent.parent
 KAS_SECRET = base64.b64encode(b"s" * 32).decode()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.client import ApiClient
+from testkit.client import ApiClient
 
 SCOPE_ERROR = "The request requires higher privileges than provided by the access token."
 METADATA_SCOPES = "read_user ai_features api read_api"
@@ -221,7 +221,7 @@ def test_route_scopes(registered, token, method, scope):
 @pytest.mark.parametrize(("given", "revision"), [("6f1e2d3c", "6f1e2d3c"), ("", "cluster-agents-api")])
 def test_revision_is_the_builds_commit_id_when_it_has_one(api, monkeypatch, given, revision):
     """The stack's Revision parameter (make deploy passes git's commit id) becomes REVISION."""
-    from tests.conftest import reset_caches
+    from testkit.container import reset_caches
 
     monkeypatch.setenv("REVISION", given)
     reset_caches()

@@ -13,7 +13,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from tests.client import ApiClient, ApiResponse
+from testkit.client import ApiClient, Response
 from tests.conftest import KAS_SECRET, ROOT_TOKEN
 from tests.faults import Fault, inject
 from tests.test_kas import kas_headers, kas_jwt
@@ -73,7 +73,7 @@ def output(aws, capsys, monkeypatch):
     logger.cache_clear()
 
 
-def _line_of(output: Output, response: ApiResponse) -> dict[str, Any]:
+def _line_of(output: Output, response: Response) -> dict[str, Any]:
     request_id = response.event["requestContext"]["requestId"]
     (line,) = [log for log in output.request_lines() if log.get("correlation_id") == request_id]
     return line

@@ -18,7 +18,7 @@ import pytest
 
 from devtools import openapi
 from devtools.template import ROOT, functions
-from tests.client import ApiClient
+from testkit.client import ApiClient
 from tests.faults import Fault, inject
 from tests.test_kas import kas_headers
 from tests.test_template import EXPECTED_PERMISSIONS

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 
-from tests.client import ApiClient
+from testkit.client import ApiClient
 
 OWN = "/user/personal_access_tokens"
 SELF = "/personal_access_tokens/self"

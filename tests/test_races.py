@@ -14,7 +14,6 @@ through ``ops.invariants.check_items`` - the same checker ``make check`` runs ag
 
 from __future__ import annotations
 
-import importlib.util
 import random
 import threading
 import time
@@ -30,7 +29,7 @@ import requests
 from tests.conftest import E2E_ROOT_TOKEN
 from tests.tables import scan_all
 
-pytestmark = [pytest.mark.slow] + ([pytest.mark.xdist_group("local_api")] if importlib.util.find_spec("xdist") else [])
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("local_api")]
 
 POOL = 32
 LIMIT = {"message": "400 Bad request - An agent can have only two active tokens at a time"}

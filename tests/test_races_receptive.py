@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import functools
-import importlib.util
 import threading
 import time
 from typing import Any
@@ -19,7 +18,7 @@ from tests.test_kas import kas_jwt
 from tests.test_races import Calls, _agent, _no_server_errors, _run, _session, assert_invariants
 from tests.test_races import project as project  # the fixture
 
-pytestmark = [pytest.mark.slow] + ([pytest.mark.xdist_group("local_api")] if importlib.util.find_spec("xdist") else [])
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("local_api")]
 
 KEYS = ["id", "url", "ca_cert", "tls_host", "jwt", "mtls"]
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.client import ApiClient
+from testkit.client import ApiClient
 from tests.test_kas import KAS_INVALID, create_agent, kas_headers, kas_jwt
 from tests.test_observability import output  # noqa: F401 (a fixture)
 from tests.test_url_configurations import Pki, ruby_encode64
@@ -154,7 +154,7 @@ def test_deleting_a_configuration_or_an_agent_takes_it_off_the_list(estate, api)
 
 
 def test_the_instance_setting_off_is_404_after_the_jwt_and_keeps_the_configurations(estate, monkeypatch):
-    from tests.conftest import reset_caches
+    from testkit.container import reset_caches
 
     monkeypatch.setenv("RECEPTIVE_AGENTS_ENABLED", "false")
     reset_caches()
@@ -169,7 +169,7 @@ def test_the_instance_setting_off_is_404_after_the_jwt_and_keeps_the_configurati
 
 def test_one_query_of_the_index_and_no_kms_call_when_warm(estate, api, world):
     """Agents and projects that are not receptive are never read: the list reads its entries only."""
-    from bench.counter import RoundTrips
+    from testkit.counter import RoundTrips
 
     for number in range(5):
         project = world.project(f"bystander{number}")
@@ -185,16 +185,14 @@ def test_one_query_of_the_index_and_no_kms_call_when_warm(estate, api, world):
 
 
 def test_the_data_key_is_decrypted_once_per_container(estate):
-    from cluster_agents.aws import client
-
-    from tests.conftest import reset_caches
+    from testkit.container import reset_caches
+    from testkit.counter import RoundTrips
 
     reset_caches()
-    decrypts: list[int] = []
-    client("kms").meta.events.register("before-call.kms.Decrypt", lambda **_: decrypts.append(1))
-    for _ in range(3):
-        assert len(receptive().json()["agents"]) == 2
-    assert len(decrypts) == 1  # both configurations were sealed by one container's data key
+    with RoundTrips(capacity=False).measure() as calls:
+        for _ in range(3):
+            assert len(receptive().json()["agents"]) == 2
+    assert calls.operations()["kms:Decrypt"] == 1  # both configurations were sealed by one container's data key
 
 
 def test_a_page_past_one_megabyte_is_read_on(estate, api, world, monkeypatch):
@@ -250,17 +248,17 @@ def test_items_read_do_not_grow_with_agents_that_are_not_receptive(root_token, a
     import boto3
 
     from bench import scaling
-    from bench.clients import InProcess
-    from bench.scenarios import World, template_routes
+    from bench.scenarios import World
     from bench.stack import KAS_SECRET as BENCH_KAS_SECRET
-    from tests.conftest import reset_caches
+    from testkit.client import InProcess
+    from testkit.container import reset_caches
 
     monkeypatch.setenv("KAS_SECRET", BENCH_KAS_SECRET)  # the bench world signs with its own
     reset_caches()
     ddb = boto3.client("dynamodb")
     container = SimpleNamespace(agents_table=aws.refs["AgentsTable"], ddb=lambda: ddb)
     client = InProcess()
-    world = World(client, template_routes(), "scale", container=container, root_token=root_token)
+    world = World(client, "scale", container=container, root_token=root_token)
     (result,) = scaling.receptive_at_scale(world, scaling.Probe(client), ddb, scaling.Sizes(non_receptive=500))
     assert result.error is None, result.error
     assert result.items_ratio <= scaling.RATIO_LIMIT and result.trips_ratio <= scaling.RATIO_LIMIT

@@ -1,5 +1,5 @@
-"""DynamoDB round trips of a warm request (issue 7: reads at most 3, writes at most 4, a
-transaction counting once), counted as the benchmark counts them (bench/counter.py), for the
+"""DynamoDB round trips of a warm request (the targets: reads at most 3, writes at most 4, a
+transaction counting once), counted as the benchmark counts them (testkit/counter.py), for the
 routes that needed more than that: each one's exact sequence of calls, so a change that adds a
 round trip shows here and not only in BENCHMARKS.md."""
 
@@ -10,9 +10,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from bench.clients import InProcess, Request
-from bench.counter import RoundTrips
-from tests.client import ApiClient
+from testkit.client import ApiClient, InProcess, Request
+from testkit.counter import RoundTrips
 
 READ_LIMIT, WRITE_LIMIT = 3, 4
 
@@ -172,7 +171,7 @@ def test_agent_configuration_writes_each_source_once_in_one_transaction(world, a
 def test_metadata_and_own_token_routes(world, send):
     """The token's item is all a read needs; a token of one's own is an id and one transaction
     (the token and its id pointer). No KMS call once warm."""
-    from tests.client import ApiClient
+    from testkit.client import ApiClient
 
     person = world.user("counted-user")
     send("GET", "/metadata")  # warm: clients, the digest key

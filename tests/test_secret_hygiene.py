@@ -28,7 +28,7 @@ from typing import Any
 import jwt
 import pytest
 
-from tests.client import ApiClient, ApiResponse
+from testkit.client import ApiClient, Response
 from tests.conftest import KAS_SECRET, ROOT_TOKEN
 from tests.faults import Fault, inject
 from tests.tables import scan_all
@@ -115,7 +115,7 @@ def kas_headers(agent_token: str | None = None) -> tuple[dict[str, str], str]:
     return headers, token
 
 
-def ok(response: ApiResponse, status: int) -> Any:
+def ok(response: Response, status: int) -> Any:
     assert response.status == status, response.text
     return response.json() if response.text else None
 
@@ -148,10 +148,10 @@ def run(aws, api, world, logs):
     found.add("root PAT", ROOT_TOKEN)
     found.add("KAS secret", base64.b64decode(KAS_SECRET))
     found.add("KAS secret (base64)", KAS_SECRET)
-    responses: list[ApiResponse] = []
-    creating: dict[str, ApiResponse] = {}
+    responses: list[Response] = []
+    creating: dict[str, Response] = {}
 
-    def keep(response: ApiResponse) -> ApiResponse:
+    def keep(response: Response) -> Response:
         responses.append(response)
         return response
 

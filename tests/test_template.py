@@ -21,7 +21,7 @@ import pytest
 from devtools.local_api import config as local_api_config
 from devtools.local_api import events as local_api_events
 from devtools.template import LocalResources, functions, load_template, resources_of_type
-from tests.client import NOT_FOUND_BODY
+from testkit.client import NOT_FOUND_BODY
 
 TEMPLATE = load_template()
 RESOURCES = TEMPLATE["Resources"]
@@ -525,7 +525,7 @@ UNRESERVED_MINIMUM, TYPICAL_ACCOUNT_LIMIT = 100, 1000  # AWS keeps 100 unreserve
 
 
 def test_every_route_function_reserves_its_concurrency_from_a_parameter():
-    """One route group cannot take every execution from the others (issue 18); 0 = unreserved."""
+    """One route group cannot take every execution from the others; 0 = unreserved."""
     routed = {name for name, function in SERVERLESS_FUNCTIONS.items() if function["Properties"].get("Events")}
     assert {f"{group}Function" for group in RESERVED_CONCURRENCY} == routed
     for group, default in RESERVED_CONCURRENCY.items():

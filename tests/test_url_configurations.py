@@ -25,7 +25,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from devtools.apigw import LambdaContext, match_route
-from tests.client import ApiClient
+from testkit.client import ApiClient
 
 FIELDS = ["id", "agent_id", "url", "public_key", "client_cert", "ca_cert", "tls_host"]
 PAGINATION_HEADERS = ("X-Total", "X-Total-Pages", "X-Per-Page", "X-Page", "X-Next-Page", "X-Prev-Page", "Link")
@@ -156,20 +156,11 @@ def put_agent(ddb: Any, table: str, project_id: int, name: str, created_by_user_
     return agent_id
 
 
-def agents_api_exists() -> bool:
-    return match_route("POST", "/api/v4/projects/1/cluster_agents") is not None
-
-
 def new_agent(client: ApiClient, project_id: int, name: str = "agent") -> int:
-    """An agent through POST /projects/:id/cluster_agents once that API exists, else in storage."""
-    if agents_api_exists():
-        made = client.post(f"/projects/{project_id}/cluster_agents", json_body={"name": name})
-        assert made.status == 201, made.text
-        return made.json()["id"]
-    from cluster_agents.settings import get_settings
-    from cluster_agents.store import dynamo
-
-    return put_agent(dynamo.ddb(), get_settings().agents_table, project_id, name)
+    """An agent through POST /projects/:id/cluster_agents."""
+    made = client.post(f"/projects/{project_id}/cluster_agents", json_body={"name": name})
+    assert made.status == 201, made.text
+    return made.json()["id"]
 
 
 def scan_agents_table() -> list[dict[str, Any]]:
@@ -609,7 +600,6 @@ def test_the_write_itself_enforces_the_limit(setup, api):
     invariants_hold()
 
 
-@pytest.mark.skipif(not agents_api_exists(), reason="needs DELETE /projects/:id/cluster_agents/:agent_id")
 def test_deleting_the_agent_deletes_its_configuration(setup, api):
     made = api.post(setup["base"], json_body={"url": URL})
     assert made.status == 201

@@ -6,7 +6,6 @@ deletes of it -> exactly one 204, every other one 404; the table stays consisten
 
 from __future__ import annotations
 
-import importlib.util
 import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -16,10 +15,9 @@ import pytest
 import requests
 
 from tests.conftest import E2E_ROOT_TOKEN
-from tests.test_url_configurations import agents_api_exists, put_agent
 
 # One xdist worker holds the shared local API (the marker exists only with xdist).
-pytestmark = [pytest.mark.slow] + ([pytest.mark.xdist_group("local_api")] if importlib.util.find_spec("xdist") else [])
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("local_api")]
 
 RACERS = 24
 EXISTS = {"message": "400 Bad request - URL configuration already exists for this agent"}
@@ -79,12 +77,9 @@ def test_concurrent_creates_and_deletes_on_one_agent(local_api):
     assert project.status_code == 201, project.text
     project_id = project.json()["id"]
     store = _store(local_api)
-    if agents_api_exists():
-        made = root.post(f"{base}/projects/{project_id}/cluster_agents", json={"name": "racer"}, timeout=30)
-        assert made.status_code == 201, made.text
-        agent_id = made.json()["id"]
-    else:
-        agent_id = put_agent(store, "AgentsTable", project_id, "racer")
+    made = root.post(f"{base}/projects/{project_id}/cluster_agents", json={"name": "racer"}, timeout=30)
+    assert made.status_code == 201, made.text
+    agent_id = made.json()["id"]
     url = f"{base}/projects/{project_id}/cluster_agents/{agent_id}/url_configurations"
 
     # When many creates race on one agent

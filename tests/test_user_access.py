@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.client import ApiClient
+from testkit.client import ApiClient
 from tests.test_kas import KAS_INVALID, configure, create_agent, kas_headers
 
 PATH = "/internal/kubernetes/authorize_proxy_user"
@@ -506,7 +506,7 @@ def _pat_item(aws, token: str) -> dict:
 
 
 def test_a_use_is_recorded_at_most_once_a_minute(world, estate, aws):
-    from bench.counter import RoundTrips
+    from testkit.counter import RoundTrips
 
     alice = estate["alice"]
     assert "last_used_at" not in _pat_item(aws, alice.token)

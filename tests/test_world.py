@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.client import ApiClient
+from testkit.client import ApiClient
 from tests.conftest import ROOT_TOKEN
 
 

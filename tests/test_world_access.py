@@ -5,12 +5,7 @@ from __future__ import annotations
 import pytest
 from cluster_agents.domain.access import AccessLevel
 
-from tests.client import ApiClient
-
-
-def _level_in(person, project_id):
-    """The level a person acts with, seen through who may manage members (Maintainer+)."""
-    return person.client.get(f"/projects/{project_id}/members").status
+from testkit.client import ApiClient
 
 
 def test_role_is_inherited_from_every_ancestor_group(world):

@@ -1,17 +1,17 @@
 """What one DynamoDB call consumed, in capacity units: the call's parameters and answer, plus the
-whole items it touched, read with a probe client that has no bench hooks.
+whole items it touched, read with a probe client that has no counting hooks.
 
 ``before(operation, params)`` (called before the request is sent) reads the items a write may
 replace; ``units(operation, params, parsed, before)`` (after the answer) reads what the write left
-and what a projected or filtered read evaluated, and applies bench/capacity.py's rules."""
+and what a projected or filtered read evaluated, and applies testkit/capacity.py's rules."""
 
 from __future__ import annotations
 
 import re
 from typing import Any
 
-from bench import capacity
-from bench.capacity import Capacity
+from testkit import capacity
+from testkit.capacity import Capacity
 
 Key = tuple[str, str, str]  # table, pk, sk
 WRITES = ("PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems", "BatchWriteItem")
@@ -114,7 +114,7 @@ def _unprocessed_reads(parsed: dict) -> set[Key]:
 
 
 def units(probe: Probe, operation: str, params: dict, parsed: dict, images: dict[Key, dict | None]) -> Capacity:
-    """Capacity units of one call by DynamoDB's rules (bench/capacity.py)."""
+    """Capacity units of one call by DynamoDB's rules (testkit/capacity.py)."""
     failed = bool(parsed.get("Error"))
     consistent = bool(params.get("ConsistentRead"))
     if operation == "GetItem":

@@ -1,7 +1,7 @@
 """DynamoDB capacity units from item sizes, by DynamoDB's documented rules.
 
 moto answers ``ReturnConsumedCapacity`` with placeholders (1.0 for a 5 KB PutItem, 0.5 for a
-strongly consistent GetItem, nothing for transactions), so the bench computes capacity itself:
+strongly consistent GetItem, nothing for transactions), so testkit computes capacity itself:
 
 Item size (Developer Guide, "DynamoDB item sizes and formats"): the sum over attributes of the
 name's UTF-8 bytes plus the value's size. String: UTF-8 bytes; Number: 1 byte per two significant

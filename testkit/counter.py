@@ -6,7 +6,7 @@ The functions reach AWS only through the clients ``cluster_agents.aws.client(ser
 sees the parsed answer) on each of those clients; every API call is then
 recorded with its service, operation, table, the key prefix it touched, the number of
 DynamoDB items it read (``ScannedCount`` for Query/Scan, the items returned by GetItem,
-BatchGetItem and TransactGetItems) and the capacity units it consumed (``bench/capacity.py``,
+BatchGetItem and TransactGetItems) and the capacity units it consumed (``testkit/capacity.py``,
 from the sizes of the items it touched: moto's own ``ConsumedCapacity`` is a placeholder). A
 transaction is one round trip.
 
@@ -32,8 +32,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from bench import consumed
-from bench.capacity import Capacity
+from testkit import consumed
+from testkit.capacity import Capacity
 
 SERVICES = ("dynamodb", "kms", "secretsmanager")
 _KEY_PREFIX = re.compile(r"^[A-Z]+#?")  # "PAT#3f2a..." -> "PAT#", "COUNTER" -> "COUNTER"
@@ -177,7 +177,7 @@ class RoundTrips:
     ``capacity=False`` skips the probes (round trips and items only)."""
 
     def __init__(self, capacity: bool = True) -> None:
-        self._uid = f"bench-roundtrips-{next(_ids)}"
+        self._uid = f"testkit-roundtrips-{next(_ids)}"
         self._current: Calls | None = None
         self._capacity = capacity
         self._probe: consumed.Probe | None = None
@@ -216,12 +216,12 @@ class RoundTrips:
             probing = time.perf_counter()
             images = consumed.before(self._probe, operation, params or {})
             self._current.probe_seconds += time.perf_counter() - probing
-        context["bench_call"] = (service, operation, table, keys, dict(params or {}), images, time.perf_counter())
+        context["counted_call"] = (service, operation, table, keys, dict(params or {}), images, time.perf_counter())
 
     def _after(self, parsed: dict[str, Any], model: Any, context: dict[str, Any], **_: Any) -> None:
-        if self._current is None or "bench_call" not in context:
+        if self._current is None or "counted_call" not in context:
             return
-        service, operation, table, keys, params, images, started = context.pop("bench_call")
+        service, operation, table, keys, params, images, started = context.pop("counted_call")
         seconds = time.perf_counter() - started
         items = _items_read(operation, parsed or {}) if service == "dynamodb" else 0
         units = Capacity()
@@ -233,7 +233,7 @@ class RoundTrips:
 
     def _after_error(self, context: dict[str, Any], **_: Any) -> None:
         """A call that never got an answer (connection error): still a round trip attempted."""
-        if self._current is None or "bench_call" not in context:
+        if self._current is None or "counted_call" not in context:
             return
-        service, operation, table, keys, _params, _images, started = context.pop("bench_call")
+        service, operation, table, keys, _params, _images, started = context.pop("counted_call")
         self._current.calls.append(Call(service, operation, table, keys, 0, time.perf_counter() - started))
