@@ -41,7 +41,7 @@ def new_token(client: ApiClient, path: str, name: str = "abcd", **fields) -> dic
 def set_last_used(agent_id: int, token_id: int, when: str) -> None:
     """What the agent server does when a token authenticates (issue 5)."""
     from cluster_agents.store import dynamo
-    from cluster_agents.store.agents import ACTIVE_TOKEN_PREFIX, agent_pk, token_sk
+    from cluster_agents.store.keys import ACTIVE_TOKEN_PREFIX, agent_pk, token_sk
 
     dynamo.transact(
         [

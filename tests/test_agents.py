@@ -327,7 +327,7 @@ def test_agent_of_another_project_is_not_found(api, world, scene):
 def test_is_receptive_follows_the_agent_record(api, scene):
     """The URL configuration adapter sets ``is_receptive`` on the agent and its name-index copy."""
     from cluster_agents.store import dynamo
-    from cluster_agents.store.agents import AGENT_SK, agent_pk, name_index_key
+    from cluster_agents.store.keys import AGENT_SK, agent_pk, name_index_key
 
     agent = create(api, scene.pid, "receptive")
     table = agents_table()

@@ -37,8 +37,8 @@ def _store_token(person, secret: str, **fields):
     """A token written straight to the store (the API refuses to make an expired one)."""
     from cluster_agents.domain.models import PersonalAccessToken
     from cluster_agents.secrets import digest
-    from cluster_agents.store.directory import directory
     from cluster_agents.store.personal_access_tokens import personal_access_tokens
+    from cluster_agents.store.users import users
 
     token = PersonalAccessToken(
         **{
@@ -50,7 +50,7 @@ def _store_token(person, secret: str, **fields):
             **fields,
         }
     )
-    personal_access_tokens().create_pat(token, digest(secret), directory().get_user(person.id))
+    personal_access_tokens().create_pat(token, digest(secret), users().get(person.id))
     return token
 
 

@@ -415,12 +415,13 @@ def test_an_expired_membership_does_not_count(world, api, estate):
     """(The members API refuses a past expiry date; a membership that has since expired is written
     as the store holds it.)"""
     from cluster_agents.domain.models import Membership
-    from cluster_agents.store.directory import directory
+    from cluster_agents.store.memberships import memberships
+    from cluster_agents.store.users import users
 
     configure_user_access(estate, projects=["acme/team/app"])
     alice = estate["alice"]
     expired = Membership("project", estate["app"]["id"], alice.id, 30, "2000-01-01T00:00:00.000Z", "2001-01-01")
-    directory().add_member(expired, directory().get_user(alice.id))
+    memberships().add(expired, users().get(alice.id))
     assert answer(authorize(proxy_request(estate["agent"]["id"], alice.token))) == (403, NOT_A_MEMBER)
 
 

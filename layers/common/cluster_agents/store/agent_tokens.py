@@ -1,4 +1,4 @@
-"""Agent tokens in the agents table (key layout: ``store/agents.py``).
+"""Agent tokens in the agents table (key layout: ``store/keys.py``).
 
 The two-active-token limit is a condition of the write that creates a token: the agent item's
 ``active_tokens`` is raised in the same transaction, on the condition that it is below the limit,
@@ -44,17 +44,17 @@ from cluster_agents.domain.agents import TOKEN_LIMIT, Agent, AgentToken
 from cluster_agents.errors import AgentNotFound, StoreBusy, TokenLimitReached
 from cluster_agents.settings import get_settings
 from cluster_agents.store import dynamo
-from cluster_agents.store.agents import (
+from cluster_agents.store.agents import agent_from_item
+from cluster_agents.store.keys import (
     ACTIVE_TOKEN_PREFIX,
     AGENT_SK,
+    AGENT_TOKEN_COUNTER,
     REVOKED_TOKEN_PREFIX,
-    agent_from_item,
     agent_pk,
     token_digest_key,
     token_sk,
 )
 
-TOKEN_COUNTER = "agent_token"
 WRITE_INTERVAL = timedelta(seconds=60)  # how stale a stored last_used_at may get
 _NAMES = {"#active": "active_tokens", "#version": "version"}
 
@@ -107,7 +107,7 @@ class AgentTokenRepository:
         """One transaction: the agent's ``active_tokens`` + 1 (condition: the agent exists in this
         project with fewer than two), the token, its lookup item. AgentNotFound / TokenLimitReached
         when the condition fails."""
-        token_id = dynamo.next_id(self.table, TOKEN_COUNTER)
+        token_id = dynamo.next_id(self.table, AGENT_TOKEN_COUNTER)
         fields = {
             "id": token_id,
             "agent_id": agent_id,

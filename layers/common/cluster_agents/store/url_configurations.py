@@ -1,4 +1,4 @@
-"""Receptive agents' URL configurations in the agents table (key layout: ``store/agents.py``).
+"""Receptive agents' URL configurations in the agents table (key layout: ``store/keys.py``).
 
 An agent's configuration lives at the fixed key ``AGENT#<agent id> / U``, so "at most one per
 agent" is the ``attribute_not_exists`` condition of the write that creates it. The same
@@ -28,17 +28,17 @@ from cluster_agents.domain.url_configurations import (
 from cluster_agents.errors import AgentNotFound, UrlConfigurationExists, UrlConfigurationNotFound
 from cluster_agents.settings import get_settings
 from cluster_agents.store import dynamo
-from cluster_agents.store.agents import (
+from cluster_agents.store.agents import agent_from_item
+from cluster_agents.store.keys import (
     AGENT_SK,
     RECEPTIVE_PK,
+    URL_CONFIGURATION_COUNTER,
     URL_CONFIGURATION_SK,
-    agent_from_item,
     agent_pk,
     name_index_key,
     receptive_key,
 )
 
-COUNTER = "url_configuration"
 SEALED_ATTRIBUTE: dict[PrivateKind, str] = {
     "private_key": "private_key_encrypted",
     "client_key": "client_key_encrypted",
@@ -103,7 +103,7 @@ class UrlConfigurationRepository:
 
         Raises UrlConfigurationExists when the agent has one (also when another request won the
         race), AgentNotFound when the agent was deleted meanwhile."""
-        configuration_id = dynamo.next_id(self.table, COUNTER)
+        configuration_id = dynamo.next_id(self.table, URL_CONFIGURATION_COUNTER)
         now = clock.now_iso()
         configuration = UrlConfiguration(
             id=configuration_id,

@@ -1,4 +1,4 @@
-"""Agents' user_access state in the agents table (key layout: ``store/agents.py``).
+"""Agents' user_access state in the agents table (key layout: ``store/keys.py``).
 
   AGENT#<agent id> / CA     the agent's user-access configuration and what it authorises:
         config (JSON text: ``{}`` or ``{"access_as": ...}``), projects (a list of
@@ -27,7 +27,8 @@ from cluster_agents.domain.agents import Agent
 from cluster_agents.domain.user_access import GroupGrant, ProjectGrant, UserAccess
 from cluster_agents.settings import get_settings
 from cluster_agents.store import dynamo
-from cluster_agents.store.agents import AGENT_SK, USER_ACCESS_SK, agent_from_item, agent_pk
+from cluster_agents.store.agents import agent_from_item
+from cluster_agents.store.keys import AGENT_SK, USER_ACCESS_SK, agent_pk
 
 
 def user_access_from_item(item: dict[str, Any] | None) -> UserAccess | None:
