@@ -408,7 +408,7 @@ def pats_at_scale(world: World, probe: Probe, ddb: Any, sizes: Sizes, progress=N
     table = world.container.directory_table
 
     def run() -> None:
-        from cluster_agents.secrets import digest
+        from cluster_agents.crypto import digest
 
         user = world.user("crowd")
         stored = _count_pats(ddb, table)

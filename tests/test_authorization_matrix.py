@@ -137,8 +137,8 @@ class MatrixScene:
 
     # ------------------------------------------------------------ building it
     def build(self) -> MatrixScene:
+        from cluster_agents.crypto import digest
         from cluster_agents.domain.models import PersonalAccessToken
-        from cluster_agents.secrets import digest
         from cluster_agents.store.personal_access_tokens import personal_access_tokens
         from cluster_agents.store.users import users
 

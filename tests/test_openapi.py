@@ -193,8 +193,8 @@ def _iam_actions(service: str, operation: str, params: dict) -> list[tuple[str, 
 
 def _expired_token(person: Any) -> Any:
     """A second token of ``person`` that expired long ago (the API refuses to create one)."""
+    from cluster_agents.crypto import digest
     from cluster_agents.domain.models import PersonalAccessToken
-    from cluster_agents.secrets import digest
     from cluster_agents.store.personal_access_tokens import personal_access_tokens
     from cluster_agents.store.users import users
 

@@ -494,7 +494,7 @@ def test_the_owner_of_a_personal_project(world, api):
 # ---------------------------------------------------------------- the token's use
 def _pat_item(aws, token: str) -> dict:
     import boto3
-    from cluster_agents.secrets import digest
+    from cluster_agents.crypto import digest
     from cluster_agents.store.dynamo import from_item
 
     return from_item(
@@ -522,8 +522,8 @@ def test_a_use_is_recorded_at_most_once_a_minute(world, estate, aws):
 
 def test_an_older_use_is_overwritten_and_a_busy_store_never_fails_the_request(world, estate, aws, monkeypatch):
     import boto3
+    from cluster_agents.crypto import digest
     from cluster_agents.errors import StoreBusy
-    from cluster_agents.secrets import digest
     from cluster_agents.store.personal_access_tokens import PersonalAccessTokenRepository
 
     alice = estate["alice"]
@@ -544,7 +544,7 @@ def test_an_older_use_is_overwritten_and_a_busy_store_never_fails_the_request(wo
 
 
 def test_the_personal_access_token_reads_its_last_use(world, estate):
-    from cluster_agents.secrets import digest
+    from cluster_agents.crypto import digest
     from cluster_agents.store.personal_access_tokens import personal_access_tokens
 
     alice = estate["alice"]

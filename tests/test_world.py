@@ -35,8 +35,8 @@ def test_read_api_token_cannot_write(world):
 
 
 def test_expired_and_revoked_tokens(world, api):
+    from cluster_agents.crypto import digest
     from cluster_agents.domain.models import PersonalAccessToken
-    from cluster_agents.secrets import digest
     from cluster_agents.store.personal_access_tokens import personal_access_tokens
     from cluster_agents.store.users import users
 

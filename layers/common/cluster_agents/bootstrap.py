@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from cluster_agents import clock
+from cluster_agents.crypto import digest, random_token
 from cluster_agents.domain.models import PersonalAccessToken, User
 from cluster_agents.errors import Conflict
-from cluster_agents.secrets import digest, random_token
 from cluster_agents.services.world import PAT_PREFIX
 from cluster_agents.store.namespaces import namespaces
 from cluster_agents.store.personal_access_tokens import personal_access_tokens

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from cluster_agents import clock
+from cluster_agents.crypto import digest
 from cluster_agents.domain import user_access as rules
 from cluster_agents.domain.agents import Agent
 from cluster_agents.domain.models import PersonalAccessToken, User
@@ -23,7 +24,6 @@ from cluster_agents.errors import (
     UserNotIdentified,
 )
 from cluster_agents.observability import count, identify, logger
-from cluster_agents.secrets import digest
 from cluster_agents.store import dynamo
 from cluster_agents.store.memberships import memberships
 from cluster_agents.store.personal_access_tokens import personal_access_tokens

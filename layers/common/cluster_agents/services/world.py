@@ -6,6 +6,7 @@ from dataclasses import replace
 from datetime import date
 
 from cluster_agents import clock
+from cluster_agents.crypto import digest, random_token
 from cluster_agents.domain.access import AccessLevel, effective_level
 from cluster_agents.domain.models import (
     Environment,
@@ -30,7 +31,6 @@ from cluster_agents.errors import (
     ValidationFailed,
 )
 from cluster_agents.observability import count, identify
-from cluster_agents.secrets import digest, random_token
 from cluster_agents.services.projects import access_to_project
 from cluster_agents.store.groups import groups
 from cluster_agents.store.jobs import jobs

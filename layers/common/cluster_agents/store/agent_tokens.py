@@ -4,7 +4,7 @@ The two-active-token limit is a condition of the write that creates a token: the
 ``active_tokens`` is raised in the same transaction, on the condition that it is below the limit,
 so no number of concurrent requests can pass it. Revoking moves ``AT#`` to ``RT#``, deletes the
 lookup item and lowers the counter, again in one transaction. The secret itself is never seen
-here: only its keyed digest (``secrets.digest``) is stored, as the lookup item's key.
+here: only its keyed digest (``crypto.digest``) is stored, as the lookup item's key.
 
 Recording ``last_used_at`` without a write per call
 ---------------------------------------------------

@@ -10,14 +10,14 @@ index, whose cost follows the number of receptive agents, never the number of ag
 and every entry it sees is whole.
 
 The private material (a given mTLS client key, or the generated Ed25519 private key) is stored
-only as a KMS envelope (``secrets.encrypt``) bound to ``url_configuration:<id>``."""
+only as a KMS envelope (``crypto.encrypt``) bound to ``url_configuration:<id>``."""
 
 from __future__ import annotations
 
 import functools
 from typing import Any
 
-from cluster_agents import clock, secrets
+from cluster_agents import clock, crypto
 from cluster_agents.domain.agents import Agent
 from cluster_agents.domain.url_configurations import (
     PrivateKind,
@@ -132,7 +132,7 @@ class UrlConfigurationRepository:
             "created_by_user_id": created_by_user_id,
             "created_at": now,
             "updated_at": now,
-            SEALED_ATTRIBUTE[draft.private_kind]: secrets.encrypt(
+            SEALED_ATTRIBUTE[draft.private_kind]: crypto.encrypt(
                 draft.private_material, encryption_context(configuration_id)
             ),
         }
@@ -220,7 +220,7 @@ class UrlConfigurationRepository:
             return None
         for kind, attribute in SEALED_ATTRIBUTE.items():
             if item.get(attribute):
-                return kind, secrets.decrypt(item[attribute], encryption_context(item["id"]))
+                return kind, crypto.decrypt(item[attribute], encryption_context(item["id"]))
         return None
 
     def _mark_agent(self, agent: Agent, *, receptive: bool, now: str) -> list[dict]:
@@ -250,7 +250,7 @@ class UrlConfigurationRepository:
 
 def _receptive_from_item(item: dict[str, Any]) -> ReceptiveAgent:
     unsealed: dict[PrivateKind, bytes | None] = {
-        kind: secrets.decrypt(item[attribute], encryption_context(item["id"])) if item.get(attribute) else None
+        kind: crypto.decrypt(item[attribute], encryption_context(item["id"])) if item.get(attribute) else None
         for kind, attribute in SEALED_ATTRIBUTE.items()
     }
     return ReceptiveAgent(

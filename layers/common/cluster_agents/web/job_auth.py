@@ -10,9 +10,9 @@ GitLab (``find_user_from_job_token`` then ``validate_current_authenticated_job``
 
 from __future__ import annotations
 
+from cluster_agents.crypto import digest
 from cluster_agents.domain.models import Job
 from cluster_agents.errors import JobNotFound, Unauthenticated
-from cluster_agents.secrets import digest
 from cluster_agents.store.jobs import jobs
 from cluster_agents.web.auth import current_user, job_token
 from cluster_agents.web.request import current

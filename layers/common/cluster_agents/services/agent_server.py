@@ -7,10 +7,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from cluster_agents.crypto import digest
 from cluster_agents.domain import ci_access as rules
 from cluster_agents.domain import user_access as user_rules
+from cluster_agents.domain.agent_server_telemetry import agent_events_problems, usage_metrics_problems
 from cluster_agents.domain.agents import Agent
-from cluster_agents.domain.kas_telemetry import agent_events_problems, usage_metrics_problems
 from cluster_agents.domain.models import Group, Project
 from cluster_agents.domain.user_access import GroupGrant, ProjectGrant, UserAccess
 from cluster_agents.errors import (
@@ -22,7 +23,6 @@ from cluster_agents.errors import (
     Unauthenticated,
 )
 from cluster_agents.observability import count, identify, logger
-from cluster_agents.secrets import digest
 from cluster_agents.services.projects import find_project
 from cluster_agents.store.agent_tokens import agent_tokens
 from cluster_agents.store.ci_access import Source, ci_access
