@@ -50,6 +50,7 @@ from cluster_agents.store.keys import (
     AGENT_SK,
     AGENT_TOKEN_COUNTER,
     REVOKED_TOKEN_PREFIX,
+    agent_key,
     agent_pk,
     token_digest_key,
     token_sk,
@@ -159,7 +160,7 @@ class AgentTokenRepository:
         except dynamo.TransactionCancelled as cancelled:
             if not cancelled.failed(0):
                 raise StoreBusy() from None  # an id or digest collision: nothing was written
-            agent = dynamo.get(self.table, agent_pk(agent_id), AGENT_SK)
+            agent = dynamo.get(self.table, *agent_key(agent_id))
             if agent is None or agent["project_id"] != project_id:
                 raise AgentNotFound() from None
             raise TokenLimitReached() from None

@@ -26,6 +26,7 @@ from cluster_agents.store.keys import (
     STATS_SK,
     URL_CONFIGURATION_SK,
     USER_ACCESS_SK,
+    agent_key,
     agent_pk,
     agent_project_pk,
     ci_access_entry,
@@ -83,7 +84,7 @@ class AgentRepository:
         self.table = table
 
     def get(self, agent_id: int) -> Agent | None:
-        item = dynamo.get(self.table, agent_pk(agent_id), AGENT_SK)
+        item = dynamo.get(self.table, *agent_key(agent_id))
         return agent_from_item(item) if item else None
 
     # ------------------------------------------------------------ registration

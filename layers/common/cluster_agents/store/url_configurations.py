@@ -34,9 +34,11 @@ from cluster_agents.store.keys import (
     RECEPTIVE_PK,
     URL_CONFIGURATION_COUNTER,
     URL_CONFIGURATION_SK,
+    agent_key,
     agent_pk,
     name_index_key,
     receptive_key,
+    url_configuration_key,
 )
 
 SEALED_ATTRIBUTE: dict[PrivateKind, str] = {
@@ -81,22 +83,22 @@ class UrlConfigurationRepository:
         self.table = table
 
     def for_agent(self, agent_id: int) -> UrlConfiguration | None:
-        item = dynamo.get(self.table, agent_pk(agent_id), URL_CONFIGURATION_SK)
+        item = dynamo.get(self.table, *url_configuration_key(agent_id))
         return configuration_from_item(item) if item else None
 
     def with_agent_read(self, agent_id: int) -> dynamo.Read[tuple[Agent | None, UrlConfiguration | None]]:
         """The agent and its configuration, as a read that other repositories' keys can join
         (``dynamo.read_together``: one BatchGetItem)."""
-        agent_key, configuration_key = (agent_pk(agent_id), AGENT_SK), (agent_pk(agent_id), URL_CONFIGURATION_SK)
+        agent_item_key, configuration_key = agent_key(agent_id), url_configuration_key(agent_id)
 
         def answer(found: dict[tuple[str, str], dict]) -> tuple[Agent | None, UrlConfiguration | None]:
-            agent, configuration = found.get(agent_key), found.get(configuration_key)
+            agent, configuration = found.get(agent_item_key), found.get(configuration_key)
             return (
                 agent_from_item(agent) if agent else None,
                 configuration_from_item(configuration) if configuration else None,
             )
 
-        return dynamo.Read(self.table, (agent_key, configuration_key), answer)
+        return dynamo.Read(self.table, (agent_item_key, configuration_key), answer)
 
     def create_for_agent(self, agent: Agent, draft: UrlConfigurationDraft, created_by_user_id: int) -> UrlConfiguration:
         """Store ``draft`` as the agent's only configuration and mark the agent receptive.
@@ -215,7 +217,7 @@ class UrlConfigurationRepository:
     def private_material(self, agent_id: int) -> tuple[PrivateKind, bytes] | None:
         """The decrypted private key of the agent's configuration (for the agent server side):
         ``("private_key", 32 raw Ed25519 bytes)`` or ``("client_key", PEM)``."""
-        item = dynamo.get(self.table, agent_pk(agent_id), URL_CONFIGURATION_SK)
+        item = dynamo.get(self.table, *url_configuration_key(agent_id))
         if not item:
             return None
         for kind, attribute in SEALED_ATTRIBUTE.items():
