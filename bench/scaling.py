@@ -5,7 +5,7 @@ whole table on every query).
 Small cases are built through the API. Large ones are grown from them in bulk: the items the
 API wrote for one agent / one revoked token / one personal access token are read back raw and
 cloned with BatchWriteItem under fresh ids (reserved by bumping the atomic counters, so later
-API writes cannot collide), keeping store/agents.py's and store/directory.py's key layouts."""
+API writes cannot collide), keeping the key layouts of store/keys.py."""
 
 from __future__ import annotations
 
@@ -392,7 +392,7 @@ def pats_at_scale(world: World, probe: Probe, ddb: Any, sizes: Sizes, progress=N
     table = world.container.directory_table
 
     def run() -> None:
-        from cluster_agents.secrets import digest
+        from cluster_agents.crypto import digest
 
         user = world.user("crowd")
         stored = _count_pats(ddb, table)

@@ -41,7 +41,7 @@ def new_token(client: ApiClient, path: str, name: str = "abcd", **fields) -> dic
 def set_last_used(agent_id: int, token_id: int, when: str) -> None:
     """What the agent server does when a token authenticates."""
     from cluster_agents.store import dynamo
-    from cluster_agents.store.agents import ACTIVE_TOKEN_PREFIX, agent_pk, token_sk
+    from cluster_agents.store.keys import ACTIVE_TOKEN_PREFIX, agent_pk, token_sk
 
     dynamo.transact(
         [
@@ -92,7 +92,7 @@ def test_description_is_stored_and_shown(api, scene):
 
 
 def test_token_values_are_random_and_only_their_digest_is_stored(api, scene):
-    from cluster_agents.secrets import digest
+    from cluster_agents.crypto import digest
 
     first = new_token(api, scene.path, "one")
     second = new_token(api, scene.path, "two")
@@ -198,7 +198,7 @@ def test_every_route_needs_authentication_first(api, method, suffix):
 
 # ---------------------------------------------------------------- revocation and lookups
 def test_revoked_tokens_are_kept_but_not_found(api, scene):
-    from cluster_agents.secrets import digest
+    from cluster_agents.crypto import digest
 
     token = new_token(api, scene.path, "doomed")
     keep = new_token(api, scene.path, "kept")
@@ -247,7 +247,7 @@ def test_tokens_of_other_agents_and_projects_are_not_found(api, world, scene):
 
 
 def test_tokens_of_a_deleted_agent_are_gone(api, scene):
-    from cluster_agents.secrets import digest
+    from cluster_agents.crypto import digest
 
     token = new_token(api, scene.path)
     assert api.delete(f"/projects/{scene.pid}/cluster_agents/{scene.aid}").status == 204

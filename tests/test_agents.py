@@ -327,7 +327,7 @@ def test_agent_of_another_project_is_not_found(api, world, scene):
 def test_is_receptive_follows_the_agent_record(api, scene):
     """The URL configuration adapter sets ``is_receptive`` on the agent and its name-index copy."""
     from cluster_agents.store import dynamo
-    from cluster_agents.store.agents import AGENT_SK, agent_pk, name_index_key
+    from cluster_agents.store.keys import AGENT_SK, agent_pk, name_index_key
 
     agent = create(api, scene.pid, "receptive")
     table = agents_table()
@@ -504,8 +504,8 @@ def _seed_owned_items(agent_id: int, project_id: int) -> None:
 
 
 def test_delete_removes_everything_the_agent_owns(api, world, scene):
+    from cluster_agents.crypto import digest
     from cluster_agents.ops.invariants import check_items
-    from cluster_agents.secrets import digest
 
     keeper = create(api, scene.pid, "keeper")
     keeper_token = api.post(f"{scene.path}/{keeper['id']}/tokens", json_body={"name": "stays"}).json()
@@ -586,7 +586,7 @@ PARTITION_WRITERS = [
 
 def _agent_with_everything(api, scene, name: str, writer: str) -> SimpleNamespace:
     """An agent with an active token and - unless the writer is to create it - a URL configuration."""
-    from cluster_agents.secrets import digest
+    from cluster_agents.crypto import digest
 
     agent = create(api, scene.pid, name)
     base = f"{scene.path}/{agent['id']}"

@@ -276,7 +276,7 @@ def test_a_warm_request_is_three_round_trips_however_many_agents_and_groups(esta
     """The job, then ONE BatchGetItem of both tables: the user, the memberships and the
     authorisations of every source (the project, each of its three groups), then the project's
     own agents: however many agents, at any depth."""
-    from cluster_agents.store.directory import directory
+    from cluster_agents.store.projects import projects
 
     from testkit.counter import RoundTrips
 
@@ -306,7 +306,7 @@ def test_a_warm_request_is_three_round_trips_however_many_agents_and_groups(esta
         ("BatchGetItem", "Directory+Agents", f"USER#,MEMBERS#x{sources},CIACCESS#x{sources}"),
         ("Query", "Agents", "PROJECT#"),
     ]
-    directory.cache_clear()  # a container that has not read the projects yet
+    projects.cache_clear()  # a container that has not read the projects yet
     with counter.measure() as cold:
         assert len(agents_of(allowed(token))) == 5
     assert [(call.operation, call.keys) for call in cold.calls if call.keys.startswith("PROJECT#")] == [

@@ -138,10 +138,10 @@ class MatrixScene:
 
     # ------------------------------------------------------------ building it
     def build(self) -> MatrixScene:
+        from cluster_agents.crypto import digest
         from cluster_agents.domain.models import PersonalAccessToken
-        from cluster_agents.secrets import digest
-        from cluster_agents.store.directory import directory
         from cluster_agents.store.personal_access_tokens import personal_access_tokens
+        from cluster_agents.store.users import users
 
         w = self.world
         top = w.group("acme")
@@ -182,9 +182,7 @@ class MatrixScene:
             created_at="2000-01-01T00:00:00.000Z",
             expires_at="2000-01-02",
         )
-        personal_access_tokens().create_pat(
-            stale, digest("glpat-expired-matrix-token"), directory().get_user(expired.id)
-        )
+        personal_access_tokens().create_pat(stale, digest("glpat-expired-matrix-token"), users().get(expired.id))
         self.people = people
         self.victim = w.user("victim")
         job = self.fresh_job()

@@ -440,9 +440,9 @@ KMS_FAULTS = [
 
 @pytest.mark.parametrize(("make_fault", "status"), KMS_FAULTS)
 def test_kms_data_key_failure_on_url_configuration_create(aws, api, scene, make_fault, status):
-    from cluster_agents import secrets
+    from cluster_agents import crypto
 
-    secrets.reset_keys()  # a cold container: the first private key to seal asks KMS for a data key
+    crypto.reset_keys()  # a cold container: the first private key to seal asks KMS for a data key
     api.get("/user")  # (and the digest key is derived again, without a fault)
     before = snapshot(aws)
     send = next(p for p in WRITE_PATHS if p.name == "url configuration create").send
@@ -457,9 +457,9 @@ def test_kms_data_key_failure_on_url_configuration_create(aws, api, scene, make_
 
 @pytest.mark.parametrize(("make_fault", "status"), KMS_FAULTS)
 def test_kms_digest_key_failure_at_cold_start_on_token_create(aws, api, scene, make_fault, status):
-    from cluster_agents import secrets
+    from cluster_agents import crypto
 
-    secrets.reset_keys()
+    crypto.reset_keys()
     before = snapshot(aws)
     send = next(p for p in WRITE_PATHS if p.name == "token create").send
     with inject("kms", make_fault("GenerateMac")):
@@ -471,9 +471,9 @@ def test_kms_digest_key_failure_at_cold_start_on_token_create(aws, api, scene, m
 
 
 def test_kms_data_key_failure_once_is_absorbed(aws, api, scene):
-    from cluster_agents import secrets
+    from cluster_agents import crypto
 
-    secrets.reset_keys()
+    crypto.reset_keys()
     api.get("/user")
     send = next(p for p in WRITE_PATHS if p.name == "url configuration create").send
     with inject("kms", Fault("GenerateDataKey", "KMSInternalException", times=1, status=500)):

@@ -52,9 +52,9 @@ def test_unexpected_store_error_is_a_bare_500(api):
 
 
 def test_kms_unavailable_at_cold_start_is_a_retryable_503(api):
-    from cluster_agents import secrets
+    from cluster_agents import crypto
 
-    secrets.reset_keys()  # a cold container: the digest key is derived on the first request
+    crypto.reset_keys()  # a cold container: the digest key is derived on the first request
     fault = Fault("GenerateMac", "KMSInternalException", times=10)
     with inject("kms", fault):
         response = api.get("/user")

@@ -248,7 +248,7 @@ def test_kas_secret_from_secrets_manager_is_read_once(agent, monkeypatch):
 
 
 def test_secret_text_is_decoded_as_gitlab_writes_it():
-    from cluster_agents.kas import KasSecretMisconfigured, decode_secret
+    from cluster_agents.agent_server_jwt import KasSecretMisconfigured, decode_secret
 
     raw = bytes(range(32))
     assert decode_secret(base64.b64encode(raw).decode() + "\n") == raw
@@ -344,7 +344,7 @@ def test_use_is_written_at_most_once_a_minute(agent, api, monkeypatch):
 def test_a_stale_reader_never_moves_last_used_at_back_nor_writes_twice(agent):
     """Two containers read the token before either wrote: only the first write lands."""
     from cluster_agents import clock
-    from cluster_agents.secrets import digest
+    from cluster_agents.crypto import digest
     from cluster_agents.store.agent_tokens import agent_tokens
 
     usage = agent_tokens()
@@ -360,7 +360,7 @@ def test_a_stale_reader_never_moves_last_used_at_back_nor_writes_twice(agent):
 
 def test_recording_a_use_never_recreates_a_revoked_token(agent, api, aws):
     import boto3
-    from cluster_agents.secrets import digest
+    from cluster_agents.crypto import digest
     from cluster_agents.store.agent_tokens import agent_tokens
 
     project, made, token = agent

@@ -194,10 +194,10 @@ def _iam_actions(service: str, operation: str, params: dict) -> list[tuple[str, 
 
 def _expired_token(person: Any) -> Any:
     """A second token of ``person`` that expired long ago (the API refuses to create one)."""
+    from cluster_agents.crypto import digest
     from cluster_agents.domain.models import PersonalAccessToken
-    from cluster_agents.secrets import digest
-    from cluster_agents.store.directory import directory
     from cluster_agents.store.personal_access_tokens import personal_access_tokens
+    from cluster_agents.store.users import users
 
     stale = PersonalAccessToken(
         id=888_888,
@@ -207,7 +207,7 @@ def _expired_token(person: Any) -> Any:
         created_at="2000-01-01T00:00:00.000Z",
         expires_at="2000-01-02",
     )
-    personal_access_tokens().create_pat(stale, digest("glpat-expired-for-openapi"), directory().get_user(person.id))
+    personal_access_tokens().create_pat(stale, digest("glpat-expired-for-openapi"), users().get(person.id))
     person.client = ApiClient("glpat-expired-for-openapi")
     return person
 

@@ -35,10 +35,10 @@ def _today():
 
 def _store_token(person, secret: str, **fields):
     """A token written straight to the store (the API refuses to make an expired one)."""
+    from cluster_agents.crypto import digest
     from cluster_agents.domain.models import PersonalAccessToken
-    from cluster_agents.secrets import digest
-    from cluster_agents.store.directory import directory
     from cluster_agents.store.personal_access_tokens import personal_access_tokens
+    from cluster_agents.store.users import users
 
     token = PersonalAccessToken(
         **{
@@ -50,7 +50,7 @@ def _store_token(person, secret: str, **fields):
             **fields,
         }
     )
-    personal_access_tokens().create_pat(token, digest(secret), directory().get_user(person.id))
+    personal_access_tokens().create_pat(token, digest(secret), users().get(person.id))
     return token
 
 
@@ -235,7 +235,7 @@ def test_a_token_expiring_today_has_expired(world):
 
 
 def test_self_shows_the_stored_last_use(world):
-    from cluster_agents.secrets import digest
+    from cluster_agents.crypto import digest
     from cluster_agents.store.personal_access_tokens import personal_access_tokens
 
     person = world.user(scopes=["k8s_proxy"])
@@ -250,7 +250,7 @@ def test_self_shows_the_stored_last_use(world):
 # ---------------------------------------------------------------- recording a use, throttled
 def test_a_use_is_recorded_at_most_once_a_minute_and_never_backwards(world):
     from cluster_agents import clock
-    from cluster_agents.secrets import digest
+    from cluster_agents.crypto import digest
     from cluster_agents.store.personal_access_tokens import personal_access_tokens
 
     person = world.user(scopes=["k8s_proxy"])

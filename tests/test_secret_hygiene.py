@@ -141,7 +141,7 @@ def logs(capsys):
 @pytest.fixture
 def run(aws, api, world, logs):
     """Create and use every kind of secret; returns what to look for and every answer given."""
-    from cluster_agents import secrets as keys
+    from cluster_agents import crypto as keys
     from cluster_agents.store.url_configurations import url_configurations
 
     found = Secrets()

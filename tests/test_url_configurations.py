@@ -922,15 +922,15 @@ def test_private_material_is_never_stored_or_logged_in_the_clear(setup, pki, wor
 
 def test_envelope_is_bound_to_its_configuration(setup, api):
     """A sealed key copied onto another configuration does not decrypt."""
-    from cluster_agents import secrets
+    from cluster_agents import crypto
     from cryptography.exceptions import InvalidTag
 
     made = api.post(setup["base"], json_body={"url": URL}).json()
     sealed = stored(f"AGENT#{setup['agent_id']}", "U")["private_key_encrypted"]
     assert sealed.startswith("v2.")
-    assert len(secrets.decrypt(sealed, f"url_configuration:{made['id']}")) == 32
+    assert len(crypto.decrypt(sealed, f"url_configuration:{made['id']}")) == 32
     with pytest.raises(InvalidTag):
-        secrets.decrypt(sealed, f"url_configuration:{made['id'] + 1}")
+        crypto.decrypt(sealed, f"url_configuration:{made['id'] + 1}")
 
 
 def test_data_keys_are_bound_to_their_purpose_in_kms(setup, api):
@@ -939,7 +939,7 @@ def test_data_keys_are_bound_to_their_purpose_in_kms(setup, api):
     import base64
 
     from botocore.exceptions import ClientError
-    from cluster_agents import secrets
+    from cluster_agents import crypto
     from cluster_agents.aws import client
 
     sent: list[tuple[str, dict]] = []
@@ -949,11 +949,11 @@ def test_data_keys_are_bound_to_their_purpose_in_kms(setup, api):
             f"before-parameter-build.kms.{operation}",
             lambda params, model, **_: sent.append((model.name, dict(params))),
         )
-    secrets.reset_keys()
+    crypto.reset_keys()
     made = api.post(setup["base"], json_body={"url": URL}).json()
     sealed = stored(f"AGENT#{setup['agent_id']}", "U")["private_key_encrypted"]
-    secrets.reset_keys()
-    assert len(secrets.decrypt(sealed, f"url_configuration:{made['id']}")) == 32
+    crypto.reset_keys()
+    assert len(crypto.decrypt(sealed, f"url_configuration:{made['id']}")) == 32
     assert [(name, params.get("EncryptionContext")) for name, params in sent] == [
         ("GenerateDataKey", {"purpose": "url-configuration-private-key"}),
         ("Decrypt", {"purpose": "url-configuration-private-key"}),
@@ -969,7 +969,7 @@ def test_envelopes_of_unbound_data_keys_still_decrypt(setup):
     import base64
     import os
 
-    from cluster_agents import secrets
+    from cluster_agents import crypto
     from cluster_agents.aws import client
     from cluster_agents.settings import get_settings
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -978,7 +978,7 @@ def test_envelopes_of_unbound_data_keys_still_decrypt(setup):
     nonce = os.urandom(12)
     sealed = AESGCM(key["Plaintext"]).encrypt(nonce, b"legacy", b"url_configuration:7")
     envelope = "v1." + ".".join(base64.b64encode(p).decode() for p in (key["CiphertextBlob"], nonce, sealed))
-    assert secrets.decrypt(envelope, "url_configuration:7") == b"legacy"
+    assert crypto.decrypt(envelope, "url_configuration:7") == b"legacy"
 
 
 # ================================================================ the sample events

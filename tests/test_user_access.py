@@ -415,12 +415,13 @@ def test_an_expired_membership_does_not_count(world, api, estate):
     """(The members API refuses a past expiry date; a membership that has since expired is written
     as the store holds it.)"""
     from cluster_agents.domain.models import Membership
-    from cluster_agents.store.directory import directory
+    from cluster_agents.store.memberships import memberships
+    from cluster_agents.store.users import users
 
     configure_user_access(estate, projects=["acme/team/app"])
     alice = estate["alice"]
     expired = Membership("project", estate["app"]["id"], alice.id, 30, "2000-01-01T00:00:00.000Z", "2001-01-01")
-    directory().add_member(expired, directory().get_user(alice.id))
+    memberships().add(expired, users().get(alice.id))
     assert answer(authorize(proxy_request(estate["agent"]["id"], alice.token))) == (403, NOT_A_MEMBER)
 
 
@@ -493,7 +494,7 @@ def test_the_owner_of_a_personal_project(world, api):
 # ---------------------------------------------------------------- the token's use
 def _pat_item(aws, token: str) -> dict:
     import boto3
-    from cluster_agents.secrets import digest
+    from cluster_agents.crypto import digest
     from cluster_agents.store.dynamo import from_item
 
     return from_item(
@@ -521,8 +522,8 @@ def test_a_use_is_recorded_at_most_once_a_minute(world, estate, aws):
 
 def test_an_older_use_is_overwritten_and_a_busy_store_never_fails_the_request(world, estate, aws, monkeypatch):
     import boto3
+    from cluster_agents.crypto import digest
     from cluster_agents.errors import StoreBusy
-    from cluster_agents.secrets import digest
     from cluster_agents.store.personal_access_tokens import PersonalAccessTokenRepository
 
     alice = estate["alice"]
@@ -543,7 +544,7 @@ def test_an_older_use_is_overwritten_and_a_busy_store_never_fails_the_request(wo
 
 
 def test_the_personal_access_token_reads_its_last_use(world, estate):
-    from cluster_agents.secrets import digest
+    from cluster_agents.crypto import digest
     from cluster_agents.store.personal_access_tokens import personal_access_tokens
 
     alice = estate["alice"]

@@ -35,13 +35,13 @@ def test_read_api_token_cannot_write(world):
 
 
 def test_expired_and_revoked_tokens(world, api):
+    from cluster_agents.crypto import digest
     from cluster_agents.domain.models import PersonalAccessToken
-    from cluster_agents.secrets import digest
-    from cluster_agents.store.directory import directory
     from cluster_agents.store.personal_access_tokens import personal_access_tokens
+    from cluster_agents.store.users import users
 
     person = world.user()
-    user = directory().get_user(person.id)
+    user = users().get(person.id)
     stale = PersonalAccessToken(
         id=9999,
         user_id=person.id,

@@ -9,12 +9,12 @@ import json
 from typing import Any, Literal
 
 from cluster_agents import errors as e
-from cluster_agents.services import kas
+from cluster_agents.services import agent_server as kas
 from cluster_agents.services import user_access as proxy
-from cluster_agents.web import kas_entities
+from cluster_agents.web import agent_server_entities as kas_entities
 from cluster_agents.web import openapi as docs
+from cluster_agents.web.agent_server_auth import agent_token, authenticate_kas_request
 from cluster_agents.web.app import create_app, entrypoint, no_content, respond
-from cluster_agents.web.kas_auth import agent_token, authenticate_kas_request
 from cluster_agents.web.params import Params, parse
 from cluster_agents.web.request import current
 from pydantic import Field, field_validator

@@ -7,8 +7,8 @@ from __future__ import annotations
 from cluster_agents import errors as e
 from cluster_agents.services.receptive_agents import list_receptive_agents
 from cluster_agents.web import openapi as docs
+from cluster_agents.web.agent_server_auth import authenticate_kas_request
 from cluster_agents.web.app import create_app, entrypoint, respond
-from cluster_agents.web.kas_auth import authenticate_kas_request
 from cluster_agents.web.receptive_agent_entities import receptive_agents
 
 app = create_app()

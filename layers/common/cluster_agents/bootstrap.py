@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from cluster_agents import clock
+from cluster_agents.crypto import digest, random_token
 from cluster_agents.domain.models import PersonalAccessToken, User
 from cluster_agents.errors import Conflict
-from cluster_agents.secrets import digest, random_token
 from cluster_agents.services.world import PAT_PREFIX
-from cluster_agents.store.directory import directory
+from cluster_agents.store.namespaces import namespaces
 from cluster_agents.store.personal_access_tokens import personal_access_tokens
+from cluster_agents.store.users import users
 
 ROOT_USERNAME = "root"
 
@@ -18,13 +19,12 @@ def seed_root(token: str | None = None) -> str | None:
 
     Returns a newly generated token when root had to be created and no token was given
     (the caller shows it once); otherwise None."""
-    repo = directory()
-    user_id = repo.find_user_id_by_username(ROOT_USERNAME)
-    root = repo.get_user(user_id) if user_id else None
+    user_id = users().find_id_by_username(ROOT_USERNAME)
+    root = users().get(user_id) if user_id else None
     created = False
     if root is None:
         root = User(
-            id=repo.next_id("namespace"),
+            id=namespaces().next_id(),
             username=ROOT_USERNAME,
             name="Administrator",
             email="admin@example.com",
@@ -32,17 +32,17 @@ def seed_root(token: str | None = None) -> str | None:
             created_at=clock.now_iso(),
         )
         try:
-            repo.create_user(root)
+            users().create(root)
             created = True
         except Conflict:  # another process seeded it first
-            user_id = repo.find_user_id_by_username(ROOT_USERNAME)
-            root = (repo.get_user(user_id) if user_id else None) or root
+            user_id = users().find_id_by_username(ROOT_USERNAME)
+            root = (users().get(user_id) if user_id else None) or root
     generated = None
     if token is None and created:
         token = generated = random_token(PAT_PREFIX, 20)
     if token is not None and personal_access_tokens().get_pat_by_digest(digest(token)) is None:
         pat = PersonalAccessToken(
-            id=repo.next_id("personal_access_token"),
+            id=personal_access_tokens().next_id(),
             user_id=root.id,
             name="root-token",
             scopes=("api",),

@@ -3,10 +3,8 @@ GitLab's status and body; nothing else chooses a status."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from cluster_agents.domain.ci_access import SourceKind
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 
 class ServiceError(Exception):
@@ -196,14 +194,12 @@ class CiAccessTooLarge(BusinessRuleViolated):
     ``(kind, id)`` of the project or group (several when the store cannot tell which of them);
     ``names``: how to call them (their paths), when known."""
 
-    def __init__(
-        self, sources: list[tuple[SourceKind, int]], names: dict[tuple[SourceKind, int], str] | None = None
-    ) -> None:
-        self.sources, self.names = sources, names or {}
+    def __init__(self, sources: Sequence[tuple[str, int]], names: Mapping[tuple[Any, int], str] | None = None) -> None:
+        self.sources, self.names = list(sources), dict(names or {})
         described = " or ".join(f"{kind} {self.names.get((kind, source_id), source_id)}" for kind, source_id in sources)
         super().__init__(f"ci_access: {described} is authorized by more agents than one project or group can hold")
 
-    def naming(self, names: dict[tuple[SourceKind, int], str]) -> CiAccessTooLarge:
+    def naming(self, names: Mapping[tuple[Any, int], str]) -> CiAccessTooLarge:
         """The same error, calling its sources by ``names``."""
         return CiAccessTooLarge(self.sources, names)
 

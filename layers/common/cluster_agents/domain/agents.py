@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
-from cluster_agents import secrets
+from cluster_agents import crypto
 
 AGENT_NAME_MAX = 63
 AGENT_NAME_FORMAT = re.compile(r"[a-z0-9](?:[-a-z0-9]*[a-z0-9])?")  # Ruby's \A...\z, used with fullmatch
@@ -87,7 +87,7 @@ def token_field_errors(name: str | None, description: str | None) -> list[str]:
 
 def new_token_secret() -> str:
     """``glagent-`` and 50 URL-safe characters from the OS CSPRNG (58 in all)."""
-    return secrets.random_token(TOKEN_PREFIX, TOKEN_RANDOM_LENGTH)
+    return crypto.random_token(TOKEN_PREFIX, TOKEN_RANDOM_LENGTH)
 
 
 def by_last_use(tokens: Iterable[AgentToken]) -> list[AgentToken]:

@@ -6,7 +6,7 @@ agent is looked up). Only active tokens are listed or shown; revoking keeps the 
 
 from __future__ import annotations
 
-from cluster_agents import secrets
+from cluster_agents import crypto
 from cluster_agents.domain.agents import TOKEN_LIMIT, AgentToken, by_last_use, new_token_secret, token_field_errors
 from cluster_agents.domain.models import User
 from cluster_agents.errors import AgentTokenNotFound, TokenLimitReached, ValidationFailed
@@ -50,7 +50,7 @@ def create_token(
         raise ValidationFailed(messages)
     secret = new_token_secret()
     token = agent_tokens().create_token_within_limit(
-        access.project.id, agent_id, name, description, user.id, secrets.digest(secret)
+        access.project.id, agent_id, name, description, user.id, crypto.digest(secret)
     )
     logger().info("agent token created", extra={"agent_id": agent_id, "token_id": token.id})
     count("AgentTokensCreated")

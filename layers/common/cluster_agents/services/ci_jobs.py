@@ -12,8 +12,11 @@ from cluster_agents.domain.ci_access import Authorization
 from cluster_agents.domain.models import Job, Project, User
 from cluster_agents.errors import Unauthenticated
 from cluster_agents.observability import identify
+from cluster_agents.store import dynamo
 from cluster_agents.store.ci_access import Source, StoredAuthorization, ci_access
-from cluster_agents.store.directory import directory
+from cluster_agents.store.memberships import memberships
+from cluster_agents.store.projects import projects
+from cluster_agents.store.users import users
 
 
 @dataclass(frozen=True)
@@ -34,21 +37,21 @@ class AllowedAgents:
 
 def allowed_agents(job: Job) -> AllowedAgents:
     identify(job_id=job.id)
-    project = directory().get_project(job.project_id)  # cached once read: projects never change
+    project = projects().get(job.project_id)  # cached once read: projects never change
     if project is None:  # a job outlives neither its project nor its user; treat it as a stale token
         raise Unauthenticated()
     sources: list[Source] = [("project", project.id), *(("group", group_id) for group_id in project.group_ids)]
     # One round trip: the user, their memberships and every agent's authorisation of the project
     # and its groups.
-    user, memberships, found = directory().get_user_and_memberships_reading(
-        job.user_id, sources, ci_access().authorizing(sources)
+    user, found_memberships, found = dynamo.read_together(
+        users().reading(job.user_id), memberships().reading(job.user_id, sources), ci_access().authorizing(sources)
     )
     if user is None:
         raise Unauthenticated()
     found = ci_access().with_configurations(found)  # one more BatchGetItem only for long configurations
     # The user's role from memberships (and personal ownership) only: an administrator who is not a
     # member has none, as GitLab's project.team.max_member_access says.
-    level = project_access(user, project, memberships, clock.today().isoformat()).level
+    level = project_access(user, project, found_memberships, clock.today().isoformat()).level
     environment = job.environment.name if job.environment else None
     chosen, agent_projects = _authorizations(project, found)
     applicable = rules.filter_for_job(chosen, environment, job.ref_protected)
@@ -70,7 +73,7 @@ def _authorizations(
     project_entries = [entry for entry in found if entry.kind == "project"]
     group_entries = [entry for entry in found if entry.kind == "group"]
     implicit_ids = ci_access().agent_ids_of_project(project.id)
-    configuration_projects = directory().get_projects(entry.agent_project_id for entry in found)
+    configuration_projects = projects().get_many(entry.agent_project_id for entry in found)
     agent_projects = {agent_id: project for agent_id in implicit_ids}
     for entry in found:
         if entry.agent_project_id in configuration_projects:

@@ -2,28 +2,27 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, TypeVar
+from typing import TypeVar
 
 from cluster_agents import clock
 from cluster_agents.domain.access import AccessLevel, ProjectAccess, project_access
 from cluster_agents.domain.models import Membership, Project, User
 from cluster_agents.errors import Forbidden, ProjectNotFound
-from cluster_agents.store.directory import directory
-
-if TYPE_CHECKING:
-    from cluster_agents.store.dynamo import Read
+from cluster_agents.store import dynamo
+from cluster_agents.store.memberships import memberships
+from cluster_agents.store.projects import projects
 
 T = TypeVar("T")
 
 
 def find_project(id_or_path: str) -> Project | None:
     """``42`` is an id; ``group/sub/project`` (already percent-decoded) is a full path."""
-    repo = directory()
+    repo = projects()
     if id_or_path.isascii() and id_or_path.isdigit() and len(id_or_path) < 19:
-        return repo.get_project(int(id_or_path))
+        return repo.get(int(id_or_path))
     if "/" in id_or_path:
-        project_id = repo.find_project_id(id_or_path)
-        return repo.get_project(project_id) if project_id else None
+        project_id = repo.find_id(id_or_path)
+        return repo.get(project_id) if project_id else None
     return None
 
 
@@ -32,10 +31,10 @@ def access_to_project(user: User, id_or_path: str) -> ProjectAccess:
     project = find_project(id_or_path)
     if project is None:
         raise ProjectNotFound()
-    return _access(user, project, directory().memberships_of(user.id, _sources(project)))
+    return _access(user, project, memberships().of(user.id, _sources(project)))
 
 
-def access_to_project_reading(user: User, id_or_path: str, read: Read[T]) -> tuple[ProjectAccess, T]:
+def access_to_project_reading(user: User, id_or_path: str, read: dynamo.Read[T]) -> tuple[ProjectAccess, T]:
     """``access_to_project``, with ``read`` (a repository's keys, of any table) made in the same
     BatchGetItem as the caller's memberships, so what the route needs next costs no round trip
     of its own. The checks and their order are ``access_to_project``'s; the caller uses the
@@ -43,8 +42,8 @@ def access_to_project_reading(user: User, id_or_path: str, read: Read[T]) -> tup
     project = find_project(id_or_path)
     if project is None:
         raise ProjectNotFound()
-    memberships, answer = directory().memberships_of_reading(user.id, _sources(project), read)
-    return _access(user, project, memberships), answer
+    found, answer = dynamo.read_together(memberships().reading(user.id, _sources(project)), read)
+    return _access(user, project, found), answer
 
 
 def _sources(project: Project) -> list[tuple[str, int]]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from cluster_agents import clock
+from cluster_agents.crypto import digest
 from cluster_agents.domain import user_access as rules
 from cluster_agents.domain.agents import Agent
 from cluster_agents.domain.models import PersonalAccessToken, User
@@ -23,9 +24,8 @@ from cluster_agents.errors import (
     UserNotIdentified,
 )
 from cluster_agents.observability import count, identify, logger
-from cluster_agents.secrets import digest
 from cluster_agents.store import dynamo
-from cluster_agents.store.directory import directory
+from cluster_agents.store.memberships import memberships
 from cluster_agents.store.personal_access_tokens import personal_access_tokens
 from cluster_agents.store.user_access import user_access
 
@@ -70,8 +70,8 @@ def authorize_proxy_user(agent_id: int, access_type: str, access_key: str) -> Pr
     mode = rules.mode(granted)
     if mode is None:
         raise Forbidden()
-    memberships = [] if user.is_admin else directory().memberships_of(user.id, rules.membership_sources(granted))
-    through = rules.authorized(user, granted, memberships, clock.today().isoformat())
+    held = [] if user.is_admin else memberships().of(user.id, rules.membership_sources(granted))
+    through = rules.authorized(user, granted, held, clock.today().isoformat())
     if not through:
         raise UserAccessRefused(rules.NOT_A_MEMBER)
     return ProxyAuthorization(agent, user, mode, through)

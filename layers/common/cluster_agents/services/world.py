@@ -6,6 +6,7 @@ from dataclasses import replace
 from datetime import date
 
 from cluster_agents import clock
+from cluster_agents.crypto import digest, random_token
 from cluster_agents.domain.access import AccessLevel, effective_level
 from cluster_agents.domain.models import (
     Environment,
@@ -30,10 +31,14 @@ from cluster_agents.errors import (
     ValidationFailed,
 )
 from cluster_agents.observability import count, identify
-from cluster_agents.secrets import digest, random_token
 from cluster_agents.services.projects import access_to_project
-from cluster_agents.store.directory import directory
+from cluster_agents.store.groups import groups
+from cluster_agents.store.jobs import jobs
+from cluster_agents.store.memberships import memberships
+from cluster_agents.store.namespaces import namespaces
 from cluster_agents.store.personal_access_tokens import personal_access_tokens
+from cluster_agents.store.projects import projects
+from cluster_agents.store.users import users
 
 PAT_PREFIX = "glpat-"
 JOB_TOKEN_PREFIX = "glcbt-"
@@ -46,7 +51,7 @@ def _require_admin(caller: User) -> None:
 
 # ---------------------------------------------------------------- users and tokens
 def get_user(user_id: int) -> User:
-    user = directory().get_user(user_id)
+    user = users().get(user_id)
     if user is None:
         raise UserNotFound()
     return user
@@ -57,17 +62,16 @@ def create_user(caller: User, username: str, name: str, email: str, admin: bool)
     errors = [*too_long("Name", name), *too_long("Email", email)]
     if errors:
         raise ValidationFailed(errors)
-    repo = directory()
     # Users and groups share one id space, as GitLab namespaces do: a namespace_id names either.
     user = User(
-        id=repo.next_id("namespace"),
+        id=namespaces().next_id(),
         username=username,
         name=name,
         email=email,
         is_admin=admin,
         created_at=clock.now_iso(),
     )
-    repo.create_user(user)
+    users().create(user)
     return user
 
 
@@ -102,10 +106,9 @@ def _issue_personal_access_token(
     owner: User, name: str, scopes: list[str], expires_at: date | None, description: str | None
 ) -> tuple[PersonalAccessToken, str]:
     """Store a new token of ``owner``; returns it with its secret, which is never shown again."""
-    repo = directory()
     secret = random_token(PAT_PREFIX, 20)
     token = PersonalAccessToken(
-        id=repo.next_id("personal_access_token"),
+        id=personal_access_tokens().next_id(),
         user_id=owner.id,
         name=name,
         scopes=tuple(dict.fromkeys(scopes)),
@@ -128,16 +131,15 @@ def revoke_personal_access_token(caller: User, token_id: int) -> None:
 
 # ---------------------------------------------------------------- groups
 def find_group(id_or_path: str) -> Group | None:
-    repo = directory()
     if id_or_path.isascii() and id_or_path.isdigit() and len(id_or_path) < 19:
-        return repo.get_group(int(id_or_path))
-    found = repo.find_namespace(id_or_path)
-    return repo.get_group(found[1]) if found and found[0] == "group" else None
+        return groups().get(int(id_or_path))
+    found = namespaces().find(id_or_path)
+    return groups().get(found[1]) if found and found[0] == "group" else None
 
 
 def group_level(user: User, group: Group) -> AccessLevel:
-    memberships = directory().memberships_of(user.id, [("group", gid) for gid in group.self_and_ancestor_ids])
-    return effective_level(memberships, clock.today().isoformat())
+    found = memberships().of(user.id, [("group", gid) for gid in group.self_and_ancestor_ids])
+    return effective_level(found, clock.today().isoformat())
 
 
 def visible_group(caller: User, id_or_path: str) -> tuple[Group, AccessLevel]:
@@ -151,10 +153,9 @@ def visible_group(caller: User, id_or_path: str) -> tuple[Group, AccessLevel]:
 
 
 def create_group(caller: User, name: str, path: str, parent_id: int | None, visibility: str, description: str) -> Group:
-    repo = directory()
     parent = None
     if parent_id is not None:
-        parent = repo.get_group(parent_id)
+        parent = groups().get(parent_id)
         if parent is None:
             raise GroupNotFound()
         level = AccessLevel.OWNER if caller.is_admin else group_level(caller, parent)
@@ -167,7 +168,7 @@ def create_group(caller: User, name: str, path: str, parent_id: int | None, visi
     if errors:
         raise ValidationFailed(errors)
     group = Group(
-        id=repo.next_id("namespace"),
+        id=namespaces().next_id(),
         name=name,
         path=path,
         full_path=full_path,
@@ -179,7 +180,7 @@ def create_group(caller: User, name: str, path: str, parent_id: int | None, visi
         description=description,
     )
     owner = Membership("group", group.id, caller.id, AccessLevel.OWNER, group.created_at)
-    repo.create_group(group, owner, caller)
+    groups().create(group, owner, caller)
     return group
 
 
@@ -187,9 +188,8 @@ def create_group(caller: User, name: str, path: str, parent_id: int | None, visi
 def create_project(
     caller: User, name: str, path: str, namespace_id: int | None, description: str, visibility: str
 ) -> Project:
-    repo = directory()
     creator_membership_level: int | None = None
-    group = repo.get_group(namespace_id) if namespace_id is not None else None
+    group = groups().get(namespace_id) if namespace_id is not None else None
     if group is None and namespace_id not in (None, caller.id):
         raise NotFound("Namespace Not Found")
     if group is None:
@@ -210,7 +210,7 @@ def create_project(
     if errors:
         raise ValidationFailed(errors)
     project = Project(
-        id=repo.next_id("project"),
+        id=projects().next_id(),
         name=name,
         path=path,
         description=description,
@@ -225,7 +225,7 @@ def create_project(
         if creator_membership_level
         else None
     )
-    repo.create_project(project, membership, caller)
+    projects().create(project, membership, caller)
     return project
 
 
@@ -260,7 +260,7 @@ def _check_expiry(expires_at: date | None) -> str | None:
 
 def list_members(caller: User, kind: str, id_or_path: str) -> list[tuple[Membership, User]]:
     source_id, _ = _source(caller, kind, id_or_path)
-    return directory().list_members(kind, source_id)
+    return memberships().members_of(kind, source_id)
 
 
 def add_member(
@@ -270,7 +270,7 @@ def add_member(
     _authorize_member_change(level, access_level)
     user = get_user(user_id)
     membership = Membership(kind, source_id, user.id, access_level, clock.now_iso(), _check_expiry(expires_at))
-    directory().add_member(membership, user)
+    memberships().add(membership, user)
     return membership, user
 
 
@@ -278,23 +278,23 @@ def update_member(
     caller: User, kind: str, id_or_path: str, user_id: int, access_level: int, expires_at: date | None
 ) -> tuple[Membership, User]:
     source_id, level = _source(caller, kind, id_or_path)
-    existing = directory().get_member(kind, source_id, user_id)
+    existing = memberships().get(kind, source_id, user_id)
     if existing is None:
         raise MemberNotFound()
     _authorize_member_change(level, access_level, existing[0].access_level)
     membership = Membership(kind, source_id, user_id, access_level, existing[0].created_at, _check_expiry(expires_at))
-    if not directory().replace_member(membership, existing[1]):
+    if not memberships().replace(membership, existing[1]):
         raise MemberNotFound()
     return membership, existing[1]
 
 
 def remove_member(caller: User, kind: str, id_or_path: str, user_id: int) -> None:
     source_id, level = _source(caller, kind, id_or_path)
-    existing = directory().get_member(kind, source_id, user_id)
+    existing = memberships().get(kind, source_id, user_id)
     if existing is None:
         raise MemberNotFound()
     _authorize_member_change(level, existing[0].access_level)
-    if not directory().remove_member(kind, source_id, user_id):
+    if not memberships().remove(kind, source_id, user_id):
         raise MemberNotFound()
 
 
@@ -310,8 +310,7 @@ def create_job(
     ref_protected: bool,
 ) -> tuple[Job, str]:
     _require_admin(caller)
-    repo = directory()
-    if repo.get_project(project_id) is None:
+    if projects().get(project_id) is None:
         raise ProjectNotFound()
     get_user(user_id)
     environment = None
@@ -320,7 +319,7 @@ def create_job(
             environment_name, environment_slug(environment_name), environment_tier or guess_tier(environment_name)
         )
     secret = random_token(JOB_TOKEN_PREFIX, 40)
-    job_id, new_pipeline_id = repo.next_job_ids(with_pipeline=not pipeline_id)
+    job_id, new_pipeline_id = jobs().next_ids(with_pipeline=not pipeline_id)
     pipeline_id = pipeline_id or new_pipeline_id
     assert pipeline_id is not None, "next_job_ids gives a pipeline id when asked for one"
     job = Job(
@@ -334,13 +333,13 @@ def create_job(
         ref_protected=ref_protected,
         environment=environment,
     )
-    repo.create_job(job, digest(secret))
+    jobs().create(job, digest(secret))
     return job, secret
 
 
 def authenticate_job(job_id: int, token: str | None) -> Job:
     """The running job ``job_id`` if ``token`` is its token (a runner's credentials), else 403."""
-    job = directory().get_job_by_digest(digest(token)) if token else None
+    job = jobs().get_job_by_digest(digest(token)) if token else None
     if job is None or job.id != job_id:
         raise Forbidden()
     identify(job_id=job.id)
@@ -351,6 +350,6 @@ def authenticate_job(job_id: int, token: str | None) -> Job:
 
 def finish_job(job: Job, token: str, state: str) -> Job:
     """A runner reports the end of ``job`` (authenticated by ``token``); from then on the token is rejected."""
-    if not directory().finish_job(digest(token), state):
+    if not jobs().finish(digest(token), state):
         raise Forbidden("Job is not running")
     return replace(job, status=state)

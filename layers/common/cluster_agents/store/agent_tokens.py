@@ -1,10 +1,10 @@
-"""Agent tokens in the agents table (key layout: ``store/agents.py``).
+"""Agent tokens in the agents table (key layout: ``store/keys.py``).
 
 The two-active-token limit is a condition of the write that creates a token: the agent item's
 ``active_tokens`` is raised in the same transaction, on the condition that it is below the limit,
 so no number of concurrent requests can pass it. Revoking moves ``AT#`` to ``RT#``, deletes the
 lookup item and lowers the counter, again in one transaction. The secret itself is never seen
-here: only its keyed digest (``secrets.digest``) is stored, as the lookup item's key.
+here: only its keyed digest (``crypto.digest``) is stored, as the lookup item's key.
 
 Recording ``last_used_at`` without a write per call
 ---------------------------------------------------
@@ -44,17 +44,18 @@ from cluster_agents.domain.agents import TOKEN_LIMIT, Agent, AgentToken
 from cluster_agents.errors import AgentNotFound, StoreBusy, TokenLimitReached
 from cluster_agents.settings import get_settings
 from cluster_agents.store import dynamo
-from cluster_agents.store.agents import (
+from cluster_agents.store.agents import agent_from_item
+from cluster_agents.store.keys import (
     ACTIVE_TOKEN_PREFIX,
     AGENT_SK,
+    AGENT_TOKEN_COUNTER,
     REVOKED_TOKEN_PREFIX,
-    agent_from_item,
+    agent_key,
     agent_pk,
     token_digest_key,
     token_sk,
 )
 
-TOKEN_COUNTER = "agent_token"
 WRITE_INTERVAL = timedelta(seconds=60)  # how stale a stored last_used_at may get
 _NAMES = {"#active": "active_tokens", "#version": "version"}
 
@@ -107,7 +108,7 @@ class AgentTokenRepository:
         """One transaction: the agent's ``active_tokens`` + 1 (condition: the agent exists in this
         project with fewer than two), the token, its lookup item. AgentNotFound / TokenLimitReached
         when the condition fails."""
-        token_id = dynamo.next_id(self.table, TOKEN_COUNTER)
+        token_id = dynamo.next_id(self.table, AGENT_TOKEN_COUNTER)
         fields = {
             "id": token_id,
             "agent_id": agent_id,
@@ -159,7 +160,7 @@ class AgentTokenRepository:
         except dynamo.TransactionCancelled as cancelled:
             if not cancelled.failed(0):
                 raise StoreBusy() from None  # an id or digest collision: nothing was written
-            agent = dynamo.get(self.table, agent_pk(agent_id), AGENT_SK)
+            agent = dynamo.get(self.table, *agent_key(agent_id))
             if agent is None or agent["project_id"] != project_id:
                 raise AgentNotFound() from None
             raise TokenLimitReached() from None

@@ -1,38 +1,8 @@
-"""Agents and everything they own, in the agents table.
+"""Agents in the agents table (key layout: ``store/keys.py``): registration, lookup, listing in
+name order with the project's count, and the cascade that deletes an agent with everything it owns.
 
-Keys (AgentsTable, pk / sk) - the contract every adapter of this table follows:
-  COUNTER / agent | agent_token | url_configuration      atomic id counters
-  AGENT#<id> / A                    the agent (project_id, name, created_at, created_by_user_id,
-                                    is_receptive, active_tokens, version, updated_at)
-  AGENT#<id> / AT#<token id:012d>   an active token (id, agent_id, project_id, name, description,
-                                    status, created_at, created_by_user_id, token_digest; last_used_at
-                                    once used - the agent server SETs it, with attribute_exists(pk))
-  AGENT#<id> / RT#<token id:012d>   a revoked token, kept (no token_digest); never read when listing
-                                    active ones
-  AGENT#<id> / U                    its URL configuration (one per agent: a fixed key)
-  AGENT#<id> / CA                   its user_access state: configuration and the projects and groups
-                                    it authorises (``store/user_access.py``); absent when none. "CA"
-                                    sorts after "AT#..." and before "CI#...": read with the ci_access
-                                    mirrors, never with the active tokens
-  RECEPTIVE / AGENT#<agent id:012d>   the receptive-agents index: a copy of every URL configuration
-                                    with what the agent server's list needs (agent_id, id, url, ca_cert,
-                                    tls_host, client_cert and the sealed private material), put and
-                                    deleted in the same transaction as ``U`` (also in the agent's
-                                    cascade), so one Query lists them in agent id order
-  AGENT#<id> / CI#<project|group>#<id>   mirror of one ci_access authorisation (found again on delete)
-  PROJECT#<project id> / AGENT#<name>    the name index: names unique per project, agents listed
-                                    in name order (a copy of the agent's fields)
-  PROJECT#<project id> / #STATS     agent_count (X-Total without reading the agents)
-  AGENTTOKEN#<digest> / AGENTTOKEN  token lookup -> agent_id, token_id, project_id (deleted on
-                                    revocation and with the agent, in the same transaction)
-  CIACCESS#<project|group>#<id> / ALL   every agent's ci_access authorisation of that project or
-                                    group, one top-level attribute each: a<agent id> = {p: the
-                                    agent's configuration project id, c: its configuration (JSON)}
-                                    (``store/ci_access.py``); an item left with no entry may stay
-
-Every limit is a condition in the write itself: the agent item's ``active_tokens < 2`` in the
-token-creating transaction, ``attribute_not_exists`` on the name index and on ``U``. Querying
-``AGENT#<id>`` with ``begins_with(sk, "A")`` reads the agent and its active tokens only."""
+Every limit is a condition in the write itself: ``attribute_not_exists`` on the name index makes
+names unique per project."""
 
 from __future__ import annotations
 
@@ -46,67 +16,31 @@ from cluster_agents.domain.agents import NAME_TAKEN, Agent
 from cluster_agents.errors import StoreBusy, ValidationFailed
 from cluster_agents.settings import get_settings
 from cluster_agents.store import dynamo
+from cluster_agents.store.keys import (
+    ACTIVE_TOKEN_PREFIX,
+    AGENT_COUNTER,
+    AGENT_SK,
+    CI_ACCESS_MIRROR_PREFIX,
+    NAME_INDEX_PREFIX,
+    PROJECT_INDEX_RANGE,
+    STATS_SK,
+    URL_CONFIGURATION_SK,
+    USER_ACCESS_SK,
+    agent_key,
+    agent_pk,
+    agent_project_pk,
+    ci_access_entry,
+    ci_access_key_of_mirror,
+    name_index_key,
+    receptive_key,
+    stats_key,
+    token_digest_key,
+)
 
-AGENT_SK = "A"
-ACTIVE_TOKEN_PREFIX = "AT#"
-REVOKED_TOKEN_PREFIX = "RT#"
-URL_CONFIGURATION_SK = "U"
-USER_ACCESS_SK = "CA"
-RECEPTIVE_PK = "RECEPTIVE"
-CI_ACCESS_MIRROR_PREFIX = "CI#"
-CI_ACCESS_SK = "ALL"
-CI_ACCESS_ENTRY_PREFIX = "a"  # an agent's entry in a CIACCESS# item: the attribute a<agent id>
-STATS_SK = "#STATS"
-NAME_INDEX_PREFIX = "AGENT#"
-AGENT_COUNTER = "agent"
-
-# The name index and #STATS of one project, in one key range: "#STATS" sorts before every
-# "AGENT#<name>" ('#' < 'A'), and names are [a-z0-9-], so every index key is below "AGENT$".
-_PROJECT_RANGE = (STATS_SK, "AGENT$")
 _DELETE_ATTEMPTS = 5
 _TRANSACTION_ACTIONS = 100  # DynamoDB's limit per TransactWriteItems
 _BATCH_WRITE_SIZE = 25
 MAX_QUERY_LIMIT = 2**31 - 1  # DynamoDB refuses a larger Limit
-
-
-def agent_pk(agent_id: int) -> str:
-    return f"AGENT#{agent_id}"
-
-
-def project_pk(project_id: int) -> str:
-    return f"PROJECT#{project_id}"
-
-
-def name_index_key(project_id: int, name: str) -> tuple[str, str]:
-    return project_pk(project_id), f"{NAME_INDEX_PREFIX}{name}"
-
-
-def receptive_key(agent_id: int) -> tuple[str, str]:
-    """The agent's entry in the receptive-agents index (zero-padded: key order is id order)."""
-    return RECEPTIVE_PK, f"AGENT#{agent_id:012d}"
-
-
-def token_digest_key(token_digest: str) -> tuple[str, str]:
-    return f"AGENTTOKEN#{token_digest}", "AGENTTOKEN"
-
-
-def token_sk(prefix: str, token_id: int) -> str:
-    return f"{prefix}{token_id:012d}"
-
-
-def ci_access_key(kind: str, source_id: int) -> tuple[str, str]:
-    """The item holding every agent's authorisation of one project or group."""
-    return f"CIACCESS#{kind}#{source_id}", CI_ACCESS_SK
-
-
-def ci_access_entry(agent_id: int) -> str:
-    """The attribute of a ``CIACCESS#`` item that holds one agent's authorisation."""
-    return f"{CI_ACCESS_ENTRY_PREFIX}{agent_id}"
-
-
-def ci_access_key_of_mirror(mirror_sk: str) -> tuple[str, str]:
-    """The ``CIACCESS#`` item that a ``CI#<kind>#<id>`` mirror in the agent's partition has its entry in."""
-    return f"CIACCESS#{mirror_sk[len(CI_ACCESS_MIRROR_PREFIX) :]}", CI_ACCESS_SK
 
 
 def ci_access_entry_removal(table: str, agent_id: int, mirror_key: tuple[str, str]) -> list[dict]:
@@ -150,7 +84,7 @@ class AgentRepository:
         self.table = table
 
     def get(self, agent_id: int) -> Agent | None:
-        item = dynamo.get(self.table, agent_pk(agent_id), AGENT_SK)
+        item = dynamo.get(self.table, *agent_key(agent_id))
         return agent_from_item(item) if item else None
 
     # ------------------------------------------------------------ registration
@@ -182,8 +116,7 @@ class AgentRepository:
                     ),
                     dynamo.update_action(
                         self.table,
-                        project_pk(project_id),
-                        STATS_SK,
+                        *stats_key(project_id),
                         "ADD #count :one",
                         names={"#count": "agent_count"},
                         values={":one": 1},
@@ -202,7 +135,7 @@ class AgentRepository:
 
         The first page is one Query (``#STATS`` and the first ``limit`` names); a later page
         first reads the keys it skips, then its page."""
-        pk = project_pk(project_id)
+        pk = agent_project_pk(project_id)
         if offset == 0:
             items, _ = self._read_range(pk, limit + 1)
             return [agent_from_item(i) for i in items if _is_index(i)][:limit], _agent_count(items)
@@ -234,8 +167,8 @@ class AgentRepository:
                 "KeyConditionExpression": "pk = :pk AND sk BETWEEN :low AND :high",
                 "ExpressionAttributeValues": {
                     ":pk": {"S": pk},
-                    ":low": {"S": _PROJECT_RANGE[0]},
-                    ":high": {"S": _PROJECT_RANGE[1]},
+                    ":low": {"S": PROJECT_INDEX_RANGE[0]},
+                    ":high": {"S": PROJECT_INDEX_RANGE[1]},
                 },
                 "ConsistentRead": True,
                 "Limit": min(count - len(items), MAX_QUERY_LIMIT),
@@ -391,8 +324,7 @@ class AgentRepository:
             ),
             dynamo.update_action(
                 self.table,
-                project_pk(agent.project_id),
-                STATS_SK,
+                *stats_key(agent.project_id),
                 "ADD #count :minus_one",
                 names={"#count": "agent_count"},
                 values={":minus_one": -1},

@@ -1,4 +1,4 @@
-"""Agents' ci_access authorisations in the agents table (key layout: ``store/agents.py``).
+"""Agents' ci_access authorisations in the agents table (key layout: ``store/keys.py``).
 
   CIACCESS#<project|group>#<id> / ALL              what the job side reads: every agent authorising
         that project or group, one top-level attribute each, ``a<agent id>`` = {p: the agent's
@@ -67,16 +67,19 @@ from cluster_agents.domain.user_access import UserAccess
 from cluster_agents.errors import AgentNotFound, CiAccessTooLarge, StoreBusy
 from cluster_agents.settings import get_settings
 from cluster_agents.store import dynamo
-from cluster_agents.store.agents import (
+from cluster_agents.store.agents import agent_from_item
+from cluster_agents.store.keys import (
     ACTIVE_TOKEN_PREFIX,
     AGENT_SK,
     CI_ACCESS_ENTRY_PREFIX,
     CI_ACCESS_MIRROR_PREFIX,
+    NAME_INDEX_PREFIX,
     USER_ACCESS_SK,
-    agent_from_item,
     agent_pk,
+    agent_project_pk,
     ci_access_entry,
     ci_access_key,
+    mirror_sk,
 )
 from cluster_agents.store.user_access import replacement_action, user_access_from_item
 
@@ -107,10 +110,6 @@ class StoredAuthorization:
     kind: SourceKind
     source_id: int
     configuration: dict[str, Any] | None  # None: not inline, in the agent's mirror (``with_configurations``)
-
-
-def mirror_sk(kind: SourceKind, source_id: int) -> str:
-    return f"{CI_ACCESS_MIRROR_PREFIX}{kind}#{source_id}"
 
 
 def _prefix_end(prefix: str) -> str:
@@ -193,7 +192,7 @@ class CiAccessRepository:
 
     def agent_ids_of_project(self, project_id: int) -> list[int]:
         """The agents whose configuration project is ``project_id`` (from the name index)."""
-        items = dynamo.query_all(self.table, f"PROJECT#{project_id}", sk_prefix="AGENT#")
+        items = dynamo.query_all(self.table, agent_project_pk(project_id), sk_prefix=NAME_INDEX_PREFIX)
         return sorted(int(item["id"]) for item in items)
 
     # ------------------------------------------------------------ the agent side

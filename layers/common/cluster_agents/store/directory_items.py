@@ -1,5 +1,6 @@
-"""How the directory's records are stored: the key builders and the item <-> record mappings of
-``store/directory.py`` (its docstring has the key layout)."""
+"""How the directory's records are stored: the item <-> record mappings of the directory table's
+repositories (users, namespaces, groups, projects, memberships, jobs, personal access tokens;
+their keys: ``store/keys.py``)."""
 
 from __future__ import annotations
 
@@ -15,14 +16,7 @@ from cluster_agents.domain.models import (
     Project,
     User,
 )
-
-
-def members_pk(source_kind: str, source_id: int) -> str:
-    return f"MEMBERS#{source_kind}#{source_id}"
-
-
-def member_sk(user_id: int) -> str:
-    return f"USER#{user_id:012d}"
+from cluster_agents.store.keys import group_key, job_key, member_key, project_key
 
 
 def user(item: dict[str, Any]) -> User:
@@ -123,5 +117,80 @@ def job(item: dict[str, Any]) -> Job:
     )
 
 
-def project_key(project_id: int) -> tuple[str, str]:
-    return f"PROJECT#{project_id}", "PROJECT"
+def group_item(group: Group) -> dict[str, Any]:
+    pk, sk = group_key(group.id)
+    return {
+        "pk": pk,
+        "sk": sk,
+        "id": group.id,
+        "name": group.name,
+        "path": group.path,
+        "full_path": group.full_path,
+        "full_name": group.full_name,
+        "visibility": group.visibility,
+        "created_at": group.created_at,
+        "parent_id": group.parent_id,
+        "ancestor_ids": list(group.ancestor_ids),
+        "description": group.description,
+    }
+
+
+def project_item(project: Project) -> dict[str, Any]:
+    pk, sk = project_key(project.id)
+    ns = project.namespace
+    return {
+        "pk": pk,
+        "sk": sk,
+        "id": project.id,
+        "name": project.name,
+        "path": project.path,
+        "description": project.description,
+        "visibility": project.visibility,
+        "namespace": {
+            "kind": ns.kind,
+            "id": ns.id,
+            "name": ns.name,
+            "path": ns.path,
+            "full_path": ns.full_path,
+            "full_name": ns.full_name,
+            "parent_id": ns.parent_id,
+        },
+        "created_at": project.created_at,
+        "creator_id": project.creator_id,
+        "default_branch": project.default_branch,
+        "group_ids": list(project.group_ids),
+    }
+
+
+def membership_item(membership: Membership, user: User) -> dict[str, Any]:
+    """A membership, with a snapshot of its user (so listing members reads no user)."""
+    pk, sk = member_key(membership.source_kind, membership.source_id, membership.user_id)
+    return {
+        "pk": pk,
+        "sk": sk,
+        "source_kind": membership.source_kind,
+        "source_id": membership.source_id,
+        "user_id": membership.user_id,
+        "access_level": membership.access_level,
+        "created_at": membership.created_at,
+        "expires_at": membership.expires_at,
+        "user": user_fields(user),
+    }
+
+
+def job_item(job: Job, token_digest: str) -> dict[str, Any]:
+    pk, sk = job_key(token_digest)
+    env = job.environment
+    return {
+        "pk": pk,
+        "sk": sk,
+        "id": job.id,
+        "project_id": job.project_id,
+        "user_id": job.user_id,
+        "pipeline_id": job.pipeline_id,
+        "status": job.status,
+        "created_at": job.created_at,
+        "ref": job.ref,
+        "ref_protected": job.ref_protected,
+        "environment": {"name": env.name, "slug": env.slug, "tier": env.tier} if env else None,
+    }

@@ -1,4 +1,4 @@
-"""Personal access tokens in the directory table (key layout: ``store/directory.py``):
+"""Personal access tokens in the directory table (key layout: ``store/keys.py``):
 ``PAT#<digest> / PAT`` holds the token with a snapshot of its user and ``last_used_at``;
 ``PATID#<id> / PATID`` points from the token's id to its digest (for revocation by id)."""
 
@@ -12,21 +12,27 @@ from cluster_agents.domain.models import PersonalAccessToken, User
 from cluster_agents.settings import get_settings
 from cluster_agents.store import directory_items as stored
 from cluster_agents.store import dynamo
+from cluster_agents.store.keys import PERSONAL_ACCESS_TOKEN_COUNTER, pat_id_key, pat_key
 
 PAT_USE_INTERVAL = timedelta(seconds=60)  # how stale a stored last_used_at of a PAT may get
 
 
 class PersonalAccessTokenRepository:
-    """Personal access tokens: create, look up by digest or id, record a use, revoke."""
+    """Personal access tokens: number, create, look up by digest or id, record a use, revoke."""
 
     def __init__(self, table: str) -> None:
         self.table = table
 
+    def next_id(self) -> int:
+        return dynamo.next_id(self.table, PERSONAL_ACCESS_TOKEN_COUNTER)
+
     def create_pat(self, token: PersonalAccessToken, digest: str, user: User) -> None:
         t = self.table
+        pk, sk = pat_key(digest)
+        id_pk, id_sk = pat_id_key(token.id)
         item = {
-            "pk": f"PAT#{digest}",
-            "sk": "PAT",
+            "pk": pk,
+            "sk": sk,
             "id": token.id,
             "user_id": token.user_id,
             "name": token.name,
@@ -42,21 +48,21 @@ class PersonalAccessTokenRepository:
                 dynamo.put_action(t, item, "attribute_not_exists(pk)"),
                 dynamo.put_action(
                     t,
-                    {"pk": f"PATID#{token.id}", "sk": "PATID", "digest": digest, "user_id": token.user_id},
+                    {"pk": id_pk, "sk": id_sk, "digest": digest, "user_id": token.user_id},
                     "attribute_not_exists(pk)",
                 ),
             ]
         )
 
     def get_pat_by_digest(self, digest: str) -> tuple[PersonalAccessToken, User] | None:
-        item = dynamo.get(self.table, f"PAT#{digest}", "PAT")
+        item = dynamo.get(self.table, *pat_key(digest))
         if not item:
             return None
         return stored.pat(item), stored.user(item["user"])
 
     def pat_reading(self, digest: str) -> dynamo.Read[tuple[PersonalAccessToken, User] | None]:
         """``get_pat_by_digest`` as a read for ``dynamo.read_together``."""
-        key = (f"PAT#{digest}", "PAT")
+        key = pat_key(digest)
         return dynamo.Read(
             self.table,
             (key,),
@@ -64,10 +70,10 @@ class PersonalAccessTokenRepository:
         )
 
     def get_pat(self, token_id: int) -> tuple[PersonalAccessToken, str] | None:
-        pointer = dynamo.get(self.table, f"PATID#{token_id}", "PATID")
+        pointer = dynamo.get(self.table, *pat_id_key(token_id))
         if not pointer:
             return None
-        item = dynamo.get(self.table, f"PAT#{pointer['digest']}", "PAT")
+        item = dynamo.get(self.table, *pat_key(pointer["digest"]))
         return (stored.pat(item), pointer["digest"]) if item else None
 
     def record_pat_use(self, digest: str, token: PersonalAccessToken, now: datetime | None = None) -> bool:
@@ -78,14 +84,14 @@ class PersonalAccessTokenRepository:
         the value never moves back, and a deleted token is never recreated). Returns whether it
         wrote. Throttling raises StoreBusy: the caller decides whether that may fail its request."""
         return dynamo.record_last_use(
-            self.table, f"PAT#{digest}", "PAT", token.last_used_at, now or clock.now(), PAT_USE_INTERVAL
+            self.table, *pat_key(digest), token.last_used_at, now or clock.now(), PAT_USE_INTERVAL
         )
 
     def revoke_pat(self, digest: str) -> None:
         with dynamo.translated():
             dynamo.ddb().update_item(
                 TableName=self.table,
-                Key=dynamo.key(f"PAT#{digest}", "PAT"),
+                Key=dynamo.key(*pat_key(digest)),
                 UpdateExpression="SET revoked = :true",
                 ExpressionAttributeValues={":true": {"BOOL": True}},
             )

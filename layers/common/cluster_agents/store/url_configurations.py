@@ -1,4 +1,4 @@
-"""Receptive agents' URL configurations in the agents table (key layout: ``store/agents.py``).
+"""Receptive agents' URL configurations in the agents table (key layout: ``store/keys.py``).
 
 An agent's configuration lives at the fixed key ``AGENT#<agent id> / U``, so "at most one per
 agent" is the ``attribute_not_exists`` condition of the write that creates it. The same
@@ -10,14 +10,14 @@ index, whose cost follows the number of receptive agents, never the number of ag
 and every entry it sees is whole.
 
 The private material (a given mTLS client key, or the generated Ed25519 private key) is stored
-only as a KMS envelope (``secrets.encrypt``) bound to ``url_configuration:<id>``."""
+only as a KMS envelope (``crypto.encrypt``) bound to ``url_configuration:<id>``."""
 
 from __future__ import annotations
 
 import functools
 from typing import Any
 
-from cluster_agents import clock, secrets
+from cluster_agents import clock, crypto
 from cluster_agents.domain.agents import Agent
 from cluster_agents.domain.url_configurations import (
     PrivateKind,
@@ -28,17 +28,19 @@ from cluster_agents.domain.url_configurations import (
 from cluster_agents.errors import AgentNotFound, UrlConfigurationExists, UrlConfigurationNotFound
 from cluster_agents.settings import get_settings
 from cluster_agents.store import dynamo
-from cluster_agents.store.agents import (
+from cluster_agents.store.agents import agent_from_item
+from cluster_agents.store.keys import (
     AGENT_SK,
     RECEPTIVE_PK,
+    URL_CONFIGURATION_COUNTER,
     URL_CONFIGURATION_SK,
-    agent_from_item,
+    agent_key,
     agent_pk,
     name_index_key,
     receptive_key,
+    url_configuration_key,
 )
 
-COUNTER = "url_configuration"
 SEALED_ATTRIBUTE: dict[PrivateKind, str] = {
     "private_key": "private_key_encrypted",
     "client_key": "client_key_encrypted",
@@ -81,29 +83,29 @@ class UrlConfigurationRepository:
         self.table = table
 
     def for_agent(self, agent_id: int) -> UrlConfiguration | None:
-        item = dynamo.get(self.table, agent_pk(agent_id), URL_CONFIGURATION_SK)
+        item = dynamo.get(self.table, *url_configuration_key(agent_id))
         return configuration_from_item(item) if item else None
 
     def with_agent_read(self, agent_id: int) -> dynamo.Read[tuple[Agent | None, UrlConfiguration | None]]:
         """The agent and its configuration, as a read that other repositories' keys can join
         (``dynamo.read_together``: one BatchGetItem)."""
-        agent_key, configuration_key = (agent_pk(agent_id), AGENT_SK), (agent_pk(agent_id), URL_CONFIGURATION_SK)
+        agent_item_key, configuration_key = agent_key(agent_id), url_configuration_key(agent_id)
 
         def answer(found: dict[tuple[str, str], dict]) -> tuple[Agent | None, UrlConfiguration | None]:
-            agent, configuration = found.get(agent_key), found.get(configuration_key)
+            agent, configuration = found.get(agent_item_key), found.get(configuration_key)
             return (
                 agent_from_item(agent) if agent else None,
                 configuration_from_item(configuration) if configuration else None,
             )
 
-        return dynamo.Read(self.table, (agent_key, configuration_key), answer)
+        return dynamo.Read(self.table, (agent_item_key, configuration_key), answer)
 
     def create_for_agent(self, agent: Agent, draft: UrlConfigurationDraft, created_by_user_id: int) -> UrlConfiguration:
         """Store ``draft`` as the agent's only configuration and mark the agent receptive.
 
         Raises UrlConfigurationExists when the agent has one (also when another request won the
         race), AgentNotFound when the agent was deleted meanwhile."""
-        configuration_id = dynamo.next_id(self.table, COUNTER)
+        configuration_id = dynamo.next_id(self.table, URL_CONFIGURATION_COUNTER)
         now = clock.now_iso()
         configuration = UrlConfiguration(
             id=configuration_id,
@@ -132,7 +134,7 @@ class UrlConfigurationRepository:
             "created_by_user_id": created_by_user_id,
             "created_at": now,
             "updated_at": now,
-            SEALED_ATTRIBUTE[draft.private_kind]: secrets.encrypt(
+            SEALED_ATTRIBUTE[draft.private_kind]: crypto.encrypt(
                 draft.private_material, encryption_context(configuration_id)
             ),
         }
@@ -215,12 +217,12 @@ class UrlConfigurationRepository:
     def private_material(self, agent_id: int) -> tuple[PrivateKind, bytes] | None:
         """The decrypted private key of the agent's configuration (for the agent server side):
         ``("private_key", 32 raw Ed25519 bytes)`` or ``("client_key", PEM)``."""
-        item = dynamo.get(self.table, agent_pk(agent_id), URL_CONFIGURATION_SK)
+        item = dynamo.get(self.table, *url_configuration_key(agent_id))
         if not item:
             return None
         for kind, attribute in SEALED_ATTRIBUTE.items():
             if item.get(attribute):
-                return kind, secrets.decrypt(item[attribute], encryption_context(item["id"]))
+                return kind, crypto.decrypt(item[attribute], encryption_context(item["id"]))
         return None
 
     def _mark_agent(self, agent: Agent, *, receptive: bool, now: str) -> list[dict]:
@@ -250,7 +252,7 @@ class UrlConfigurationRepository:
 
 def _receptive_from_item(item: dict[str, Any]) -> ReceptiveAgent:
     unsealed: dict[PrivateKind, bytes | None] = {
-        kind: secrets.decrypt(item[attribute], encryption_context(item["id"])) if item.get(attribute) else None
+        kind: crypto.decrypt(item[attribute], encryption_context(item["id"])) if item.get(attribute) else None
         for kind, attribute in SEALED_ATTRIBUTE.items()
     }
     return ReceptiveAgent(

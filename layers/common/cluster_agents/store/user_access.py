@@ -1,4 +1,4 @@
-"""Agents' user_access state in the agents table (key layout: ``store/agents.py``).
+"""Agents' user_access state in the agents table (key layout: ``store/keys.py``).
 
   AGENT#<agent id> / CA     the agent's user-access configuration and what it authorises:
         config (JSON text: ``{}`` or ``{"access_as": ...}``), projects (a list of
@@ -27,7 +27,8 @@ from cluster_agents.domain.agents import Agent
 from cluster_agents.domain.user_access import GroupGrant, ProjectGrant, UserAccess
 from cluster_agents.settings import get_settings
 from cluster_agents.store import dynamo
-from cluster_agents.store.agents import AGENT_SK, USER_ACCESS_SK, agent_from_item, agent_pk
+from cluster_agents.store.agents import agent_from_item
+from cluster_agents.store.keys import USER_ACCESS_SK, agent_key, agent_pk, user_access_key
 
 
 def user_access_from_item(item: dict[str, Any] | None) -> UserAccess | None:
@@ -58,7 +59,7 @@ def replacement_action(table: str, agent_id: int, wanted: UserAccess | None) -> 
     """The write that makes the agent's stored user access ``wanted`` (None: none): for the
     transaction that also moves the agent's version on."""
     if wanted is None:
-        return dynamo.delete_action(table, agent_pk(agent_id), USER_ACCESS_SK)
+        return dynamo.delete_action(table, *user_access_key(agent_id))
     return dynamo.put_action(table, user_access_item(agent_id, wanted))
 
 
@@ -70,15 +71,15 @@ class UserAccessRepository:
 
     def of_agent(self, agent_id: int) -> dynamo.Read[tuple[Agent | None, UserAccess | None]]:
         """The agent and its user access: a read for ``dynamo.read_together`` (two keys)."""
-        agent_key, access_key = (agent_pk(agent_id), AGENT_SK), (agent_pk(agent_id), USER_ACCESS_SK)
+        agent_item_key, access_key = agent_key(agent_id), user_access_key(agent_id)
 
         def answer(found: dict[tuple[str, str], dict]) -> tuple[Agent | None, UserAccess | None]:
-            agent_item = found.get(agent_key)
+            agent_item = found.get(agent_item_key)
             if agent_item is None:
                 return None, None
             return agent_from_item(agent_item), user_access_from_item(found.get(access_key))
 
-        return dynamo.Read(self.table, (agent_key, access_key), answer)
+        return dynamo.Read(self.table, (agent_item_key, access_key), answer)
 
 
 @functools.cache

@@ -14,10 +14,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from cluster_agents import clock
+from cluster_agents.crypto import digest
 from cluster_agents.domain.models import Job, PersonalAccessToken, User
 from cluster_agents.errors import InsufficientScope, TokenExpired, TokenRevoked, Unauthenticated
 from cluster_agents.observability import identify
-from cluster_agents.secrets import digest
 from cluster_agents.store.personal_access_tokens import personal_access_tokens
 from cluster_agents.web.request import Request, current
 

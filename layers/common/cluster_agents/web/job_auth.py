@@ -10,10 +10,10 @@ GitLab (``find_user_from_job_token`` then ``validate_current_authenticated_job``
 
 from __future__ import annotations
 
+from cluster_agents.crypto import digest
 from cluster_agents.domain.models import Job
 from cluster_agents.errors import JobNotFound, Unauthenticated
-from cluster_agents.secrets import digest
-from cluster_agents.store.directory import directory
+from cluster_agents.store.jobs import jobs
 from cluster_agents.web.auth import current_user, job_token
 from cluster_agents.web.request import current
 
@@ -30,10 +30,10 @@ def authenticated_job() -> Job:
     param = request.params().get("job_token")
     explicit = request.header("job-token") or (param if isinstance(param, str) and param else None)
     if explicit:
-        return _running(directory().get_job_by_digest(digest(explicit)))
+        return _running(jobs().get_job_by_digest(digest(explicit)))
     bearer = job_token(request)  # without the two above, only the Bearer credential is left
     if bearer:
-        job = directory().get_job_by_digest(digest(bearer))
+        job = jobs().get_job_by_digest(digest(bearer))
         if job is not None:
             return _running(job)
     current_user()  # not a job: a user's credentials, which fail here if they are not valid

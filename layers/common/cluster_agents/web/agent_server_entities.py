@@ -7,7 +7,7 @@ import hashlib
 from typing import Any
 
 from cluster_agents.domain.models import Project
-from cluster_agents.services.kas import AgentInfo
+from cluster_agents.services.agent_server import AgentInfo
 from cluster_agents.services.user_access import ProxyAuthorization
 
 # There is no Gitaly behind this service; the agent server needs the objects, so they carry the

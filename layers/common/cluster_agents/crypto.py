@@ -16,7 +16,7 @@ import functools
 import hashlib
 import hmac
 import os
-import secrets as _random
+import secrets
 from dataclasses import dataclass
 
 from cluster_agents.aws import busy_on_transient_errors, client
@@ -30,7 +30,7 @@ _URLSAFE = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 
 def random_token(prefix: str, length: int) -> str:
     """``prefix`` + ``length`` characters of [A-Za-z0-9_-], each drawn from the OS CSPRNG."""
-    return prefix + "".join(_random.choice(_URLSAFE) for _ in range(length))
+    return prefix + "".join(secrets.choice(_URLSAFE) for _ in range(length))
 
 
 @functools.cache

@@ -7,10 +7,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from cluster_agents.crypto import digest
 from cluster_agents.domain import ci_access as rules
 from cluster_agents.domain import user_access as user_rules
+from cluster_agents.domain.agent_server_telemetry import agent_events_problems, usage_metrics_problems
 from cluster_agents.domain.agents import Agent
-from cluster_agents.domain.kas_telemetry import agent_events_problems, usage_metrics_problems
 from cluster_agents.domain.models import Group, Project
 from cluster_agents.domain.user_access import GroupGrant, ProjectGrant, UserAccess
 from cluster_agents.errors import (
@@ -22,11 +23,11 @@ from cluster_agents.errors import (
     Unauthenticated,
 )
 from cluster_agents.observability import count, identify, logger
-from cluster_agents.secrets import digest
 from cluster_agents.services.projects import find_project
 from cluster_agents.store.agent_tokens import agent_tokens
 from cluster_agents.store.ci_access import Source, ci_access
-from cluster_agents.store.directory import directory
+from cluster_agents.store.configured_paths import resolve_configured_paths
+from cluster_agents.store.projects import projects
 
 
 @dataclass(frozen=True)
@@ -41,7 +42,7 @@ def agent_info(token: str | None) -> AgentInfo:
         raise Unauthenticated()
     usage = agent_tokens()
     found = usage.find_active_by_digest(digest(token))
-    project = directory().get_project(found.agent.project_id) if found else None
+    project = projects().get(found.agent.project_id) if found else None
     if found is None or project is None:
         raise Unauthenticated()
     identify(agent_id=found.agent.id, agent_token_id=found.token_id)
@@ -74,7 +75,7 @@ def configure_agent(agent_id: int, agent_config: dict[str, Any]) -> None:
     group_entries = rules.config_entries(agent_config, "groups")
     user_projects = user_rules.config_paths(agent_config, "projects")
     user_groups = user_rules.config_paths(agent_config, "groups")
-    found = directory().resolve_configured_paths(
+    found = resolve_configured_paths(
         agent.project_id, [*project_entries, *user_projects], [*group_entries, *user_groups]
     )
     agent_project = found.agent_project

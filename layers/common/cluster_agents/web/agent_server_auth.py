@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from cluster_agents import kas
+from cluster_agents import agent_server_jwt
 from cluster_agents.errors import KasAuthenticationInvalid
 from cluster_agents.web.request import current
 
@@ -16,7 +16,7 @@ _AUTHORIZATION = re.compile(r"\A\s*(?:Bearer|Token)\s+(?:token=\"?)?([^\s\",]+)"
 
 def authenticate_kas_request() -> None:
     """401 ``KAS JWT authentication invalid`` unless the request carries a current KAS JWT."""
-    if not kas.verify_request_jwt(current().header(kas.JWT_HEADER)):
+    if not agent_server_jwt.verify_request_jwt(current().header(agent_server_jwt.JWT_HEADER)):
         raise KasAuthenticationInvalid()
 
 
