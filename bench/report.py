@@ -639,7 +639,8 @@ def _trip_notes(calls: Calls | None) -> list[str]:
     if counters:
         notes.append(
             f"{len(counters)} round trip{'s' if len(counters) > 1 else ''} only to allocate "
-            f"id{'s' if len(counters) > 1 else ''} (`COUNTER` UpdateItem) before the write."
+            f"id{'s' if len(counters) > 1 else ''} (`COUNTER` UpdateItem) before the write: a refill of the "
+            "container's block of ids, one per block (`store/ids.py`), none for the other creations."
         )
     for index, call in enumerate(dynamo):
         if call.operation == "TransactWriteItems" and any(

@@ -205,13 +205,19 @@ def deep_pages(scales: list) -> list[str]:
     per_key = (large - small) / skipped if skipped else 0.0
     lines += [
         f"The agents list pages by offset, as GitLab's REST API does: {deep.large_label} first reads the name-index "
-        f"items of every agent before it (keys only, but DynamoDB charges a read by the whole items it evaluates), "
-        f"then its page. Measured: {deep.small_label} **{small:g} RCU** ({deep.small.items_read} items, "
+        f"items of every agent before it (keys only, but DynamoDB charges a read by the whole items it evaluates; "
+        f"eventually consistent, at half the units: offset pages are no snapshot anyway), then its page. Measured: "
+        f"{deep.small_label} **{small:g} RCU** ({deep.small.items_read} items, "
         f"{deep.small.dynamodb} round trips), {deep.large_label} **{large:g} RCU** ({deep.large.items_read} items, "
         f"{deep.large.dynamodb} round trips): {deep.capacity_ratio:.1f}x, about {per_key:.3f} RCU per skipped "
         "agent.",
         "",
-        "Why it is left so, and what caps it: the cost of a page is bounded by the project's own agents (a page past "
+        f"**The cap**: any page of a project with *A* agents costs at most page 1's units plus {per_key:.3f} x *A* "
+        f"RCU (it skips at most the whole index once: {_n(small + per_key * 1000)} RCU at 1,000 agents, "
+        f"{_n(small + per_key * 10_000)} at 10,000, a page past the end included). It never grows with anything "
+        "stored outside the project.",
+        "",
+        "Why it is left so: the cost of a page is bounded by the project's own agents (a page past "
         "the end reads at most the whole index once, and `X-Total` comes from `#STATS` without reading it), so it "
         "never grows with the rest of the data. GitLab's clients stay on the first page: the agent server (KAS) "
         "never lists agents; `glab cluster agent list` reads one page; python-gitlab and Terraform walk the pages "

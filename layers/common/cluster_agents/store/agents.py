@@ -225,7 +225,12 @@ class AgentRepository:
     ) -> tuple[list[dict[str, Any]], tuple[str, str] | None]:
         """Up to ``count`` items of the project's index range (several requests only past 1 MB, or
         ``MAX_QUERY_LIMIT`` items); stops early once ``enough`` says so of the items read (a page past
-        the end: ``#STATS``, read first, already shows there is nothing to skip to)."""
+        the end: ``#STATS``, read first, already shows there is nothing to skip to).
+
+        The keys a later page skips are read eventually consistent, at half the read units: offset
+        pages are no snapshot anyway (an agent made or deleted between two page requests shifts the
+        later pages, in GitLab too), so a change of the last second showing a second later moves
+        nothing a client could rely on. The page itself, and page 1, are strongly consistent."""
         items: list[dict[str, Any]] = []
         start = start_after
         while len(items) < count and not (enough and items and enough(items)):
@@ -237,7 +242,7 @@ class AgentRepository:
                     ":low": {"S": _PROJECT_RANGE[0]},
                     ":high": {"S": _PROJECT_RANGE[1]},
                 },
-                "ConsistentRead": True,
+                "ConsistentRead": not keys_only,
                 "Limit": min(count - len(items), MAX_QUERY_LIMIT),
             }
             if start:
