@@ -49,9 +49,9 @@ class IdBlocks:
         with self._lock:
             block = self._blocks.setdefault((table, entity), _Block())
             if block.next >= block.end:
-                block.size = min(self.max_block, max(1, 2 * block.size))
-                last = dynamo.reserve_ids(table, entity, block.size)
-                block.next, block.end = last - block.size + 1, last + 1
+                size = min(self.max_block, max(1, 2 * block.size))
+                last = dynamo.reserve_ids(table, entity, size)  # StoreBusy: nothing reserved, nothing changed
+                block.next, block.end, block.size = last - size + 1, last + 1, size
             taken = block.next
             block.next += 1
             return taken
