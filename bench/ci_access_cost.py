@@ -140,12 +140,12 @@ def _copy_entries(world: World, project_id: int, group_id: int, numbers: range) 
     import json
 
     from cluster_agents.settings import get_settings
-    from cluster_agents.store import dynamo
+    from cluster_agents.store import dynamo, ids
 
     table = get_settings().agents_table
     pending: list[tuple[int, str]] = []
     for number in numbers:
-        agent_id = dynamo.next_id(table, "agent")  # plain writes: moto copies every table per transaction
+        agent_id = ids.next_id(table, "agent")  # plain writes: moto copies every table per transaction
         fields = {
             "id": agent_id,
             "project_id": project_id,

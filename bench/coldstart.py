@@ -5,8 +5,11 @@ Each measurement is its own ``python`` process with the function's code dir and 
 sys.path (as a Lambda container has them) and the environment as deployed (tracing on:
 ``POWERTOOLS_TRACE_DISABLED`` unset). Only the import is timed, not the interpreter start-up.
 Rounds interleave boto3 and every handler so that drift hits all of them alike; one untimed
-round first writes the bytecode caches. ``-X importtime`` then tells where each import's time
-goes, by top-level package."""
+round first writes the bytecode caches. Each import is timed twice: wall clock and the process's
+CPU time. The verdict uses CPU time, each round's handler ÷ that round's ``import boto3``, median
+over the rounds: on a shared machine, wall time also counts the time other processes held the
+cores, and a busy spell lasting one round moves that round's pair alike. ``-X importtime`` then
+tells where each import's time goes, by top-level package."""
 
 from __future__ import annotations
 
@@ -22,9 +25,9 @@ from devtools import template as cfn
 _TIMER = """
 import sys, time, importlib
 sys.path[:0] = {paths!r}
-started = time.perf_counter()
+started, cpu = time.perf_counter(), time.process_time()
 importlib.import_module({module!r})
-print(time.perf_counter() - started)
+print(time.perf_counter() - started, time.process_time() - cpu)
 """
 BOTO3 = "boto3"
 
@@ -33,13 +36,25 @@ BOTO3 = "boto3"
 class ImportTimes:
     module: str  # boto3 or the handler module
     function: str  # logical id ("" for boto3)
-    samples: list[float] = field(default_factory=list)
+    samples: list[float] = field(default_factory=list)  # wall clock, s, one per round
+    cpu_samples: list[float] = field(default_factory=list)  # CPU time of the process, s, one per round
+    rounds: list[int] = field(default_factory=list)  # the round of each sample
     by_package: dict[str, float] = field(default_factory=dict)  # self time (s) per top-level package
     error: str | None = None
 
     @property
     def median(self) -> float:
         return statistics.median(self.samples)
+
+    @property
+    def cpu_median(self) -> float:
+        return statistics.median(self.cpu_samples)
+
+    def ratio_to(self, baseline: ImportTimes) -> float:
+        """CPU time ÷ the baseline's, round by round (rounds both measured), median."""
+        theirs = dict(zip(baseline.rounds, baseline.cpu_samples, strict=True))
+        ratios = [cpu / theirs[r] for r, cpu in zip(self.rounds, self.cpu_samples, strict=True) if theirs.get(r)]
+        return statistics.median(ratios) if ratios else self.cpu_median / baseline.cpu_median
 
 
 def _environment(template: dict | None) -> dict[str, str]:
@@ -106,7 +121,10 @@ def measure(repeats: int = 7, template: dict | None = None, progress=None) -> li
             if done.returncode != 0:
                 result.error = (done.stderr.strip().splitlines() or ["failed"])[-1][:300]
                 continue
-            result.samples.append(float(done.stdout.strip().splitlines()[-1]))
+            wall, cpu = (float(value) for value in done.stdout.strip().splitlines()[-1].split())
+            result.samples.append(wall)
+            result.cpu_samples.append(cpu)
+            result.rounds.append(round_number)
         if progress:
             progress(f"  cold start round {round_number + 1}/{repeats}")
     baseline = {name for name, _ in _import_lines(_run("sys", [], env, importtime=True).stderr)}

@@ -30,10 +30,28 @@ class HotKey:
     pk_prefix: str
     sk: str | None  # the exact sort key, or None for "any"
     shared_by: str  # which requests touch it
-    touch: str  # "read" | "write" | "transaction write"
+    touch: str  # "read" | "eventual read" | "write" | "transaction write"
     needed: int  # requests per second a large instance needs on this item (0: no figure given)
     reason: str  # why the ceiling is what it is, and what happens past it
+    requests_per_touch: int = 1  # requests served by one touch of the item (an id block: its size)
 
+
+def _id_block() -> int:
+    from cluster_agents.store.ids import MAX_BLOCK
+
+    return MAX_BLOCK
+
+
+ID_BLOCK = _id_block()
+ID_BLOCKS = (
+    f"**design changed** (`store/ids.py`): a container reserves a block of ids with one `UpdateItem ADD n` "
+    f"and hands them out from memory, the block doubling with each refill from 1 to {ID_BLOCK}, so a busy "
+    f"container spends one write unit per {ID_BLOCK} creations (the ceiling is {ID_BLOCK}x one item's, "
+    "whatever the number of containers) and a creation makes no call for its id in the common case. Ids stay "
+    "unique (atomic `ADD`: reservations never overlap) and increasing within a container; ids a container "
+    "reserved and did not use are skipped, and across containers id order is no longer creation order. Past "
+    "the ceiling: throttled refills, 429 with `Retry-After`, nothing written."
+)
 
 HOT_KEYS = (
     HotKey(
@@ -44,9 +62,8 @@ HOT_KEYS = (
         "every agent creation, all tenants (`POST /projects/:id/cluster_agents`)",
         "write",
         1000,
-        "one plain `UpdateItem ADD` per creation. Planned design if more is needed: each container "
-        "reserves a block of ids (`ADD 10`) and hands them out in memory (ids stay unique; creation order "
-        "across containers no longer follows id order), which multiplies the ceiling by the block size.",
+        ID_BLOCKS,
+        ID_BLOCK,
     ),
     HotKey(
         "`COUNTER / agent_token` (Agents)",
@@ -56,7 +73,8 @@ HOT_KEYS = (
         "every agent token creation, all tenants",
         "write",
         1000,
-        "as for agents: one `UpdateItem ADD` per token; id blocks per container if more is needed.",
+        "id blocks, as for agents.",
+        ID_BLOCK,
     ),
     HotKey(
         "`COUNTER / personal_access_token` (Directory)",
@@ -66,7 +84,8 @@ HOT_KEYS = (
         "every PAT creation, all tenants",
         "write",
         1000,
-        "as for agents.",
+        "id blocks, as for agents.",
+        ID_BLOCK,
     ),
     HotKey(
         "`COUNTER / job` (Directory)",
@@ -76,7 +95,7 @@ HOT_KEYS = (
         "every `POST /admin/ci/jobs` (a test-harness route: GitLab makes jobs itself)",
         "write",
         0,
-        "not on a production path.",
+        "not on a production path (a job with a pipeline raises both its counters in one `UpdateItem`).",
     ),
     HotKey(
         "`PROJECT#<id> / #STATS` (Agents)",
@@ -103,14 +122,16 @@ HOT_KEYS = (
         "agents",
         "CIACCESS#",
         "ALL",
-        "every `GET /job/allowed_agents` of a job in a project under that group (BatchGetItem, strongly consistent)",
-        "read",
+        "every `GET /job/allowed_agents` of a job in a project under that group (BatchGetItem, eventually consistent)",
+        "eventual read",
         10000,
+        "**design changed**: read eventually consistent (half a unit per 4 KB: twice the ceiling of a strongly "
+        "consistent read; a ci_access change of the last second may be missed, as the agent server itself "
+        "applies configurations when it next reads them: `store/ci_access.py`). Why the rest is acceptable: "
         "the 10,000 a second of a large instance are spread over its top-level groups (each has its own "
-        "item); one group alone reaches the ceiling only with that many running jobs asking at once. The "
-        "ceiling falls as the item grows (one read unit per 4 KB: about 150 agents' entries). Planned "
-        "design if one group needs more: read it eventually consistent (twice the ceiling, a change "
-        "visible within a second) or cache it per container for a few seconds.",
+        "item, on its own partition); one group alone needs its ceiling only with that many of its jobs "
+        "starting in the same second, and a group whose agents' entries fit in 4 KB (about 150 agents) serves "
+        "6,000 a second. Planned design if one group needs more: a per-container copy kept for a few seconds.",
     ),
     HotKey(
         "`PAT#<digest> / PAT` (Directory)",
@@ -150,15 +171,23 @@ def hot_items(ddb: Any, tables: dict[str, str]) -> dict[str, int]:
     return sizes
 
 
+def _reads(hot: HotKey) -> bool:
+    return hot.touch in ("read", "eventual read")
+
+
 def units_per_touch(hot: HotKey, size: int) -> float:
-    if hot.touch == "read":
-        return capacity.read_units(size)
+    if _reads(hot):
+        return capacity.read_units(size, consistent=hot.touch == "read")
     return capacity.write_units(size, transactional=hot.touch == "transaction write")
 
 
+def units_per_request(hot: HotKey, size: int) -> float:
+    return units_per_touch(hot, size) / hot.requests_per_touch
+
+
 def ceiling(hot: HotKey, size: int) -> int:
-    limit = PARTITION_READS if hot.touch == "read" else PARTITION_WRITES
-    return int(limit / units_per_touch(hot, size))
+    limit = PARTITION_READS if _reads(hot) else PARTITION_WRITES
+    return int(limit / units_per_request(hot, size))
 
 
 # ---------------------------------------------------------------- sections
@@ -176,13 +205,19 @@ def deep_pages(scales: list) -> list[str]:
     per_key = (large - small) / skipped if skipped else 0.0
     lines += [
         f"The agents list pages by offset, as GitLab's REST API does: {deep.large_label} first reads the name-index "
-        f"items of every agent before it (keys only, but DynamoDB charges a read by the whole items it evaluates), "
-        f"then its page. Measured: {deep.small_label} **{small:g} RCU** ({deep.small.items_read} items, "
+        f"items of every agent before it (keys only, but DynamoDB charges a read by the whole items it evaluates; "
+        f"eventually consistent, at half the units: offset pages are no snapshot anyway), then its page. Measured: "
+        f"{deep.small_label} **{small:g} RCU** ({deep.small.items_read} items, "
         f"{deep.small.dynamodb} round trips), {deep.large_label} **{large:g} RCU** ({deep.large.items_read} items, "
         f"{deep.large.dynamodb} round trips): {deep.capacity_ratio:.1f}x, about {per_key:.3f} RCU per skipped "
         "agent.",
         "",
-        "Why it is left so, and what caps it: the cost of a page is bounded by the project's own agents (a page past "
+        f"**The cap**: any page of a project with *A* agents costs at most page 1's units plus {per_key:.3f} x *A* "
+        f"RCU (it skips at most the whole index once: {_n(small + per_key * 1000)} RCU at 1,000 agents, "
+        f"{_n(small + per_key * 10_000)} at 10,000, a page past the end included). It never grows with anything "
+        "stored outside the project.",
+        "",
+        "Why it is left so: the cost of a page is bounded by the project's own agents (a page past "
         "the end reads at most the whole index once, and `X-Total` comes from `#STATS` without reading it), so it "
         "never grows with the rest of the data. GitLab's clients stay on the first page: the agent server (KAS) "
         "never lists agents; `glab cluster agent list` reads one page; python-gitlab and Terraform walk the pages "
@@ -221,8 +256,8 @@ def hot_keys(sizes: dict[str, int]) -> list[str]:
             lines.append(f"| {hot.label} | {hot.shared_by} | (none in this run) | | | | | {hot.reason} |")
             continue
         top = ceiling(hot, size)
-        units = units_per_touch(hot, size)
-        kind = "RCU" if hot.touch == "read" else "WCU"
+        units = units_per_request(hot, size)
+        kind = "RCU" if _reads(hot) else "WCU"
         if not hot.needed:
             verdict, needed = "no figure", "-"
         else:
@@ -231,7 +266,9 @@ def hot_keys(sizes: dict[str, int]) -> list[str]:
                 "**below**" if top < hot.needed else "at the figure, no headroom" if top == hot.needed else "above"
             )
         lines.append(
-            f"| {hot.label} | {hot.shared_by} | {size:,} | {units:g} {kind} ({hot.touch}) | {_n(top)} | "
+            f"| {hot.label} | {hot.shared_by} | {size:,} | {units:.3g} {kind} ({hot.touch}"
+            + (f", one per {hot.requests_per_touch} requests" if hot.requests_per_touch > 1 else "")
+            + f") | {_n(top)} | "
             f"{needed} | {verdict} | {hot.reason} |"
         )
     below = [
@@ -243,8 +280,8 @@ def hot_keys(sizes: dict[str, int]) -> list[str]:
         "",
         "Below the figure a large instance needs: "
         + (", ".join(below) if below else "none")
-        + ". No design was changed for them; why each is acceptable, and the planned design should it not be, "
-        "is in its row.",
+        + ". Why each is acceptable, the design changed for it and the planned design should it not be, are in "
+        "its row.",
         "",
     ]
     return lines

@@ -129,10 +129,10 @@ class World(testkit.world.World):
         """An agent written straight to AgentsTable in the agents repository's layout (bulk set-up)."""
         from cluster_agents import clock
         from cluster_agents.settings import get_settings
-        from cluster_agents.store import dynamo
+        from cluster_agents.store import dynamo, ids
 
         table = get_settings().agents_table
-        agent_id = dynamo.next_id(table, "agent")
+        agent_id = ids.next_id(table, "agent")
         now = clock.now_iso()
         fields = {
             "id": agent_id,

@@ -94,15 +94,19 @@ def test_capacities_add_up():
 
 
 def test_a_hot_items_ceiling_is_the_partition_limit_over_its_units_per_request():
+    from cluster_agents.store.ids import MAX_BLOCK
+
     from bench.scale_report import HOT_KEYS, ceiling
 
     counter = next(hot for hot in HOT_KEYS if hot.label.startswith("`COUNTER / agent`"))
     group = next(hot for hot in HOT_KEYS if hot.label.startswith("`CIACCESS#group"))
     stats = next(hot for hot in HOT_KEYS if hot.touch == "transaction write")
-    assert ceiling(counter, 24) == 1000  # one write unit a creation
-    assert ceiling(stats, 33) == 500  # twice that in a transaction
-    assert ceiling(group, 65) == 3000  # one strongly consistent read unit
-    assert ceiling(group, 20_000) == 600  # five 4 KB blocks
+    pat = next(hot for hot in HOT_KEYS if hot.label.startswith("`PAT#"))
+    assert ceiling(counter, 24) == 1000 * MAX_BLOCK  # one write unit per block of ids
+    assert ceiling(stats, 33) == 500  # one write unit a creation, twice that in a transaction
+    assert ceiling(pat, 350) == 3000  # one strongly consistent read unit
+    assert ceiling(group, 65) == 6000  # half a unit: eventually consistent
+    assert ceiling(group, 20_000) == 1200  # five 4 KB blocks, eventually consistent
 
 
 def test_the_cost_model_adds_lambda_api_gateway_and_dynamodb():

@@ -4,9 +4,12 @@ call through at a time (moto is not thread-safe), or the endpoint in AWS_ENDPOIN
 from __future__ import annotations
 
 import contextlib
+import io
+import json
 import signal
 import socket
 import threading
+import time
 import urllib.parse
 from typing import Any
 
@@ -16,22 +19,68 @@ from devtools.local_api.workers import SPAWN, WORKER_START_TIMEOUT_S
 POLL_INTERVAL_S = 0.1  # how soon the HTTP servers notice shutdown()
 
 
+IDEMPOTENT_TARGET = "DynamoDB_20120810.TransactWriteItems"
+IDEMPOTENCY_WINDOW_S = 600  # DynamoDB: a ClientRequestToken is remembered for 10 minutes
+
+
 class _SerialisedApp:
     """A WSGI app that lets one request through at a time: moto's backends are not thread-safe
-    (concurrent TransactWriteItems fail with "dictionary changed size during iteration")."""
+    (concurrent TransactWriteItems fail with "dictionary changed size during iteration").
+
+    It also does what moto does not: a TransactWriteItems sent again with the same
+    ``ClientRequestToken`` (botocore fills one in and keeps it across its retries) within 10
+    minutes gets the first answer again and writes nothing, as DynamoDB's idempotency promises. So
+    a transaction that outlasted the client's read timeout on a loaded machine, and was retried,
+    is not answered "already exists" for what it wrote itself."""
 
     def __init__(self, app: Any):
         self._app = app
         self._lock = threading.Lock()
+        self._answered: dict[tuple[str, bytes], tuple[float, str, list, bytes]] = {}
 
     def __call__(self, environ: dict, start_response: Any) -> list[bytes]:
         with self._lock:
-            result = self._app(environ, start_response)
+            token = self._token(environ)
+            if token is not None:
+                self._forget_old()
+                if token in self._answered:
+                    _, status, headers, body = self._answered[token]
+                    start_response(status, headers)
+                    return [body]
+            answer: list = []
+
+            def recording_start_response(status: str, headers: list, *rest: Any) -> Any:
+                answer[:] = [status, list(headers)]
+                return start_response(status, headers, *rest)
+
+            result = self._app(environ, recording_start_response)
             try:
-                return [b"".join(result)]
+                body = b"".join(result)
             finally:
                 if hasattr(result, "close"):
                     result.close()
+            if token is not None and answer and answer[0].startswith("200"):
+                self._answered[token] = (time.monotonic(), answer[0], answer[1], body)
+            return [body]
+
+    @staticmethod
+    def _token(environ: dict) -> tuple[str, bytes] | None:
+        """(ClientRequestToken, body) of a TransactWriteItems (its body put back for moto)."""
+        if environ.get("HTTP_X_AMZ_TARGET") != IDEMPOTENT_TARGET:
+            return None
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length) if length else b""
+        environ["wsgi.input"] = io.BytesIO(body)
+        try:
+            token = json.loads(body or b"{}").get("ClientRequestToken")
+        except ValueError:
+            return None
+        return (token, body) if isinstance(token, str) and token else None
+
+    def _forget_old(self) -> None:
+        horizon = time.monotonic() - IDEMPOTENCY_WINDOW_S
+        for token in [token for token, (at, *_) in self._answered.items() if at < horizon]:
+            del self._answered[token]
 
 
 def make_moto_server(host: str = "127.0.0.1", port: int = 0) -> Any:

@@ -1,20 +1,29 @@
-"""Settings, a validated model read from the environment on first use (never at import time)."""
+"""Settings, validated from the environment on first use (never at import time).
+
+A plain frozen dataclass rather than a pydantic model: building a model class is a tenth of a
+handler's import, and these few strings need no more than the checks below."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 
-from pydantic import BaseModel, ConfigDict, Field
+_TRUE = frozenset({"1", "on", "t", "true", "y", "yes"})
+_FALSE = frozenset({"0", "off", "f", "false", "n", "no"})
+_REQUIRED = ("directory_table", "agents_table", "token_digest_key_id", "data_key_id")
 
 
-class Settings(BaseModel):
-    model_config = ConfigDict(frozen=True, defer_build=True)
+class SettingsError(ValueError):
+    """The environment is missing a setting or holds an invalid one (a deployment error)."""
 
-    directory_table: str = Field(min_length=1)
-    agents_table: str = Field(min_length=1)
-    token_digest_key_id: str = Field(min_length=1)
-    data_key_id: str = Field(min_length=1)
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    directory_table: str
+    agents_table: str
+    token_digest_key_id: str
+    data_key_id: str
     external_url: str = ""
     # The agent server's shared secret: base64 in KAS_SECRET (local), else read from Secrets Manager.
     kas_secret: str = ""
@@ -29,10 +38,26 @@ class Settings(BaseModel):
 
     @classmethod
     def from_environment(cls) -> Settings:
-        values = {name: os.environ[name.upper()] for name in cls.model_fields if name.upper() in os.environ}
+        names = [field.name for field in dataclasses.fields(cls)]
+        values: dict[str, object] = {name: os.environ[name.upper()] for name in names if name.upper() in os.environ}
         if not values.get("revision"):  # a stack deployed without its commit id (Revision empty)
             values.pop("revision", None)
-        return cls.model_validate(values)
+        problems = [name.upper() for name in _REQUIRED if not values.get(name)]
+        if problems:
+            raise SettingsError(f"missing or empty: {', '.join(problems)}")
+        if "receptive_agents_enabled" in values:
+            values["receptive_agents_enabled"] = _boolean(str(values["receptive_agents_enabled"]))
+        return cls(**values)  # type: ignore[arg-type]
+
+
+def _boolean(text: str) -> bool:
+    """A boolean as pydantic reads one from a string (``true``/``false``, ``1``/``0``, ``yes``/``no``...)."""
+    word = text.strip().lower()
+    if word in _TRUE:
+        return True
+    if word in _FALSE:
+        return False
+    raise SettingsError(f"RECEPTIVE_AGENTS_ENABLED is not a boolean: {text!r}")
 
 
 @functools.cache

@@ -43,7 +43,7 @@ from cluster_agents import clock
 from cluster_agents.domain.agents import TOKEN_LIMIT, Agent, AgentToken
 from cluster_agents.errors import AgentNotFound, StoreBusy, TokenLimitReached
 from cluster_agents.settings import get_settings
-from cluster_agents.store import dynamo
+from cluster_agents.store import dynamo, ids
 from cluster_agents.store.agents import agent_from_item
 from cluster_agents.store.keys import (
     ACTIVE_TOKEN_PREFIX,
@@ -108,7 +108,7 @@ class AgentTokenRepository:
         """One transaction: the agent's ``active_tokens`` + 1 (condition: the agent exists in this
         project with fewer than two), the token, its lookup item. AgentNotFound / TokenLimitReached
         when the condition fails."""
-        token_id = dynamo.next_id(self.table, AGENT_TOKEN_COUNTER)
+        token_id = ids.next_id(self.table, AGENT_TOKEN_COUNTER)
         fields = {
             "id": token_id,
             "agent_id": agent_id,

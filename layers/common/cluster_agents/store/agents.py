@@ -15,7 +15,7 @@ from cluster_agents import clock
 from cluster_agents.domain.agents import NAME_TAKEN, Agent
 from cluster_agents.errors import StoreBusy, ValidationFailed
 from cluster_agents.settings import get_settings
-from cluster_agents.store import dynamo
+from cluster_agents.store import dynamo, ids
 from cluster_agents.store.keys import (
     ACTIVE_TOKEN_PREFIX,
     AGENT_COUNTER,
@@ -91,7 +91,7 @@ class AgentRepository:
     def create_agent(self, project_id: int, name: str, created_by_user_id: int) -> Agent:
         """Register ``name`` in the project: one transaction puts the name index (the uniqueness
         condition), the agent, and counts it in ``#STATS``. ValidationFailed when the name is taken."""
-        agent_id = dynamo.next_id(self.table, AGENT_COUNTER)
+        agent_id = ids.next_id(self.table, AGENT_COUNTER)
         now = clock.now_iso()
         fields = {
             "id": agent_id,
@@ -158,7 +158,12 @@ class AgentRepository:
     ) -> tuple[list[dict[str, Any]], tuple[str, str] | None]:
         """Up to ``count`` items of the project's index range (several requests only past 1 MB, or
         ``MAX_QUERY_LIMIT`` items); stops early once ``enough`` says so of the items read (a page past
-        the end: ``#STATS``, read first, already shows there is nothing to skip to)."""
+        the end: ``#STATS``, read first, already shows there is nothing to skip to).
+
+        The keys a later page skips are read eventually consistent, at half the read units: offset
+        pages are no snapshot anyway (an agent made or deleted between two page requests shifts the
+        later pages, in GitLab too), so a change of the last second showing a second later moves
+        nothing a client could rely on. The page itself, and page 1, are strongly consistent."""
         items: list[dict[str, Any]] = []
         start = start_after
         while len(items) < count and not (enough and items and enough(items)):
@@ -170,7 +175,7 @@ class AgentRepository:
                     ":low": {"S": PROJECT_INDEX_RANGE[0]},
                     ":high": {"S": PROJECT_INDEX_RANGE[1]},
                 },
-                "ConsistentRead": True,
+                "ConsistentRead": not keys_only,
                 "Limit": min(count - len(items), MAX_QUERY_LIMIT),
             }
             if start:

@@ -47,6 +47,16 @@ sort next to each other (only its active tokens, ``AT#``, lie between them), so 
 current authorisations come back together, and the agent server's configuration request reads
 the agent once.
 
+The job side reads the ``CIACCESS#`` items and the project's name index **eventually consistent**
+(half the read units, so twice the requests a second one hot group's item serves): a change of
+the last second may not be seen yet. That is what GitLab's own flow already allows: an agent's
+ci_access changes when the agent server pushes its configuration (``agent_configuration``),
+which it does when it next reads the agent's config repository, so no job's ``allowed_agents``
+was ever promised a change the moment it was made. A just-removed authorisation or a just-deleted
+agent may be listed for that second (the agent server then finds no agent, as when the job had
+asked a second earlier), and a just-added one missed (as if the configuration arrived a second
+later). Nothing is written from these reads.
+
 The job side trusts an entry of a ``CIACCESS#`` item to stand for a live agent: the agent's
 deletion removes them before or with the agent item (``AgentRepository.delete_agent``), and no
 replacement writes one after it (the version condition), so none outlives its agent. The entry
@@ -157,7 +167,7 @@ class CiAccessRepository:
         def answer(found: dict[tuple[str, str], dict]) -> list[StoredAuthorization]:
             return [entry for source, key in keys.items() for entry in _authorizations_of(source, found.get(key))]
 
-        return dynamo.Read(self.table, tuple(keys.values()), answer)
+        return dynamo.Read(self.table, tuple(keys.values()), answer, consistent=False)
 
     def with_configurations(self, found: list[StoredAuthorization]) -> list[StoredAuthorization]:
         """``found`` with the configurations that are not inline read from the agents' mirrors (one
@@ -191,8 +201,11 @@ class CiAccessRepository:
         return completed
 
     def agent_ids_of_project(self, project_id: int) -> list[int]:
-        """The agents whose configuration project is ``project_id`` (from the name index)."""
-        items = dynamo.query_all(self.table, agent_project_pk(project_id), sk_prefix=NAME_INDEX_PREFIX)
+        """The agents whose configuration project is ``project_id`` (from the name index, eventually
+        consistent: see above)."""
+        items = dynamo.query_all(
+            self.table, agent_project_pk(project_id), sk_prefix=NAME_INDEX_PREFIX, consistent=False
+        )
         return sorted(int(item["id"]) for item in items)
 
     # ------------------------------------------------------------ the agent side

@@ -16,7 +16,6 @@ from cluster_agents import clock
 from cluster_agents.aws import THROTTLING_CODES, busy_on_transient_errors, client
 from cluster_agents.errors import KeyTooLong, StoreBusy
 
-COUNTER_PK = "COUNTER"
 CONFLICT_PAUSE = 0.02  # seconds: the longest first pause after a TransactionConflict, doubled each time
 BATCH_GET_LIMIT = 100  # keys per BatchGetItem request (DynamoDB's limit)
 PARTITION_KEY_BYTES = 2048  # DynamoDB's limits on a key's size, in UTF-8 bytes
@@ -181,9 +180,12 @@ def get(table: str, pk: str, sk: str, consistent: bool = True) -> dict[str, Any]
     return from_item(response.get("Item"))
 
 
-def batch_get(requests: Mapping[str, Sequence[tuple[str, str]]]) -> dict[str, dict[tuple[str, str], dict]]:
+def batch_get(
+    requests: Mapping[str, Sequence[tuple[str, str]]], eventually: frozenset[str] = frozenset()
+) -> dict[str, dict[tuple[str, str], dict]]:
     """Read many keys across tables in one round trip up to 100 keys (more only past that, or for
-    DynamoDB's unprocessed keys).
+    DynamoDB's unprocessed keys); strongly consistent, but for the tables in ``eventually`` (half
+    the read units; a write of the last second may not be seen yet).
 
     Returns ``{table: {(pk, sk): item}}`` for the items that exist (keys no item can have are not
     asked for: ``key_fits``)."""
@@ -193,7 +195,9 @@ def batch_get(requests: Mapping[str, Sequence[tuple[str, str]]]) -> dict[str, di
     while waiting:
         request: dict[str, dict[str, Any]] = {}
         for table, (pk, sk) in waiting[:BATCH_GET_LIMIT]:
-            request.setdefault(table, {"Keys": [], "ConsistentRead": True})["Keys"].append(key(pk, sk))
+            request.setdefault(table, {"Keys": [], "ConsistentRead": table not in eventually})["Keys"].append(
+                key(pk, sk)
+            )
         waiting = waiting[BATCH_GET_LIMIT:]
         with translated():
             response = ddb().batch_get_item(RequestItems=request)
@@ -223,6 +227,7 @@ class Read(Generic[T]):
     table: str
     keys: tuple[tuple[str, str], ...]
     answer: Callable[[dict[tuple[str, str], dict]], T]
+    consistent: bool = True  # False: an eventually consistent read will do (see ``batch_get``)
 
 
 def read_together(*reads: Read[Any]) -> list[Any]:
@@ -231,29 +236,9 @@ def read_together(*reads: Read[Any]) -> list[Any]:
     requests: dict[str, list[tuple[str, str]]] = {}
     for read in reads:
         requests.setdefault(read.table, []).extend(read.keys)
-    found = batch_get(requests)
+    eventually = frozenset(requests) - {read.table for read in reads if read.consistent}
+    found = batch_get(requests, eventually)
     return [read.answer({k: found[read.table][k] for k in read.keys if k in found[read.table]}) for read in reads]
-
-
-def next_id(table: str, entity: str) -> int:
-    """The next integer id of ``entity`` from an atomic counter item."""
-    return next_ids(table, entity, ("value",))["value"]
-
-
-def next_ids(table: str, entity: str, attributes: Sequence[str]) -> dict[str, int]:
-    """The next value of several counters kept as ``attributes`` of ONE counter item (``entity``),
-    all raised in one UpdateItem: ``{attribute: its new value}``."""
-    names = {f"#c{n}": attribute for n, attribute in enumerate(attributes)}
-    with translated():
-        response = ddb().update_item(
-            TableName=table,
-            Key=key(COUNTER_PK, entity),
-            UpdateExpression="ADD " + ", ".join(f"{name} :one" for name in names),
-            ExpressionAttributeNames=names,
-            ExpressionAttributeValues={":one": {"N": "1"}},
-            ReturnValues="UPDATED_NEW",
-        )
-    return {attribute: int(response["Attributes"][attribute]["N"]) for attribute in attributes}
 
 
 _SINGLE_WRITES = {"Put": "put_item", "Update": "update_item", "Delete": "delete_item"}
@@ -329,16 +314,18 @@ def query(
     start_after: tuple[str, str] | None = None,
     forward: bool = True,
     projection: str | None = None,
+    consistent: bool = True,
 ) -> tuple[list[dict[str, Any]], tuple[str, str] | None]:
-    """One page of a partition (strongly consistent); returns items and the last key read. A
-    partition or prefix longer than any key can be holds nothing: no request."""
+    """One page of a partition (strongly consistent unless ``consistent`` is False); returns items
+    and the last key read. A partition or prefix longer than any key can be holds nothing: no
+    request."""
     if not key_fits(pk, sk_prefix or ""):
         return [], None
     request: dict[str, Any] = {
         "TableName": table,
         "KeyConditionExpression": "pk = :pk" + (" AND begins_with(sk, :prefix)" if sk_prefix else ""),
         "ExpressionAttributeValues": {":pk": {"S": pk}, **({":prefix": {"S": sk_prefix}} if sk_prefix else {})},
-        "ConsistentRead": True,
+        "ConsistentRead": consistent,
         "ScanIndexForward": forward,
     }
     if limit:
@@ -354,11 +341,11 @@ def query(
     return items, ((last["pk"]["S"], last["sk"]["S"]) if last else None)
 
 
-def query_all(table: str, pk: str, *, sk_prefix: str | None = None) -> list[dict[str, Any]]:
+def query_all(table: str, pk: str, *, sk_prefix: str | None = None, consistent: bool = True) -> list[dict[str, Any]]:
     items: list[dict[str, Any]] = []
     start = None
     while True:
-        page, start = query(table, pk, sk_prefix=sk_prefix, start_after=start)
+        page, start = query(table, pk, sk_prefix=sk_prefix, start_after=start, consistent=consistent)
         items.extend(page)
         if start is None:
             return items

@@ -7,7 +7,7 @@ import functools
 from cluster_agents.domain.models import Job
 from cluster_agents.settings import get_settings
 from cluster_agents.store import directory_items as stored
-from cluster_agents.store import dynamo
+from cluster_agents.store import dynamo, ids
 from cluster_agents.store.keys import JOB_COUNTER, PIPELINE_COUNTER_ATTRIBUTE, job_key
 
 
@@ -20,9 +20,9 @@ class JobRepository:
     def next_ids(self, with_pipeline: bool) -> tuple[int, int | None]:
         """A new job id and, when asked, a new pipeline id: one UpdateItem of the job counter."""
         if not with_pipeline:
-            return dynamo.next_id(self.table, JOB_COUNTER), None
-        ids = dynamo.next_ids(self.table, JOB_COUNTER, ("value", PIPELINE_COUNTER_ATTRIBUTE))
-        return ids["value"], ids[PIPELINE_COUNTER_ATTRIBUTE]
+            return ids.next_id(self.table, JOB_COUNTER), None
+        counted = ids.next_ids(self.table, JOB_COUNTER, ("value", PIPELINE_COUNTER_ATTRIBUTE))
+        return counted["value"], counted[PIPELINE_COUNTER_ATTRIBUTE]
 
     def create(self, job: Job, token_digest: str) -> None:
         dynamo.transact([dynamo.put_action(self.table, stored.job_item(job, token_digest), "attribute_not_exists(pk)")])

@@ -69,6 +69,7 @@ Key = tuple[str, str]
 # ---------------------------------------------------------------- DirectoryTable
 GROUP_PK_PREFIX = "GROUP#"
 MEMBER_SK_PREFIX = "USER#"
+COUNTER_PK = "COUNTER"  # the partition of every id counter item
 NAMESPACE_COUNTER = "namespace"  # users and groups: one id space, as GitLab's namespaces
 PROJECT_COUNTER = "project"
 PERSONAL_ACCESS_TOKEN_COUNTER = "personal_access_token"

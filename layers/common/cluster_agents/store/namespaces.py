@@ -7,7 +7,7 @@ from __future__ import annotations
 import functools
 
 from cluster_agents.settings import get_settings
-from cluster_agents.store import dynamo
+from cluster_agents.store import dynamo, ids
 from cluster_agents.store.keys import NAMESPACE_COUNTER, namespace_key
 
 
@@ -25,7 +25,7 @@ class NamespaceRepository:
         self.table = table
 
     def next_id(self) -> int:
-        return dynamo.next_id(self.table, NAMESPACE_COUNTER)
+        return ids.next_id(self.table, NAMESPACE_COUNTER)
 
     def find(self, full_path: str) -> tuple[str, int] | None:
         """``(kind, id)`` of the user or group at ``full_path``, or None."""

@@ -11,7 +11,7 @@ from cluster_agents import clock
 from cluster_agents.domain.models import PersonalAccessToken, User
 from cluster_agents.settings import get_settings
 from cluster_agents.store import directory_items as stored
-from cluster_agents.store import dynamo
+from cluster_agents.store import dynamo, ids
 from cluster_agents.store.keys import PERSONAL_ACCESS_TOKEN_COUNTER, pat_id_key, pat_key
 
 PAT_USE_INTERVAL = timedelta(seconds=60)  # how stale a stored last_used_at of a PAT may get
@@ -24,7 +24,7 @@ class PersonalAccessTokenRepository:
         self.table = table
 
     def next_id(self) -> int:
-        return dynamo.next_id(self.table, PERSONAL_ACCESS_TOKEN_COUNTER)
+        return ids.next_id(self.table, PERSONAL_ACCESS_TOKEN_COUNTER)
 
     def create_pat(self, token: PersonalAccessToken, digest: str, user: User) -> None:
         t = self.table

@@ -12,7 +12,7 @@ from cluster_agents.domain.models import Membership, Project, User
 from cluster_agents.errors import ValidationFailed
 from cluster_agents.settings import get_settings
 from cluster_agents.store import directory_items as stored
-from cluster_agents.store import dynamo
+from cluster_agents.store import dynamo, ids
 from cluster_agents.store import memberships as membership_writes
 from cluster_agents.store.keys import PROJECT_COUNTER, project_key, project_path_key
 
@@ -27,7 +27,7 @@ class ProjectRepository:
         self._project_ids_by_path: dict[str, int] = {}
 
     def next_id(self) -> int:
-        return dynamo.next_id(self.table, PROJECT_COUNTER)
+        return ids.next_id(self.table, PROJECT_COUNTER)
 
     def get(self, project_id: int) -> Project | None:
         if project_id not in self._projects:

@@ -27,7 +27,7 @@ from cluster_agents.domain.url_configurations import (
 )
 from cluster_agents.errors import AgentNotFound, UrlConfigurationExists, UrlConfigurationNotFound
 from cluster_agents.settings import get_settings
-from cluster_agents.store import dynamo
+from cluster_agents.store import dynamo, ids
 from cluster_agents.store.agents import agent_from_item
 from cluster_agents.store.keys import (
     AGENT_SK,
@@ -105,7 +105,7 @@ class UrlConfigurationRepository:
 
         Raises UrlConfigurationExists when the agent has one (also when another request won the
         race), AgentNotFound when the agent was deleted meanwhile."""
-        configuration_id = dynamo.next_id(self.table, URL_CONFIGURATION_COUNTER)
+        configuration_id = ids.next_id(self.table, URL_CONFIGURATION_COUNTER)
         now = clock.now_iso()
         configuration = UrlConfiguration(
             id=configuration_id,
@@ -179,10 +179,14 @@ class UrlConfigurationRepository:
 
     def list_receptive(self) -> list[ReceptiveAgent]:
         """Every receptive agent in agent id order, private material decrypted (for the agent
-        server alone): one strongly consistent Query of the receptive-agents index (more only past
-        1 MB). Each entry was written whole with its configuration and goes with it, so a
-        configuration or agent deleted meanwhile is listed whole or not at all."""
-        return [_receptive_from_item(item) for item in dynamo.query_all(self.table, RECEPTIVE_PK)]
+        server alone): one eventually consistent Query of the receptive-agents index (more only
+        past 1 MB), at half the read units of a strongly consistent one. The agent server polls this
+        list and reaches agents on its own schedule, so a configuration made or deleted in the last
+        second showing up at its next poll is nothing it could tell from polling a second later. Each
+        entry was written whole with its configuration and goes with it, so a configuration or agent
+        deleted meanwhile is listed whole or not at all."""
+        items = dynamo.query_all(self.table, RECEPTIVE_PK, consistent=False)
+        return [_receptive_from_item(item) for item in items]
 
     def index(self, configuration_item: dict[str, Any]) -> bool:
         """Give a configuration written before the receptive-agents index existed its entry (an
