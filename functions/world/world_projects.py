@@ -1,0 +1,64 @@
+"""Projects (SPEC §5): create (in a personal namespace or a group), get."""
+
+from __future__ import annotations
+
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from cluster_agents import errors as e
+from cluster_agents.domain.naming import path_from_name, too_long
+from cluster_agents.errors import RequestRejected
+from cluster_agents.services import world
+from cluster_agents.web import entities
+from cluster_agents.web import openapi as docs
+from cluster_agents.web.app import respond
+from cluster_agents.web.auth import current_user
+from cluster_agents.web.params import parse
+from cluster_agents.web.request import current
+from world_params import NewProject
+from world_shared import PATH_RULES, check_path
+
+router = Router()
+PROJECT_TAGS = ["projects"]
+NAME_OR_PATH = "name, path are missing, at least one parameter must be provided"
+
+
+@router.post(
+    "/api/v4/projects",
+    summary="Create a project",
+    tags=PROJECT_TAGS,
+    security=docs.USER_SECURITY,
+    description="In the caller's personal namespace, or in a group where the caller is Maintainer.",
+    openapi_extensions=docs.body(NewProject),
+    responses=docs.responses(
+        201,
+        docs.USER,
+        e.InvalidParameters(["visibility does not have a valid value"]),
+        e.RequestRejected(NAME_OR_PATH),
+        PATH_RULES,
+        e.ValidationFailed(too_long("Path", "-" * 256)),
+        e.NotFound("Namespace Not Found"),
+        docs.FORBIDDEN,
+        e.ValidationFailed(["Path has already been taken", "Name has already been taken"]),
+    ),
+)
+def handle_create_project():
+    caller = current_user().user
+    params = parse(NewProject)
+    if not params.name and not params.path:
+        raise RequestRejected(NAME_OR_PATH)
+    name = params.name or params.path or ""
+    path = params.path or path_from_name(name)
+    check_path(path)
+    project = world.create_project(caller, name, path, params.namespace_id, params.description, params.visibility)
+    return respond(entities.project(project), 201)
+
+
+@router.get(
+    "/api/v4/projects/<id>",
+    summary="Get a project",
+    tags=PROJECT_TAGS,
+    security=docs.USER_SECURITY,
+    responses=docs.responses(200, docs.USER, docs.PROJECT),
+)
+def handle_get_project(id: str):
+    caller = current_user().user
+    return respond(entities.project(world.visible_project(caller, current().path_param("id"))))
