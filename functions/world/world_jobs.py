@@ -3,14 +3,18 @@ runner finishes them."""
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Body
 from cluster_agents import errors as e
 from cluster_agents.services import world
-from cluster_agents.web import entities
+from cluster_agents.web import entities, guards
 from cluster_agents.web import openapi as docs
 from cluster_agents.web.app import respond
 from cluster_agents.web.auth import current_user, job_token
-from cluster_agents.web.params import integer, parse
+from cluster_agents.web.entities import JobEntity, JobWithToken
+from cluster_agents.web.params import JobId, parse
 from cluster_agents.web.request import current
 from world_params import JobUpdate, NewJob
 from world_shared import ADMIN_ONLY
@@ -25,18 +29,22 @@ JOB_TAGS = ["jobs"]
     tags=JOB_TAGS,
     description=ADMIN_ONLY + " The only response that carries the job token.",
     security=docs.USER_SECURITY,
-    openapi_extensions=docs.body(NewJob),
+    middlewares=[guards.USER],
     responses=docs.responses(
-        201, docs.USER, e.InvalidParameters(["project_id is missing"]), docs.FORBIDDEN, docs.PROJECT, e.UserNotFound()
+        201,
+        docs.USER,
+        e.InvalidParameters(["project_id is missing"]),
+        docs.FORBIDDEN,
+        docs.PROJECT,
+        e.UserNotFound(),
+        model=JobWithToken,
     ),
 )
-def handle_create_job():
-    caller = current_user().user
-    params = parse(NewJob)
+def handle_create_job(params: Annotated[NewJob, Body()]):
     env = params.environment
     env_name, env_tier = (env, None) if isinstance(env, str) else ((env.name, env.tier) if env else (None, None))
     job, secret = world.create_job(
-        caller,
+        current_user().user,
         params.project_id,
         params.user_id,
         params.pipeline_id,
@@ -63,12 +71,13 @@ def handle_create_job():
         docs.FORBIDDEN,
         e.Forbidden("Job is not running"),
         e.InvalidParameters(["state does not have a valid value"]),
+        model=JobEntity,
     ),
 )
-def handle_finish_job(job_id: str):
+def handle_finish_job(job_id: JobId):
     request = current()
     token = request.params().get("token") or job_token(request)
     token = token if isinstance(token, str) else None
-    job = world.authenticate_job(integer("job_id", job_id), token)
-    params = parse(JobUpdate)
+    job = world.authenticate_job(job_id, token)
+    params = parse(JobUpdate)  # only once the job's token is accepted: a bad token is 401/403 whatever the state
     return respond(entities.job(world.finish_job(job, token or "", params.state)))

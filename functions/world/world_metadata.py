@@ -9,20 +9,24 @@ from cluster_agents.web import entities
 from cluster_agents.web import openapi as docs
 from cluster_agents.web.app import respond
 from cluster_agents.web.auth import METADATA, current_user
+from cluster_agents.web.entities import Metadata
 from cluster_agents.web.request import current
 
 router = Router()
 
 
 def _metadata_docs(method: str, summary: str) -> dict:
+    if method == "HEAD":
+        responses = docs.responses(200, docs.user(METADATA, method), success_description="OK (empty body)")
+        responses[200]["content"] = {}  # no body: nothing to describe
+    else:
+        responses = docs.responses(200, docs.user(METADATA, method), model=Metadata)
     return {
         "summary": summary,
         "tags": ["metadata"],
         "security": docs.USER_SECURITY,
         "description": "Any personal access token with api, read_api, read_user or ai_features.",
-        "responses": docs.responses(
-            200, docs.user(METADATA, method), success_description="OK (HEAD: empty body)" if method == "HEAD" else ""
-        ),
+        "responses": responses,
     }
 
 
