@@ -267,7 +267,7 @@ def build_document(functions: list[cfn.Function] | None = None) -> dict[str, Any
                 paths.setdefault(path, {})[method] = _operation(operation, components, examples)
         for name, definition in schema.get("components", {}).get("schemas", {}).items():
             if name not in UNUSED_SCHEMAS:
-                components.setdefault(name, definition)
+                _add_schema(components, name, definition)  # two models of one name: rename one
     order = ("get", "head", "put", "post", "delete")
     return {
         "openapi": OPENAPI_VERSION,

@@ -61,7 +61,7 @@ def _document() -> dict[str, Any]:
     summary="This API's OpenAPI description",
     tags=TAGS,
     description="No authentication. `servers` is the base URL the request came in by.",
-    responses=docs.responses(200),
+    responses=docs.responses(200, schema={"type": "object", "description": "An OpenAPI 3.1 document"}),
 )
 def handle_get_openapi():
     servers = [{"url": current().base_url(), "description": "This deployment"}]
@@ -73,7 +73,7 @@ def handle_get_openapi():
     summary="Browse this API's description (Swagger UI)",
     tags=TAGS,
     description="No authentication. An HTML page; the browser loads Swagger UI from cdn.jsdelivr.net.",
-    responses=docs.responses(200, media_type="text/html"),
+    responses=docs.responses(200, media_type="text/html", schema={"type": "string"}),
 )
 def handle_get_docs():
     return Response(status_code=200, content_type="text/html; charset=utf-8", body=PAGE, headers=PAGE_HEADERS)

@@ -30,7 +30,7 @@ class JobUser(Entity):
     roles_in_project: list[str]
 
 
-class JobEnvironment(Entity):
+class AllowedAgentsEnvironment(Entity):
     tier: str
     slug: str
 
@@ -43,7 +43,7 @@ class AllowedAgentsBody(Entity):
     pipeline: IdOnly
     project: JobProject
     user: JobUser
-    environment: JobEnvironment | None = None
+    environment: AllowedAgentsEnvironment | None = None
 
 
 def allowed_agent(agent: AllowedAgent) -> dict[str, Any]:
