@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from cluster_agents.web.auth import GITLAB_API, RouteScopes, current_user
-
 if TYPE_CHECKING:
     from aws_lambda_powertools.event_handler import Response
     from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver
+
+    from cluster_agents.web.auth import RouteScopes
 
 Guard = Callable[["ApiGatewayResolver", Callable[..., "Response"]], "Response"]
 
@@ -30,9 +30,16 @@ def guard(check: Callable[[], object], name: str) -> Guard:
     return middleware
 
 
-def user(scopes: RouteScopes = GITLAB_API) -> Guard:
-    """A personal access token with ``scopes`` (SPEC 1.1); the handler's ``current_user()`` is it."""
-    return guard(lambda: current_user(scopes), f"user({scopes.names})")
+def user(scopes: RouteScopes | None = None) -> Guard:
+    """A personal access token with ``scopes`` (SPEC 1.1; default: api, read_api on reads); the
+    handler's ``current_user()`` is it."""
+
+    def authenticate() -> None:
+        from cluster_agents.web.auth import GITLAB_API, current_user  # the user routes' functions only
+
+        current_user(scopes or GITLAB_API)
+
+    return guard(authenticate, "user")
 
 
 #: A personal access token with api (read_api on reads).

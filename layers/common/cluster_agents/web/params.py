@@ -27,6 +27,11 @@ class Params(BaseModel):
 
     model_config = ConfigDict(extra="ignore", coerce_numbers_to_str=True, defer_build=True)
 
+    def __repr_args__(self) -> Any:
+        """Names, never values: parameters carry secrets (``access_key``, ``client_key``, a job's
+        ``token``) and Powertools logs a handler's arguments at debug level."""
+        return ((name, ...) for name in type(self).model_fields)
+
 
 def grape_messages(problems: Iterable[Any], order: list[str]) -> list[str]:
     """``name is missing``, ``agent_id is invalid`` ... one per parameter, in declaration order.
