@@ -101,7 +101,7 @@ sam-local: install $(SAM_VENV)/.installed ## sam local start-api at http://127.0
 test-sam-local: install $(SAM_VENV)/.installed ## every events/ file through sam local invoke, then python-gitlab through start-api
 	@SAM_PYTHON=$(SAM_PYTHON) $(PY) -m devtools.sam_local test
 
-openapi: install ## regenerate docs/openapi.json and the docs function's copy from the routes
+openapi: install ## regenerate functions/docs/openapi.json (docs/openapi.json links to it) from the routes
 	@$(PY) -m devtools.openapi
 
 clean:

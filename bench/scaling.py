@@ -559,7 +559,7 @@ def clone_receptive_agent(ddb: Any, table: str, project: int, template_id: int, 
     """``count`` copies of a receptive agent: its agent item, name-index copy, URL configuration
     and receptive-index entry, under reserved agent and configuration ids, each private key sealed
     again for its own configuration (``encryption_context``), and ``#STATS`` raised to match."""
-    from cluster_agents import secrets as sealing
+    from cluster_agents import crypto as sealing
     from cluster_agents.store.url_configurations import SEALED_ATTRIBUTE, encryption_context
 
     agent_item = raw_get(ddb, table, f"AGENT#{template_id}", "A")

@@ -3,11 +3,12 @@ app describes its own routes (the decorators' summaries, statuses with GitLab's 
 ``cluster_agents.web.openapi``, the parameter models they read); this merges the apps of
 template.yaml into one document.
 
-    python -m devtools.openapi            # writes docs/openapi.json and the docs function's copy
-    python -m devtools.openapi --check    # exit 1 when either file differs from the code
+    python -m devtools.openapi            # writes functions/docs/openapi.json
+    python -m devtools.openapi --check    # exit 1 when it differs from the code
 
-The docs function serves its copy (``functions/docs/openapi.json``, packaged by ``sam build``)
-at ``GET /api/v4/openapi.json``; tests/test_openapi.py fails when a file drifts from the code."""
+One file is written: the docs function's (``functions/docs/openapi.json``, packaged by ``sam
+build``), which it serves at ``GET /api/v4/openapi.json``; ``docs/openapi.json`` is a symbolic link
+to it, for readers. tests/test_openapi.py fails when the file drifts from the code."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import argparse
 import copy
 import importlib
 import json
+import os
 import re
 import sys
 import tomllib
@@ -22,7 +24,9 @@ from typing import Any
 
 from devtools import template as cfn
 
-DOCUMENT_PATHS = (cfn.ROOT / "docs" / "openapi.json", cfn.ROOT / "functions" / "docs" / "openapi.json")
+DOCUMENT_PATH = cfn.ROOT / "functions" / "docs" / "openapi.json"
+READERS_LINK = cfn.ROOT / "docs" / "openapi.json"  # -> DOCUMENT_PATH
+DOCUMENT_PATHS = (DOCUMENT_PATH, READERS_LINK)  # the same file, read by either name
 OPENAPI_VERSION = "3.1.0"
 TITLE = "Cluster Agents API"
 DESCRIPTION = """GitLab's Agents API for Kubernetes (agents, agent tokens, receptive agents' URL configurations,
@@ -143,7 +147,8 @@ PAGE_PARAMETERS = [
     },
 ]
 BODY_MEDIA_TYPES = ("application/json", "application/x-www-form-urlencoded")
-POWERTOOLS_VALIDATION_ERROR = "#/components/schemas/HTTPValidationError"  # its 422: web.params answers 400
+# Powertools adds its validation error schemas to every document; its 422 never exists here (the
+# apps validate their parameters themselves, web.validation: 400 with Grape's messages).
 UNUSED_SCHEMAS = ("HTTPValidationError", "ValidationError", "ResponseValidationError")
 
 
@@ -190,7 +195,8 @@ def _add_schema(schemas: dict[str, Any], name: str, definition: dict[str, Any]) 
 
 def _request_body(reference: str, path_names: set[str], schemas: dict[str, Any]) -> dict[str, Any]:
     """The parameters a route reads with ``parse(Model)`` (JSON or form), without the ones its
-    path carries, as a schema of ``components`` named after the model."""
+    path carries, as a schema of ``components`` named after the model: the routes that name their
+    model with ``web.openapi.body`` rather than declaring ``Annotated[Model, Body()]``."""
     schema = _model(reference).model_json_schema(ref_template="#/components/schemas/{model}")
     for name, definition in schema.pop("$defs", {}).items():
         _add_schema(schemas, name, definition)
@@ -220,10 +226,6 @@ def _shared_example(value: Any, examples: dict[str, Any]) -> dict[str, str]:
 def _operation(operation: dict[str, Any], schemas: dict[str, Any], examples: dict[str, Any]) -> dict[str, Any]:
     operation = copy.deepcopy(operation)
     responses = operation["responses"]
-    for status, response in list(responses.items()):
-        schemas_named = [media.get("schema", {}).get("$ref") for media in response.get("content", {}).values()]
-        if POWERTOOLS_VALIDATION_ERROR in schemas_named:
-            del responses[status]  # Powertools' own, never returned: parameters are validated by web.params
     for response in responses.values():
         if response.get("content") == {}:
             del response["content"]
@@ -233,14 +235,18 @@ def _operation(operation: dict[str, Any], schemas: dict[str, Any], examples: dic
                     key: _shared_example(example["value"], examples) for key, example in media["examples"].items()
                 }
     parameters = operation.get("parameters", [])
-    for parameter in parameters:
+    for parameter in parameters:  # typed parameters carry their own (web.params)
         if parameter["in"] == "path" and parameter["name"] in PATH_PARAMETERS:
-            parameter["description"] = PATH_PARAMETERS[parameter["name"]]
+            parameter.setdefault("description", PATH_PARAMETERS[parameter["name"]])
     success = next(iter(responses.values()))
-    if "X-Total" in success.get("headers", {}):
+    if "X-Total" in success.get("headers", {}) and not any(p["name"] == "page" for p in parameters):
         parameters.extend(copy.deepcopy(PAGE_PARAMETERS))
     if parameters:
         operation["parameters"] = parameters
+    request_body = operation.get("requestBody")
+    if request_body:  # Grape reads a form body as it reads JSON (web.request): one schema for both
+        schema = next(iter(request_body["content"].values()))
+        request_body["content"] = {media: copy.deepcopy(schema) for media in BODY_MEDIA_TYPES}
     model = operation.pop("x-request-body-model", None)
     if model:
         path_names = {p["name"] for p in parameters if p["in"] == "path"}
@@ -262,7 +268,7 @@ def build_document(functions: list[cfn.Function] | None = None) -> dict[str, Any
                 paths.setdefault(path, {})[method] = _operation(operation, components, examples)
         for name, definition in schema.get("components", {}).get("schemas", {}).items():
             if name not in UNUSED_SCHEMAS:
-                components.setdefault(name, definition)
+                _add_schema(components, name, definition)  # two models of one name: rename one
     order = ("get", "head", "put", "post", "delete")
     return {
         "openapi": OPENAPI_VERSION,
@@ -291,18 +297,24 @@ def render(document: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Write (or --check) the OpenAPI description of every route.")
-    parser.add_argument("--check", action="store_true", help="exit 1 when a written copy differs from the code")
+    parser.add_argument("--check", action="store_true", help="exit 1 when the document differs from the code")
     args = parser.parse_args(argv)
     text = render(build_document())
-    stale = [path for path in DOCUMENT_PATHS if not path.exists() or path.read_text(encoding="utf-8") != text]
+    stale = not DOCUMENT_PATH.exists() or DOCUMENT_PATH.read_text(encoding="utf-8") != text
+    linked = READERS_LINK.is_symlink() and READERS_LINK.resolve() == DOCUMENT_PATH.resolve()
     if args.check:
-        for path in stale:
-            print(f"{path.relative_to(cfn.ROOT)} is out of date: run `make openapi`", file=sys.stderr)
-        return 1 if stale else 0
-    for path in stale:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-        print(f"wrote {path.relative_to(cfn.ROOT)}")
+        if stale:
+            print(f"{DOCUMENT_PATH.relative_to(cfn.ROOT)} is out of date: run `make openapi`", file=sys.stderr)
+        if not linked:
+            print(f"{READERS_LINK.relative_to(cfn.ROOT)} is not a link to it: run `make openapi`", file=sys.stderr)
+        return 1 if stale or not linked else 0
+    if stale:
+        DOCUMENT_PATH.write_text(text, encoding="utf-8")
+        print(f"wrote {DOCUMENT_PATH.relative_to(cfn.ROOT)}")
+    if not linked:
+        READERS_LINK.unlink(missing_ok=True)
+        READERS_LINK.symlink_to(os.path.relpath(DOCUMENT_PATH, READERS_LINK.parent))
+        print(f"linked {READERS_LINK.relative_to(cfn.ROOT)}")
     return 0
 
 

@@ -2,34 +2,26 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler.openapi.params import Body
 from cluster_agents import errors as e
-from cluster_agents.errors import InvalidParameters
 from cluster_agents.services import agent_tokens
-from cluster_agents.web import agent_entities
+from cluster_agents.web import agent_entities, guards
 from cluster_agents.web import openapi as docs
+from cluster_agents.web.agent_entities import AgentTokenBasic, AgentTokenDetails, AgentTokenWithToken
 from cluster_agents.web.app import create_app, entrypoint, no_content, respond
 from cluster_agents.web.auth import current_user
 from cluster_agents.web.pagination import headers as page_headers
-from cluster_agents.web.pagination import requested_page
-from cluster_agents.web.params import Params, PathId, parse
-from cluster_agents.web.request import current
+from cluster_agents.web.pagination import page_of
+from cluster_agents.web.params import AgentId, PageNumber, Params, PerPage, ProjectRef, TokenId
 
 app = create_app()
 TAGS = ["agent tokens"]
 INVALID_IDS = (e.InvalidParameters(["agent_id is invalid"]), e.InvalidParameters(["token_id is invalid"]))
 
 
-class AgentRef(Params):
-    agent_id: PathId
-
-
-class TokenRef(Params):
-    agent_id: PathId
-    token_id: PathId
-
-
 class NewToken(Params):
-    agent_id: PathId
     name: str | None  # required; an explicit null is a blank name
     description: str | None = None
 
@@ -40,24 +32,23 @@ class NewToken(Params):
     tags=TAGS,
     description="Developer role or above. Active tokens only, without last_used_at; most recently used first.",
     security=docs.USER_SECURITY,
-    responses=docs.responses(200, docs.USER, INVALID_IDS, docs.PAGE, docs.PROJECT, e.AgentNotFound(), paginated=True),
+    middlewares=[guards.USER],
+    responses=docs.responses(
+        200,
+        docs.USER,
+        INVALID_IDS,
+        docs.PAGE,
+        docs.PROJECT,
+        e.AgentNotFound(),
+        paginated=True,
+        model=list[AgentTokenBasic],
+    ),
 )
-def handle_list_agent_tokens(id: str, agent_id: str):
-    caller = current_user().user
-    problems: list[str] = []
-    try:
-        ref = parse(AgentRef, extra={"agent_id": agent_id})
-    except InvalidParameters as error:  # Grape reports the path's and the pagination's together
-        problems += error.messages
-    try:
-        page = requested_page()
-    except InvalidParameters as error:
-        problems += error.messages
-    if problems:
-        raise InvalidParameters(problems)
-    tokens = agent_tokens.list_tokens(caller, current().path_param("id"), ref.agent_id)
-    shown = tokens[page.offset : page.offset + page.size]
-    return respond([agent_entities.agent_token_basic(t) for t in shown], headers=page_headers(page, len(tokens)))
+def handle_list_agent_tokens(id: ProjectRef, agent_id: AgentId, page: PageNumber = 1, per_page: PerPage = 20):
+    requested = page_of(page, per_page)
+    tokens = agent_tokens.list_tokens(current_user().user, id, agent_id)
+    shown = tokens[requested.offset : requested.offset + requested.size]
+    return respond([agent_entities.agent_token_basic(t) for t in shown], headers=page_headers(requested, len(tokens)))
 
 
 @app.get(
@@ -66,12 +57,13 @@ def handle_list_agent_tokens(id: str, agent_id: str):
     tags=TAGS,
     description="Developer role or above. A revoked token is not found.",
     security=docs.USER_SECURITY,
-    responses=docs.responses(200, docs.USER, INVALID_IDS, docs.PROJECT, e.AgentNotFound(), e.AgentTokenNotFound()),
+    middlewares=[guards.USER],
+    responses=docs.responses(
+        200, docs.USER, INVALID_IDS, docs.PROJECT, e.AgentNotFound(), e.AgentTokenNotFound(), model=AgentTokenDetails
+    ),
 )
-def handle_get_agent_token(id: str, agent_id: str, token_id: str):
-    caller = current_user().user
-    ref = parse(TokenRef, extra={"agent_id": agent_id, "token_id": token_id})
-    token = agent_tokens.get_token(caller, current().path_param("id"), ref.agent_id, ref.token_id)
+def handle_get_agent_token(id: ProjectRef, agent_id: AgentId, token_id: TokenId):
+    token = agent_tokens.get_token(current_user().user, id, agent_id, token_id)
     return respond(agent_entities.agent_token(token))
 
 
@@ -82,7 +74,7 @@ def handle_get_agent_token(id: str, agent_id: str, token_id: str):
     description="Maintainer role or above. At most two active tokens per agent; the only response that "
     "carries the token.",
     security=docs.USER_SECURITY,
-    openapi_extensions=docs.body(NewToken),
+    middlewares=[guards.USER],
     responses=docs.responses(
         201,
         docs.USER,
@@ -93,14 +85,11 @@ def handle_get_agent_token(id: str, agent_id: str, token_id: str):
         e.AgentNotFound(),
         e.TokenLimitReached(),
         e.ValidationFailed(["Name can't be blank"]),
+        model=AgentTokenWithToken,
     ),
 )
-def handle_create_agent_token(id: str, agent_id: str):
-    caller = current_user().user
-    params = parse(NewToken, extra={"agent_id": agent_id})
-    token, secret = agent_tokens.create_token(
-        caller, current().path_param("id"), params.agent_id, params.name, params.description
-    )
+def handle_create_agent_token(id: ProjectRef, agent_id: AgentId, params: Annotated[NewToken, Body()]):
+    token, secret = agent_tokens.create_token(current_user().user, id, agent_id, params.name, params.description)
     return respond(agent_entities.agent_token_with_token(token, secret), 201)
 
 
@@ -110,14 +99,13 @@ def handle_create_agent_token(id: str, agent_id: str):
     tags=TAGS,
     description="Maintainer role or above. The record stays, revoked; revoking twice is fine.",
     security=docs.USER_SECURITY,
+    middlewares=[guards.USER],
     responses=docs.responses(
         204, docs.USER, INVALID_IDS, docs.PROJECT, docs.FORBIDDEN, e.AgentNotFound(), e.AgentTokenNotFound()
     ),
 )
-def handle_revoke_agent_token(id: str, agent_id: str, token_id: str):
-    caller = current_user().user
-    ref = parse(TokenRef, extra={"agent_id": agent_id, "token_id": token_id})
-    agent_tokens.revoke_token(caller, current().path_param("id"), ref.agent_id, ref.token_id)
+def handle_revoke_agent_token(id: ProjectRef, agent_id: AgentId, token_id: TokenId):
+    agent_tokens.revoke_token(current_user().user, id, agent_id, token_id)
     return no_content()
 
 

@@ -2,24 +2,24 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler.openapi.params import Body
 from cluster_agents import errors as e
 from cluster_agents.services import agents
-from cluster_agents.web import agent_entities
+from cluster_agents.web import agent_entities, guards
 from cluster_agents.web import openapi as docs
+from cluster_agents.web.agent_entities import ClusterAgent
 from cluster_agents.web.app import create_app, entrypoint, no_content, respond
 from cluster_agents.web.auth import current_user
 from cluster_agents.web.pagination import headers as page_headers
-from cluster_agents.web.pagination import requested_page
-from cluster_agents.web.params import Params, PathId, parse
+from cluster_agents.web.pagination import page_of
+from cluster_agents.web.params import AgentId, PageNumber, Params, PerPage, ProjectRef
 from cluster_agents.web.request import current
 
 app = create_app()
 TAGS = ["cluster agents"]
 INVALID_AGENT_ID = e.InvalidParameters(["agent_id is invalid"])
-
-
-class AgentRef(Params):
-    agent_id: PathId
 
 
 class NewAgent(Params):
@@ -32,14 +32,16 @@ class NewAgent(Params):
     tags=TAGS,
     description="Developer role or above; ordered by name.",
     security=docs.USER_SECURITY,
-    responses=docs.responses(200, docs.USER, docs.PAGE, docs.PROJECT, e.ClusterAgentsNotFound(), paginated=True),
+    middlewares=[guards.USER],
+    responses=docs.responses(
+        200, docs.USER, docs.PAGE, docs.PROJECT, e.ClusterAgentsNotFound(), paginated=True, model=list[ClusterAgent]
+    ),
 )
-def handle_list_agents(id: str):
-    caller = current_user().user
-    page = requested_page()
-    listing = agents.list_agents(caller, current().path_param("id"), page.offset, page.size)
+def handle_list_agents(id: ProjectRef, page: PageNumber = 1, per_page: PerPage = 20):
+    requested = page_of(page, per_page)
+    listing = agents.list_agents(current_user().user, id, requested.offset, requested.size)
     body = [agent_entities.agent(agent, listing.project) for agent in listing.agents]
-    return respond(body, headers=page_headers(page, listing.total))
+    return respond(body, headers=page_headers(requested, listing.total))
 
 
 @app.get(
@@ -48,12 +50,11 @@ def handle_list_agents(id: str):
     tags=TAGS,
     description="Developer role or above.",
     security=docs.USER_SECURITY,
-    responses=docs.responses(200, docs.USER, INVALID_AGENT_ID, docs.PROJECT, e.AgentNotFound()),
+    middlewares=[guards.USER],
+    responses=docs.responses(200, docs.USER, INVALID_AGENT_ID, docs.PROJECT, e.AgentNotFound(), model=ClusterAgent),
 )
-def handle_get_agent(id: str, agent_id: str):
-    caller = current_user().user
-    ref = parse(AgentRef, extra={"agent_id": agent_id})
-    project, agent = agents.get_agent(caller, current().path_param("id"), ref.agent_id)
+def handle_get_agent(id: ProjectRef, agent_id: AgentId):
+    project, agent = agents.get_agent(current_user().user, id, agent_id)
     return respond(agent_entities.agent(agent, project))
 
 
@@ -63,7 +64,7 @@ def handle_get_agent(id: str, agent_id: str):
     tags=TAGS,
     description="Maintainer role or above.",
     security=docs.USER_SECURITY,
-    openapi_extensions=docs.body(NewAgent),
+    middlewares=[guards.USER],
     responses=docs.responses(
         201,
         docs.USER,
@@ -71,12 +72,11 @@ def handle_get_agent(id: str, agent_id: str):
         docs.PROJECT,
         docs.FORBIDDEN,
         e.ValidationFailed(["Name has already been taken"]),
+        model=ClusterAgent,
     ),
 )
-def handle_create_agent(id: str):
-    caller = current_user().user
-    params = parse(NewAgent)
-    project, agent = agents.create_agent(caller, current().path_param("id"), params.name)
+def handle_create_agent(id: ProjectRef, params: Annotated[NewAgent, Body()]):
+    project, agent = agents.create_agent(current_user().user, id, params.name)
     return respond(agent_entities.agent(agent, project), 201)
 
 
@@ -87,15 +87,13 @@ def handle_create_agent(id: str):
     description="Maintainer role or above. Deletes the agent's tokens and URL configuration too; "
     "honours If-Unmodified-Since.",
     security=docs.USER_SECURITY,
+    middlewares=[guards.USER],
     responses=docs.responses(
         204, docs.USER, INVALID_AGENT_ID, docs.PROJECT, docs.FORBIDDEN, e.AgentNotFound(), e.PreconditionFailed()
     ),
 )
-def handle_delete_agent(id: str, agent_id: str):
-    caller = current_user().user
-    ref = parse(AgentRef, extra={"agent_id": agent_id})
-    request = current()
-    agents.delete_agent(caller, request.path_param("id"), ref.agent_id, request.header("if-unmodified-since"))
+def handle_delete_agent(id: ProjectRef, agent_id: AgentId):
+    agents.delete_agent(current_user().user, id, agent_id, current().header("if-unmodified-since"))
     return no_content()
 
 

@@ -96,7 +96,7 @@ def _asset_responses() -> dict[int, OpenAPIResponse]:
     summary="This API's OpenAPI description",
     tags=TAGS,
     description="No authentication. `servers` is the base URL the request came in by.",
-    responses=docs.responses(200),
+    responses=docs.responses(200, schema={"type": "object", "description": "An OpenAPI 3.1 document"}),
 )
 def handle_get_openapi():
     servers = [{"url": current().base_url(), "description": "This deployment"}]
@@ -109,7 +109,7 @@ def handle_get_openapi():
     tags=TAGS,
     description="No authentication. An HTML page; Swagger UI comes from this API (`/docs/assets/...`), "
     "so it needs no Internet access.",
-    responses=docs.responses(200, media_type="text/html"),
+    responses=docs.responses(200, media_type="text/html", schema={"type": "string"}),
 )
 def handle_get_docs():
     return Response(status_code=200, content_type="text/html; charset=utf-8", body=_page(), headers=PAGE_HEADERS)

@@ -6,22 +6,26 @@ functions/kas_receptive.)"""
 from __future__ import annotations
 
 import json
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
+from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from cluster_agents import errors as e
 from cluster_agents.services import agent_server as kas
 from cluster_agents.services import user_access as proxy
 from cluster_agents.web import agent_server_entities as kas_entities
+from cluster_agents.web import guards
 from cluster_agents.web import openapi as docs
-from cluster_agents.web.agent_server_auth import agent_token, authenticate_kas_request
+from cluster_agents.web.agent_server_auth import agent_token
+from cluster_agents.web.agent_server_entities import AgentInfoBody, ProxyAuthorizationBody
 from cluster_agents.web.app import create_app, entrypoint, no_content, respond
-from cluster_agents.web.params import Params, parse
+from cluster_agents.web.params import Params, empty_value
 from cluster_agents.web.request import current
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 
 app = create_app()
 TAGS = ["agent server (internal)"]
-AGENT_INFO = docs.responses(200, docs.KAS, e.Unauthenticated())
+AGENT_INFO = docs.responses(200, docs.KAS, e.Unauthenticated(), model=AgentInfoBody)
 AGENT_INFO_DESCRIPTION = (
     "For the agent server: the agent behind the agent token (Gitlab-Agentk-Api-Request; "
     "when absent Gitlab-Agent-Api-Request; when neither is present Authorization: Bearer), "
@@ -56,13 +60,21 @@ def _documented_as_string(schema: dict[str, Any]) -> None:
     schema["type"] = "string"
 
 
+class _Absent:
+    """``csrf_token`` not sent at all (a request can send ``null``, never this)."""
+
+
+ABSENT: Any = _Absent()
+
+
 class AuthorizeProxyUser(Params):
     agent_id: int
     access_type: Literal["session_cookie", "personal_access_token"]
     access_key: str
-    # Checked apart, as Grape's ``given``: required and not blank for a session cookie, else ignored.
+    # Grape's ``given``: required and not blank when access_type is session_cookie, else ignored.
     csrf_token: Any = Field(
-        None,
+        default_factory=lambda: ABSENT,
+        validate_default=True,
         description="Required, not blank, when access_type is session_cookie",
         json_schema_extra=_documented_as_string,
     )
@@ -74,30 +86,28 @@ class AuthorizeProxyUser(Params):
             raise ValueError("not an integer")
         return value
 
+    @field_validator("csrf_token", mode="before")
+    @classmethod
+    def _given_session_cookie(cls, value: Any, info: ValidationInfo) -> Any:
+        if info.data.get("access_type") != proxy.SESSION_COOKIE:
+            return None
+        if value is ABSENT:
+            raise PydanticCustomError("missing", "Field required")
+        if isinstance(value, dict | list | bool):
+            raise ValueError("not a string")
+        if value is None or not str(value).strip():
+            raise empty_value()
+        return value
 
-def _proxy_params() -> AuthorizeProxyUser:
-    """The parameters, with Grape's messages: the declared ones' in declaration order, then
-    ``csrf_token``'s, which Grape requires (not blank) only when ``access_type`` is ``session_cookie``."""
-    messages: list[str] = []
-    try:
-        params = parse(AuthorizeProxyUser)
-    except e.InvalidParameters as invalid:
-        messages, params = list(invalid.messages), None
-    raw = current().params()
-    if raw.get("access_type") == proxy.SESSION_COOKIE:
-        if "csrf_token" not in raw:
-            messages.append("csrf_token is missing")
-        elif isinstance(raw["csrf_token"], dict | list | bool):
-            messages.append("csrf_token is invalid")
-        elif raw["csrf_token"] is None or not str(raw["csrf_token"]).strip():
-            messages.append("csrf_token is empty")
-    if messages or params is None:
-        raise e.InvalidParameters(messages)
-    return params
+
+# Any value: an id or path finds a project, anything else (a list, an object) none (404).
+ProjectAccessRef = Annotated[
+    Any,
+    Query(description="The project: its id or full path (any case)", json_schema_extra={"type": "string"}),
+]
 
 
 def _agent_info():
-    authenticate_kas_request()
     return respond(kas_entities.agent_info(kas.agent_info(agent_token())))
 
 
@@ -107,6 +117,7 @@ def _agent_info():
     tags=TAGS,
     description=AGENT_INFO_DESCRIPTION,
     security=docs.AGENT_SECURITY,
+    middlewares=[guards.KAS],
     responses=AGENT_INFO,
 )
 def handle_get_agent_info():
@@ -119,6 +130,7 @@ def handle_get_agent_info():
     tags=TAGS,
     description=AGENT_INFO_DESCRIPTION,
     security=docs.AGENT_SECURITY,
+    middlewares=[guards.KAS],
     responses=AGENT_INFO,
 )
 def handle_get_agentk_agent_info():
@@ -134,7 +146,7 @@ def handle_get_agentk_agent_info():
     "Every agent's authorisation of one project or group is kept together, in at "
     "most 400 KB: an entry that would not fit is a 400 naming that project or group.",
     security=docs.KAS_SECURITY,
-    openapi_extensions=docs.body(AgentConfiguration),
+    middlewares=[guards.KAS],
     responses=docs.responses(
         204,
         docs.KAS,
@@ -145,9 +157,7 @@ def handle_get_agentk_agent_info():
         e.AgentNotFound(),
     ),
 )
-def handle_post_agent_configuration():
-    authenticate_kas_request()
-    params = parse(AgentConfiguration)
+def handle_post_agent_configuration(params: Annotated[AgentConfiguration, Body()]):
     kas.configure_agent(params.agent_id, params.agent_config)
     return no_content()
 
@@ -162,7 +172,7 @@ def handle_post_agent_configuration():
     "token's use. A session cookie matches no session here (there are no web "
     "sessions): 401.",
     security=docs.KAS_SECURITY,
-    openapi_extensions=docs.body(AuthorizeProxyUser),
+    middlewares=[guards.KAS],
     responses=docs.responses(
         201,
         docs.KAS,
@@ -181,11 +191,10 @@ def handle_post_agent_configuration():
         e.AgentNotFound(),
         *(e.UserAccessRefused(message) for message in proxy.REFUSALS),
         e.Forbidden(),
+        model=ProxyAuthorizationBody,
     ),
 )
-def handle_post_authorize_proxy_user():
-    authenticate_kas_request()
-    params = _proxy_params()
+def handle_post_authorize_proxy_user(params: Annotated[AuthorizeProxyUser, Body()]):
     found = proxy.authorize_proxy_user(params.agent_id, params.access_type, params.access_key)
     return respond(kas_entities.proxy_authorization(found), 201)
 
@@ -195,14 +204,14 @@ def handle_post_authorize_proxy_user():
     summary="Whether an agent may read a project",
     tags=TAGS,
     security=docs.AGENT_SECURITY,
+    middlewares=[guards.KAS],
     description="For the agent server (Flux), after the Gitlab-Kas-Api-Request JWT and the agent token: "
     "204 when the project (`id`: its id or full path, any case) is public or is the agent's own "
     "configuration project; otherwise 404. Records the token's use.",
     responses=docs.responses(204, docs.KAS, docs.BODY, e.Unauthenticated(), e.ProjectAccessNotFound()),
 )
-def handle_get_verify_project_access():
-    authenticate_kas_request()
-    kas.verify_project_access(agent_token(), current().params().get("id"))
+def handle_get_verify_project_access(id: ProjectAccessRef = None):
+    kas.verify_project_access(agent_token(), id)
     return no_content()
 
 
@@ -211,6 +220,7 @@ def handle_get_verify_project_access():
     summary="Usage metrics of the agent server",
     tags=TAGS,
     security=docs.KAS_SECURITY,
+    middlewares=[guards.KAS],
     description="For the agent server, after the Gitlab-Kas-Api-Request JWT: optional `counters` (integers) "
     "and `unique_counters` (arrays of integers), validated as GitLab validates them and then "
     "discarded (no product analytics here). An empty body is valid.",
@@ -223,7 +233,6 @@ def handle_get_verify_project_access():
     ),
 )
 def handle_post_usage_metrics():
-    authenticate_kas_request()
     kas.accept_usage_metrics(current().params())
     return no_content()
 
@@ -233,6 +242,7 @@ def handle_post_usage_metrics():
     summary="Agent events from the agent server",
     tags=TAGS,
     security=docs.KAS_SECURITY,
+    middlewares=[guards.KAS],
     description="For the agent server, after the Gitlab-Kas-Api-Request JWT: an optional `events` object "
     "of event arrays, validated as GitLab validates them and then discarded. An empty body is "
     "valid.",
@@ -245,7 +255,6 @@ def handle_post_usage_metrics():
     ),
 )
 def handle_post_agent_events():
-    authenticate_kas_request()
     kas.accept_agent_events(current().params())
     return no_content()
 

@@ -2,24 +2,26 @@
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import Annotated
 
+from aws_lambda_powertools.event_handler.openapi.params import Body
 from cluster_agents import errors as e
 from cluster_agents.domain.url_configurations import UrlConfigurationRequest
 from cluster_agents.services import url_configurations as service
+from cluster_agents.web import guards
 from cluster_agents.web import openapi as docs
 from cluster_agents.web.app import create_app, entrypoint, no_content, respond
 from cluster_agents.web.auth import current_user
-from cluster_agents.web.params import Params, PathId, parse
+from cluster_agents.web.params import AgentId, Params, ProjectRef, UrlConfigurationId
 from cluster_agents.web.request import current
-from cluster_agents.web.url_configuration_entities import url_configuration
+from cluster_agents.web.url_configuration_entities import UrlConfigurationEntity, url_configuration
 
 app = create_app()
 
 BASE = "/api/v4/projects/<id>/cluster_agents/<agent_id>/url_configurations"
-M = TypeVar("M", bound=Params)
-PATH_IDS = ("agent_id", "url_configuration_id")
 TAGS = ["url configurations"]
+# Before the parameters: the caller, then the instance setting (SPEC §4).
+GUARDS = [guards.USER, guards.guard(service.ensure_receptive_agents_enabled, "receptive_agents_enabled")]
 # Every route: the instance setting (right after authentication), the path ids, the project, the role, the agent.
 COMMON = (
     docs.USER,
@@ -32,34 +34,12 @@ COMMON = (
 )
 
 
-class AgentPath(Params):
-    agent_id: PathId
-
-
-class UrlConfigurationPath(Params):
-    agent_id: PathId
-    url_configuration_id: PathId
-
-
 class NewUrlConfiguration(Params):
-    agent_id: PathId
     url: str
     client_cert: str | None = None
     client_key: str | None = None
     ca_cert: str | None = None
     tls_host: str | None = None
-
-
-def _inputs(model: type[M]) -> M:
-    """Path ids and parameters in one model, so every problem is reported at once, in Grape's
-    order (``agent_id is invalid, url is missing``)."""
-    request = current()
-    ids = {name: request.path_param(name) for name in PATH_IDS if name in model.model_fields}
-    return parse(model, extra=ids)
-
-
-def _project() -> str:
-    return current().path_param("id")
 
 
 @app.get(
@@ -68,13 +48,11 @@ def _project() -> str:
     tags=TAGS,
     security=docs.USER_SECURITY,
     description="Developer role or above. None or one; not paginated.",
-    responses=docs.responses(200, COMMON),
+    middlewares=GUARDS,
+    responses=docs.responses(200, COMMON, model=list[UrlConfigurationEntity]),
 )
-def handle_list_url_configurations(id: str, agent_id: str):
-    caller = current_user().user
-    service.ensure_receptive_agents_enabled()
-    path = _inputs(AgentPath)
-    found = service.list_url_configurations(caller, _project(), path.agent_id)
+def handle_list_url_configurations(id: ProjectRef, agent_id: AgentId):
+    found = service.list_url_configurations(current_user().user, id, agent_id)
     return respond([url_configuration(configuration) for configuration in found])
 
 
@@ -84,13 +62,11 @@ def handle_list_url_configurations(id: str, agent_id: str):
     tags=TAGS,
     security=docs.USER_SECURITY,
     description="Developer role or above.",
-    responses=docs.responses(200, COMMON, e.UrlConfigurationNotFound()),
+    middlewares=GUARDS,
+    responses=docs.responses(200, COMMON, e.UrlConfigurationNotFound(), model=UrlConfigurationEntity),
 )
-def handle_get_url_configuration(id: str, agent_id: str, url_configuration_id: str):
-    caller = current_user().user
-    service.ensure_receptive_agents_enabled()
-    path = _inputs(UrlConfigurationPath)
-    configuration = service.get_url_configuration(caller, _project(), path.agent_id, path.url_configuration_id)
+def handle_get_url_configuration(id: ProjectRef, agent_id: AgentId, url_configuration_id: UrlConfigurationId):
+    configuration = service.get_url_configuration(current_user().user, id, agent_id, url_configuration_id)
     return respond(url_configuration(configuration))
 
 
@@ -99,7 +75,7 @@ def handle_get_url_configuration(id: str, agent_id: str, url_configuration_id: s
     summary="Create the agent's URL configuration (receptive agent)",
     tags=TAGS,
     security=docs.USER_SECURITY,
-    openapi_extensions=docs.body(NewUrlConfiguration),
+    middlewares=GUARDS,
     description="Maintainer role or above. One per agent. Without client_key an Ed25519 key pair is "
     "generated (public_key); with it, mTLS (client_cert required).",
     responses=docs.responses(
@@ -108,12 +84,10 @@ def handle_get_url_configuration(id: str, agent_id: str, url_configuration_id: s
         e.InvalidParameters(["url is missing"]),
         e.UrlConfigurationExists(),
         e.ValidationFailed(["Url is not a valid URL"]),
+        model=UrlConfigurationEntity,
     ),
 )
-def handle_create_url_configuration(id: str, agent_id: str):
-    caller = current_user().user
-    service.ensure_receptive_agents_enabled()
-    params = _inputs(NewUrlConfiguration)
+def handle_create_url_configuration(id: ProjectRef, agent_id: AgentId, params: Annotated[NewUrlConfiguration, Body()]):
     request = UrlConfigurationRequest(
         url=params.url,
         client_cert=params.client_cert,
@@ -121,9 +95,8 @@ def handle_create_url_configuration(id: str, agent_id: str):
         ca_cert=params.ca_cert,
         tls_host=params.tls_host,
     )
-    return respond(
-        url_configuration(service.create_url_configuration(caller, _project(), params.agent_id, request)), 201
-    )
+    created = service.create_url_configuration(current_user().user, id, agent_id, request)
+    return respond(url_configuration(created), 201)
 
 
 @app.delete(
@@ -132,15 +105,13 @@ def handle_create_url_configuration(id: str, agent_id: str):
     tags=TAGS,
     security=docs.USER_SECURITY,
     description="Maintainer role or above; honours If-Unmodified-Since.",
+    middlewares=GUARDS,
     responses=docs.responses(204, COMMON, e.UrlConfigurationNotFound(), e.PreconditionFailed()),
 )
-def handle_delete_url_configuration(id: str, agent_id: str, url_configuration_id: str):
+def handle_delete_url_configuration(id: ProjectRef, agent_id: AgentId, url_configuration_id: UrlConfigurationId):
     caller = current_user().user
-    service.ensure_receptive_agents_enabled()
-    path = _inputs(UrlConfigurationPath)
-    service.delete_url_configuration(
-        caller, _project(), path.agent_id, path.url_configuration_id, current().header("if-unmodified-since")
-    )
+    unmodified_since = current().header("if-unmodified-since")
+    service.delete_url_configuration(caller, id, agent_id, url_configuration_id, unmodified_since)
     return no_content()
 
 

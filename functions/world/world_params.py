@@ -1,13 +1,16 @@
-"""The world's request parameters (SPEC §5, §6.2, §7.4): one model per body, as Grape declares them."""
+"""The world's request parameters (SPEC §5, §6.2, §7.4): one model per body, as Grape declares them
+(handlers declare ``params: Annotated[Model, Body()]``; ``web.validation`` checks them)."""
 
 from __future__ import annotations
 
 from datetime import date
-from typing import Literal
+from typing import Annotated, Any, Literal
 
+from cluster_agents.domain.access import VALID_ACCESS_LEVELS
 from cluster_agents.domain.personal_access_tokens import SELF_SERVICE_SCOPES
 from cluster_agents.web.params import Params, comma_separated
-from pydantic import Field
+from pydantic import AfterValidator, Field
+from pydantic_core import PydanticCustomError
 
 Visibility = Literal["private", "internal", "public"]
 TOKEN_SCOPES = (
@@ -25,6 +28,16 @@ TOKEN_SCOPES = (
     "ai_features",
     "k8s_proxy",
 )
+
+
+def _access_level(value: Any) -> Any:
+    if value not in VALID_ACCESS_LEVELS:
+        raise PydanticCustomError("grape_values", "not one of the allowed values", {"grape": "values"})
+    return value
+
+
+#: Grape's ``type: Integer, values: Gitlab::Access.all_values``: ``access_level does not have a valid value``.
+AccessLevel = Annotated[int, AfterValidator(_access_level)]
 
 
 class NewUser(Params):
@@ -66,16 +79,16 @@ class NewProject(Params):
 
 class NewMember(Params):
     user_id: int
-    access_level: int
+    access_level: AccessLevel
     expires_at: date | None = None
 
 
 class MemberChange(Params):
-    access_level: int
+    access_level: AccessLevel
     expires_at: date | None = None
 
 
-class JobEnvironment(Params):
+class NewJobEnvironment(Params):
     name: str = Field(min_length=1, max_length=255)
     tier: Literal["production", "staging", "testing", "development", "other"] | None = None
 
@@ -84,13 +97,10 @@ class NewJob(Params):
     project_id: int
     user_id: int
     pipeline_id: int | None = None
-    environment: JobEnvironment | str | None = None
+    environment: NewJobEnvironment | str | None = None
     ref: str = "main"
     ref_protected: bool = False
 
 
 class JobUpdate(Params):
     state: Literal["success", "failed"]
-
-
-# ---------------------------------------------------------------- what the routes document

@@ -3,11 +3,39 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from cluster_agents.domain.agents import Agent, AgentToken
 from cluster_agents.domain.models import Project
 from cluster_agents.web.entities import project_identity
+from cluster_agents.web.entity import Entity, ProjectIdentity
+
+
+class ClusterAgent(Entity):
+    id: int
+    name: str
+    config_project: ProjectIdentity
+    created_at: str
+    created_by_user_id: int
+    is_receptive: bool
+
+
+class AgentTokenBasic(Entity):
+    id: int
+    name: str
+    description: str | None
+    agent_id: int
+    status: Literal["active", "revoked"]
+    created_at: str
+    created_by_user_id: int
+
+
+class AgentTokenDetails(AgentTokenBasic):
+    last_used_at: str | None
+
+
+class AgentTokenWithToken(AgentTokenDetails):
+    token: str
 
 
 def agent(record: Agent, project: Project) -> dict[str, Any]:

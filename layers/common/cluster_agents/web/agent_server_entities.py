@@ -9,6 +9,72 @@ from typing import Any
 from cluster_agents.domain.models import Project
 from cluster_agents.services.agent_server import AgentInfo
 from cluster_agents.services.user_access import ProxyAuthorization
+from cluster_agents.web.entity import Entity
+
+
+class GitalyInfo(Entity):
+    address: str
+    token: str
+    features: dict[str, str]
+
+
+class GitalyRepository(Entity):
+    storage_name: str
+    relative_path: str
+    git_object_directory: str
+    git_alternate_object_directories: list[str]
+    gl_repository: str
+    gl_project_path: str
+
+
+class AgentInfoBody(Entity):
+    project_id: int
+    agent_id: int
+    agent_name: str
+    gitaly_info: GitalyInfo
+    gitaly_repository: GitalyRepository
+    default_branch: str
+
+
+class ProxiedAgentProject(Entity):
+    id: int
+
+
+class ProxiedAgent(Entity):
+    id: int
+    config_project: ProxiedAgentProject
+
+
+class ProxiedUser(Entity):
+    id: int
+    username: str
+
+
+class AccessThrough(Entity):
+    id: int
+    roles: list[str]
+
+
+class AccessAsUserVia(Entity):
+    projects: list[AccessThrough]
+    groups: list[AccessThrough]
+
+
+class AccessAsUser(Entity):
+    user: AccessAsUserVia
+
+
+class AccessAsAgent(Entity):
+    agent: dict[str, Any]
+
+
+class ProxyAuthorizationBody(Entity):
+    """``access_as``: ``{"agent": {}}`` or ``{"user": {"projects": [...], "groups": [...]}}``."""
+
+    agent: ProxiedAgent
+    user: ProxiedUser
+    access_as: AccessAsAgent | AccessAsUser
+
 
 # There is no Gitaly behind this service; the agent server needs the objects, so they carry the
 # values of a default Omnibus installation.

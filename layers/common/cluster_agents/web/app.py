@@ -1,20 +1,25 @@
 """One resolver per function, wired the same way: GitLab error bodies, JSON responses, one
-decorator stack (structured logs with the request id, EMF metrics)."""
+decorator stack (structured logs with the request id, EMF metrics), and every route's typed
+parameters checked after its guards (``web.validation``), their problems answered with Grape's
+messages by one ``RequestValidationError`` handler."""
 
 from __future__ import annotations
 
 import contextlib
+import inspect
 import json
 import time
 from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 
 from cluster_agents.errors import ServiceError
 from cluster_agents.observability import UNEXPECTED_ERROR_METRIC, count, count_failure, logger, metrics
 from cluster_agents.web import request as request_context
 from cluster_agents.web.errors import ROUTE_NOT_FOUND, UNEXPECTED, status_and_body
+from cluster_agents.web.validation import grape_error, validate_parameters
 
 JSON = "application/json"
 
@@ -41,15 +46,20 @@ def _refuse_large_bodies(app: APIGatewayRestResolver, next_middleware: Callable[
     return next_middleware(app)
 
 
+class GitLabResolver(APIGatewayRestResolver):
+    """Powertools' REST resolver whose routes check their handler's typed parameters after their
+    own middlewares (the guards), where Powertools' validation would check them before any."""
+
+    def route(self, *args: Any, **kwargs: Any) -> Any:
+        # app.get(...) passes every argument by position: bind them to find the middlewares.
+        bound = inspect.signature(APIGatewayRestResolver.route).bind(self, *args, **kwargs)
+        bound.arguments["middlewares"] = [*(bound.arguments.get("middlewares") or ()), validate_parameters]
+        return super().route(*bound.args[1:], **bound.kwargs)
+
+
 def create_app() -> APIGatewayRestResolver:
-    """A REST resolver with every failure mapped to GitLab's shape, validating requests and
-    responses against the routes' signatures (Powertools' OpenAPI validation)."""
-    app = APIGatewayRestResolver(serializer=_dumps)
-    # Validation on, with its middlewares built on the first request rather than here: Powertools
-    # builds them when a route runs if the resolver did not (``Route._build_middleware_stack``),
-    # and importing them (pydantic's schema machinery) is a third of a handler's import. Routes,
-    # errors and the generated OpenAPI are the same as with ``enable_validation=True``.
-    app._enable_validation = True
+    """A REST resolver with every failure mapped to GitLab's shape."""
+    app = GitLabResolver(serializer=_dumps)
     app.use([_refuse_large_bodies])
 
     @app.exception_handler(ServiceError)
@@ -60,6 +70,10 @@ def create_app() -> APIGatewayRestResolver:
         if status >= 500 or status == 429:
             logger().warning("store busy", extra={"status": status, "error": type(error).__name__})
         return _error_response(status, body, headers)
+
+    @app.exception_handler(RequestValidationError)
+    def _invalid(error: RequestValidationError) -> Response:
+        return _expected(grape_error(error, app.context.get("_route")))
 
     @app.not_found
     def _no_route(_: Exception) -> Response:

@@ -6,6 +6,44 @@ from typing import Any
 
 from cluster_agents.services.ci_jobs import AllowedAgent, AllowedAgents
 from cluster_agents.web.entities import project_identity
+from cluster_agents.web.entity import Entity, ProjectIdentity
+
+
+class CiAccessAgent(Entity):
+    id: int
+    config_project: ProjectIdentity
+    configuration: dict[str, Any]
+
+
+class IdOnly(Entity):
+    id: int
+
+
+class JobProject(Entity):
+    id: int
+    groups: list[IdOnly]
+
+
+class JobUser(Entity):
+    id: int
+    username: str
+    roles_in_project: list[str]
+
+
+class AllowedAgentsEnvironment(Entity):
+    tier: str
+    slug: str
+
+
+class AllowedAgentsBody(Entity):
+    """``environment`` only for a job that deploys to one."""
+
+    allowed_agents: list[CiAccessAgent]
+    job: IdOnly
+    pipeline: IdOnly
+    project: JobProject
+    user: JobUser
+    environment: AllowedAgentsEnvironment | None = None
 
 
 def allowed_agent(agent: AllowedAgent) -> dict[str, Any]:

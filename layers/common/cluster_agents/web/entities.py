@@ -2,11 +2,160 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from cluster_agents import clock
 from cluster_agents.domain.models import Group, Job, Membership, Namespace, PersonalAccessToken, Project, User
+from cluster_agents.web.entity import Entity, ProjectIdentity
 from cluster_agents.web.request import current
+
+
+class UserBasic(Entity):
+    """GitLab's ``UserBasic``."""
+
+    id: int
+    username: str
+    name: str
+    state: str
+    locked: bool
+    avatar_url: str | None
+    web_url: str
+
+
+class UserProfile(UserBasic):
+    """GitLab's ``User``: another user, as anyone but an administrator sees them."""
+
+    created_at: str
+    bio: str
+    bot: bool
+    public_email: str | None
+
+
+class UserDetails(UserProfile):
+    """GitLab's ``UserPublic`` (yourself) and ``UserDetailsWithAdmin`` (an administrator's view)."""
+
+    email: str
+    is_admin: bool
+    can_create_group: bool
+    can_create_project: bool
+    two_factor_enabled: bool
+    external: bool
+
+
+class PersonalAccessTokenEntity(Entity):
+    """GitLab's ``PersonalAccessToken``."""
+
+    id: int
+    name: str
+    revoked: bool
+    created_at: str
+    description: str | None
+    scopes: list[str]
+    user_id: int
+    last_used_at: str | None
+    active: bool
+    expires_at: str | None
+
+
+class PersonalAccessTokenWithToken(PersonalAccessTokenEntity):
+    """GitLab's ``PersonalAccessTokenWithToken``: the only body that carries the token."""
+
+    token: str
+
+
+class MetadataKas(Entity):
+    enabled: bool
+    externalUrl: str | None
+    externalK8sProxyUrl: str | None
+    version: str
+
+
+class Metadata(Entity):
+    """GitLab's ``Metadata``."""
+
+    version: str
+    revision: str
+    kas: MetadataKas
+    enterprise: bool
+
+
+class NamespaceEntity(Entity):
+    """GitLab's ``NamespaceBasic``: a group, or a user's personal namespace."""
+
+    id: int
+    name: str
+    path: str
+    kind: Literal["group", "user"]
+    full_path: str
+    parent_id: int | None
+    avatar_url: str | None
+    web_url: str
+
+
+class GroupEntity(Entity):
+    """GitLab's ``Group``."""
+
+    id: int
+    web_url: str
+    name: str
+    path: str
+    description: str
+    visibility: str
+    full_name: str
+    full_path: str
+    parent_id: int | None
+    created_at: str
+    avatar_url: str | None
+
+
+class ProjectEntity(ProjectIdentity):
+    """GitLab's ``Project`` (the fields this service has)."""
+
+    default_branch: str
+    visibility: str
+    web_url: str
+    namespace: NamespaceEntity
+    creator_id: int
+
+
+class MemberEntity(UserBasic):
+    """GitLab's ``Member``."""
+
+    access_level: int
+    created_at: str
+    expires_at: str | None
+
+
+class JobPipeline(Entity):
+    id: int
+    project_id: int
+    ref: str
+
+
+class DeploymentEnvironment(Entity):
+    name: str
+    slug: str
+    tier: str
+
+
+class JobEntity(Entity):
+    """A CI job as this service describes it (not GitLab's ``Ci::Job``)."""
+
+    id: int
+    status: Literal["running", "success", "failed"]
+    ref: str
+    ref_protected: bool
+    created_at: str
+    project_id: int
+    user_id: int
+    pipeline: JobPipeline
+    environment: DeploymentEnvironment | None
+
+
+class JobWithToken(JobEntity):
+    """The created job: the only body that carries the job token."""
+
+    token: str
 
 
 def _web(path: str) -> str:

@@ -5,8 +5,9 @@ bodies come from ``web.errors.status_and_body``, the one mapping the answers com
 description and the service cannot disagree (``tests/test_openapi.py`` sends real requests and
 checks every status it sees is documented for its route).
 
-Only plain data is built here, at import: no pydantic schema (request bodies are named by their
-model, and ``devtools.openapi`` turns the names into schemas when it writes the document)."""
+Only plain data is built here, at import: no pydantic schema. A success names its body's model
+(``model=``, an ``web.entity.Entity``), and Powertools builds its schema when the document is
+generated (``devtools.openapi``); a request body is the handler's ``Annotated[Model, Body()]``."""
 
 from __future__ import annotations
 
@@ -108,17 +109,21 @@ def responses(
     paginated: bool = False,
     media_type: str = "application/json",
     success_description: str = "",
+    model: Any = None,
+    schema: dict[str, Any] | None = None,
 ) -> dict[int, OpenAPIResponse]:
-    """The OpenAPI responses of a route: ``success``, then each failure's status with its exact
+    """The OpenAPI responses of a route: ``success`` with its body's ``model`` (a type: an
+    ``Entity``, ``list[Entity]``) or plain ``schema``, then each failure's status with its exact
     body as an example (several failures may share a status), 413 for a body over the limit (every
     route refuses one before anything else, SPEC §1.4) and 500 for the unexpected."""
     documented: dict[int, OpenAPIResponse] = {}
     if success == HTTPStatus.NO_CONTENT:
         documented[success] = {"description": success_description or "No Content (empty body)", "content": {}}
     else:
+        body: Any = {"model": model} if model is not None else {"schema": schema} if schema else {}
         documented[success] = {
             "description": success_description or HTTPStatus(success).phrase,
-            "content": {media_type: {}},
+            "content": {media_type: body},
         }
     if paginated:
         documented[success]["headers"] = {name: _string_header(text) for name, text in PAGINATION_HEADERS.items()}
@@ -152,5 +157,6 @@ def responses(
 
 
 def body(model: type) -> dict[str, str]:
-    """``openapi_extensions`` naming the parameter model a route reads (JSON or form body)."""
+    """``openapi_extensions`` naming the parameter model a route reads with ``parse(Model)``: only
+    for handlers not yet declaring ``Annotated[Model, Body()]`` (functions/world)."""
     return {REQUEST_BODY_EXTENSION: f"{model.__module__}:{model.__qualname__}"}

@@ -22,35 +22,41 @@ class Page:
         return (self.number - 1) * self.size
 
 
-def _integer(name: str, value: object, default: int) -> int:
+def page_integer(value: object, default: int) -> int:
+    """``page`` or ``per_page`` as Grape reads it: absent or blank is ``default``; ValueError when
+    it is no integer (``<name> is invalid``)."""
     if value is None or value == "":
         return default
     if isinstance(value, bool):
-        raise InvalidParameters([f"{name} is invalid"])
+        raise ValueError("not an integer")
     if isinstance(value, int):  # a JSON number: as many digits as a string may have
         if abs(value) >= 10**18:
-            raise InvalidParameters([f"{name} is invalid"])
+            raise ValueError("too large")
         return value
     text = str(value).strip()
     if not text.lstrip("-+").isdigit() or not text.isascii() or len(text) > 18:
-        raise InvalidParameters([f"{name} is invalid"])
+        raise ValueError("not an integer")
     return int(text)
 
 
+def page_of(number: int, size: int) -> Page:
+    """The page asked for: below 1 is the first, a size below 1 the default, above 100 is 100."""
+    return Page(number=max(number, 1), size=min(size, MAX_PER_PAGE) if size >= 1 else DEFAULT_PER_PAGE)
+
+
 def requested_page() -> Page:
+    """The page of a handler that does not declare ``page: PageNumber, per_page: PerPage``."""
     params = current().params()
     errors = []
-    try:
-        number = _integer("page", params.get("page"), 1)
-    except InvalidParameters as error:
-        errors += error.messages
-    try:
-        size = _integer("per_page", params.get("per_page"), DEFAULT_PER_PAGE)
-    except InvalidParameters as error:
-        errors += error.messages
+    values = []
+    for name, default in (("page", 1), ("per_page", DEFAULT_PER_PAGE)):
+        try:
+            values.append(page_integer(params.get(name), default))
+        except ValueError:
+            errors.append(f"{name} is invalid")
     if errors:
         raise InvalidParameters(errors)
-    return Page(number=max(number, 1), size=min(size, MAX_PER_PAGE) if size >= 1 else DEFAULT_PER_PAGE)
+    return page_of(*values)
 
 
 def headers(page: Page, total: int) -> dict[str, str]:

@@ -1,9 +1,17 @@
-"""Request parameters into pydantic models, with Grape's error messages."""
+"""Request parameters into typed values, with Grape's error messages.
+
+A handler declares what it reads in its signature, with the types below (``id: ProjectRef``,
+``agent_id: AgentId``, ``page: PageNumber``, ``params: Annotated[NewAgent, Body()]``);
+``web.validation`` checks them after the route's guards, and every problem becomes one 400 with
+Grape's messages (``grape_messages``), as GitLab answers."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Annotated, Any, TypeVar
+from urllib.parse import unquote
 
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
 from pydantic_core import PydanticCustomError
 
@@ -19,17 +27,28 @@ class Params(BaseModel):
 
     model_config = ConfigDict(extra="ignore", coerce_numbers_to_str=True, defer_build=True)
 
+    def __repr_args__(self) -> Any:
+        """Names, never values: parameters carry secrets (``access_key``, ``client_key``, a job's
+        ``token``) and Powertools logs a handler's arguments at debug level."""
+        return ((name, ...) for name in type(self).model_fields)
 
-def grape_messages(error: ValidationError, order: list[str]) -> list[str]:
-    """``name is missing``, ``agent_id is invalid`` ... one per parameter, in declaration order."""
+
+def grape_messages(problems: Iterable[Any], order: list[str]) -> list[str]:
+    """``name is missing``, ``agent_id is invalid`` ... one per parameter, in declaration order.
+
+    ``problems`` are pydantic's error dicts (``ValidationError.errors()``, or a
+    ``RequestValidationError``'s); a parameter is named by the last part of its location."""
     by_name: dict[str, str] = {}
-    for problem in error.errors():
+    for problem in problems:
         name = str(problem["loc"][-1] if problem["loc"] else "")
         if name in by_name:
             continue
+        grape = (problem.get("ctx") or {}).get("grape")
         if problem["type"] == "missing":
             by_name[name] = f"{name} is missing"
-        elif problem["type"] in ("literal_error", "enum") or problem.get("ctx", {}).get("grape") == "values":
+        elif grape == "empty":
+            by_name[name] = f"{name} is empty"
+        elif problem["type"] in ("literal_error", "enum") or grape == "values":
             by_name[name] = f"{name} does not have a valid value"
         else:
             by_name[name] = f"{name} is invalid"
@@ -44,7 +63,7 @@ def parse(model: type[M], extra: dict[str, Any] | None = None) -> M:
     try:
         return model.model_validate(data)
     except ValidationError as error:
-        raise InvalidParameters(grape_messages(error, list(model.model_fields))) from None
+        raise InvalidParameters(grape_messages(error.errors(), list(model.model_fields))) from None
 
 
 def integer(name: str, raw: str) -> int:
@@ -67,6 +86,50 @@ def _path_id(value: Any) -> Any:
 # A path id declared in a Params model (pass it with ``parse(Model, extra={...})``), so that its
 # ``<name> is invalid`` joins the body parameters' messages in declaration order, as Grape does.
 PathId = Annotated[int, BeforeValidator(_path_id)]
+
+
+def path_id(description: str) -> Any:
+    """An integer path parameter of a handler (``agent_id: AgentId``): decimal digits only, else
+    ``<name> is invalid`` (joined with the route's other parameters' messages)."""
+    return Annotated[int, Path(description=description), BeforeValidator(_path_id)]
+
+
+def _decoded(value: Any) -> Any:
+    return unquote(value) if isinstance(value, str) else value
+
+
+#: The project (or group) of a path: a numeric id or the full path, percent-decoded once here (API
+#: Gateway REST leaves ``root%2Ftest`` encoded); the services resolve it.
+ProjectRef = Annotated[
+    str,
+    Path(description="Project or group: a numeric id, or the URL-encoded full path (`root%2Ftest`)"),
+    BeforeValidator(_decoded),
+]
+AgentId = path_id("Agent id (integer)")
+TokenId = path_id("Token id (integer)")
+UrlConfigurationId = path_id("URL configuration id (integer)")
+UserId = path_id("User id (integer)")
+JobId = path_id("CI job id (integer)")
+
+
+def _page_value(default: int) -> Any:
+    def coerce(value: Any) -> Any:
+        from cluster_agents.web.pagination import page_integer
+
+        return page_integer(value, default)
+
+    return BeforeValidator(coerce)
+
+
+#: ``page`` and ``per_page`` (SPEC §1.5), read as Grape reads them (query or body); give them to
+#: ``web.pagination.page_of``. Not integers: ``page is invalid``, with the route's other problems.
+PageNumber = Annotated[int, Query(description="Page number (values below 1 act as 1)"), _page_value(1)]
+PerPage = Annotated[int, Query(description="Items per page (default 20; above 100: 100)"), _page_value(20)]
+
+
+def empty_value() -> PydanticCustomError:
+    """``<name> is empty``: Grape's ``allow_blank: false``."""
+    return PydanticCustomError("grape_empty", "blank", {"grape": "empty"})
 
 
 def _ruby_split(text: str) -> list[str]:

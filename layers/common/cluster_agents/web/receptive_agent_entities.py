@@ -7,6 +7,29 @@ import base64
 from typing import Any
 
 from cluster_agents.domain.url_configurations import ReceptiveAgent
+from cluster_agents.web.entity import Entity
+
+
+class ReceptiveJwt(Entity):
+    private_key: str
+
+
+class ReceptiveMtls(Entity):
+    client_key: str | None
+    client_cert: str | None
+
+
+class ReceptiveAgentEntity(Entity):
+    id: int
+    url: str
+    ca_cert: str | None
+    tls_host: str | None
+    jwt: ReceptiveJwt | None
+    mtls: ReceptiveMtls | None
+
+
+class ReceptiveAgentsBody(Entity):
+    agents: list[ReceptiveAgentEntity]
 
 
 def _text(pem: bytes | None) -> str | None:

@@ -7,6 +7,17 @@ import base64
 from typing import Any
 
 from cluster_agents.domain.url_configurations import UrlConfiguration
+from cluster_agents.web.entity import Entity
+
+
+class UrlConfigurationEntity(Entity):
+    id: int
+    agent_id: int
+    url: str
+    public_key: str | None
+    client_cert: str | None
+    ca_cert: str | None
+    tls_host: str | None
 
 
 def _strict_base64(value: bytes | None) -> str | None:
