@@ -62,18 +62,18 @@ def validate_parameters(app: ApiGatewayResolver, next_middleware: Callable[..., 
     """Every route's last middleware: its handler's typed parameters, or one RequestValidationError."""
     route: Route = app.context["_route"]
     dependant = route.dependant
+    if not (dependant.path_params or dependant.query_params or dependant.body_params):
+        return next_middleware(app)
+    # A route with parameters reads them as Grape does: a body that is no JSON object is a 400
+    # here, after the guards, before the parameters' own problems.
+    merged = current().params()
     values: dict[str, Any] = {}
     errors: list[Any] = []
-    if dependant.path_params or dependant.query_params or dependant.body_params:
-        # A route with parameters reads them as Grape does: a body that is no JSON object is a 400
-        # here, after the guards, before the parameters' own problems.
-        merged = current().params()
     _check(dependant.path_params, app.context.get("_route_args") or {}, values, errors)
-    if dependant.query_params or dependant.body_params:
-        _check(dependant.query_params, merged, values, errors)
-        if len(dependant.body_params) > 1:
-            raise AssertionError(f"{route.func.__name__}: one body model per handler")
-        _check_body(dependant.body_params, merged, values, errors)
+    _check(dependant.query_params, merged, values, errors)
+    if len(dependant.body_params) > 1:
+        raise AssertionError(f"{route.func.__name__}: one body model per handler")
+    _check_body(dependant.body_params, merged, values, errors)
     if errors:
         raise RequestValidationError(errors)
     app.context["_route_args"] = values
