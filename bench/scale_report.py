@@ -73,8 +73,11 @@ HOT_KEYS = (
         "every agent token creation, all tenants",
         "write",
         1000,
-        "id blocks, as for agents.",
-        ID_BLOCK,
+        "one `UpdateItem ADD 1` per creation, no id block: an agent's never-used tokens are listed by ascending "
+        "id, oldest first, so token ids must follow creation order across containers, as GitLab's sequence "
+        "keeps them. 1,000 creations a second is the figure asked for; an agent holds two active tokens at "
+        "most, so it is every agent of a 100,000-agent instance rotating its token every 100 s. Past it: "
+        "throttled, 429 with `Retry-After`, nothing written.",
     ),
     HotKey(
         "`COUNTER / personal_access_token` (Directory)",

@@ -59,3 +59,10 @@ def test_a_new_container_forgets_the_blocks(table):
     assert [ids.next_id(table, "agent") for _ in range(2)] == [1, 2]  # blocks [1], [2, 3]
     ids.id_blocks.cache_clear()
     assert ids.next_id(table, "agent") == 4  # 3 was this container's: skipped, never reused
+
+
+def test_agent_token_ids_follow_creation_order_across_containers(table):
+    """Tokens are listed by ascending id among equals: ids in creation order, whichever container."""
+    first, second = ids.IdBlocks(), ids.IdBlocks()
+    taken = [container.take(table, "agent_token") for container in (first, second, first, second, second, first)]
+    assert taken == list(range(1, 7))

@@ -4,7 +4,7 @@ decoded once, and a body that is no JSON object refused on every route that read
 
 from __future__ import annotations
 
-from tests.client import ApiClient
+from testkit.client import ApiClient
 from tests.test_agents import create
 
 JSON = {"Content-Type": "application/json"}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.client import ApiClient
+from testkit.client import ApiClient
 
 
 @pytest.mark.parametrize("kind", ["projects", "groups"])

@@ -9,7 +9,7 @@ import pytest
 from cluster_agents.web import entities as models
 from pydantic import BaseModel
 
-from tests.client import ApiClient
+from testkit.client import ApiClient
 
 
 def _same_shape(body: Any, model: type[BaseModel]) -> None:

@@ -85,8 +85,8 @@ def _asset(name: str) -> str | None:
 
 
 def _asset_responses() -> dict[int, OpenAPIResponse]:
-    documented = docs.responses(200, e.NotFound(), media_type="text/javascript")
-    documented[200]["content"]["text/css"] = {}
+    documented = docs.responses(200, docs.BODY, e.NotFound(), media_type="text/javascript", schema={"type": "string"})
+    documented[200]["content"]["text/css"] = {"schema": {"type": "string"}}
     documented[200]["description"] = "The file: `swagger-ui-bundle.js` (JavaScript) or `swagger-ui.css` (CSS)"
     return documented
 

@@ -30,6 +30,10 @@ from cluster_agents.store import dynamo
 from cluster_agents.store.keys import COUNTER_PK
 
 MAX_BLOCK = 32  # ids reserved at most by one refill (one write unit of the counter item)
+# Entities whose ids must follow creation order across containers, as GitLab's do: an agent's tokens
+# are listed by ascending id among equals (SPEC: never-used tokens, oldest first). They take one id
+# per UpdateItem, never a block.
+IN_CREATION_ORDER = frozenset({"agent_token"})
 
 
 @dataclass
@@ -48,6 +52,8 @@ class IdBlocks:
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def take(self, table: str, entity: str) -> int:
+        if entity in IN_CREATION_ORDER:
+            return reserve_ids(table, entity, 1)
         with self._lock:
             block = self._blocks.setdefault((table, entity), _Block())
             if block.next >= block.end:
