@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from aws_lambda_powertools.event_handler.openapi.params import Body
 from cluster_agents import errors as e
 from cluster_agents.services import agent_tokens
 from cluster_agents.web import agent_entities, guards
 from cluster_agents.web import openapi as docs
+from cluster_agents.web import params as typed
 from cluster_agents.web.agent_entities import AgentTokenBasic, AgentTokenDetails, AgentTokenWithToken
 from cluster_agents.web.app import create_app, entrypoint, no_content, respond
 from cluster_agents.web.auth import current_user
 from cluster_agents.web.pagination import headers as page_headers
 from cluster_agents.web.pagination import page_of
-from cluster_agents.web.params import AgentId, PageNumber, Params, PerPage, ProjectRef, TokenId
+from cluster_agents.web.params import Params
 
 app = create_app()
 TAGS = ["agent tokens"]
@@ -44,7 +44,9 @@ class NewToken(Params):
         model=list[AgentTokenBasic],
     ),
 )
-def handle_list_agent_tokens(id: ProjectRef, agent_id: AgentId, page: PageNumber = 1, per_page: PerPage = 20):
+def handle_list_agent_tokens(
+    id: typed.ProjectRef, agent_id: typed.AgentId, page: typed.PageNumber = 1, per_page: typed.PerPage = 20
+):
     requested = page_of(page, per_page)
     tokens = agent_tokens.list_tokens(current_user().user, id, agent_id)
     shown = tokens[requested.offset : requested.offset + requested.size]
@@ -62,7 +64,7 @@ def handle_list_agent_tokens(id: ProjectRef, agent_id: AgentId, page: PageNumber
         200, docs.USER, INVALID_IDS, docs.PROJECT, e.AgentNotFound(), e.AgentTokenNotFound(), model=AgentTokenDetails
     ),
 )
-def handle_get_agent_token(id: ProjectRef, agent_id: AgentId, token_id: TokenId):
+def handle_get_agent_token(id: typed.ProjectRef, agent_id: typed.AgentId, token_id: typed.TokenId):
     token = agent_tokens.get_token(current_user().user, id, agent_id, token_id)
     return respond(agent_entities.agent_token(token))
 
@@ -88,7 +90,7 @@ def handle_get_agent_token(id: ProjectRef, agent_id: AgentId, token_id: TokenId)
         model=AgentTokenWithToken,
     ),
 )
-def handle_create_agent_token(id: ProjectRef, agent_id: AgentId, params: Annotated[NewToken, Body()]):
+def handle_create_agent_token(id: typed.ProjectRef, agent_id: typed.AgentId, params: Annotated[NewToken, typed.Body()]):
     token, secret = agent_tokens.create_token(current_user().user, id, agent_id, params.name, params.description)
     return respond(agent_entities.agent_token_with_token(token, secret), 201)
 
@@ -104,7 +106,7 @@ def handle_create_agent_token(id: ProjectRef, agent_id: AgentId, params: Annotat
         204, docs.USER, INVALID_IDS, docs.PROJECT, docs.FORBIDDEN, e.AgentNotFound(), e.AgentTokenNotFound()
     ),
 )
-def handle_revoke_agent_token(id: ProjectRef, agent_id: AgentId, token_id: TokenId):
+def handle_revoke_agent_token(id: typed.ProjectRef, agent_id: typed.AgentId, token_id: typed.TokenId):
     agent_tokens.revoke_token(current_user().user, id, agent_id, token_id)
     return no_content()
 

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from aws_lambda_powertools.event_handler.openapi.params import Body
 from cluster_agents import errors as e
 from cluster_agents.services import agents
 from cluster_agents.web import agent_entities, guards
 from cluster_agents.web import openapi as docs
+from cluster_agents.web import params as typed
 from cluster_agents.web.agent_entities import ClusterAgent
 from cluster_agents.web.app import create_app, entrypoint, no_content, respond
 from cluster_agents.web.auth import current_user
 from cluster_agents.web.pagination import headers as page_headers
 from cluster_agents.web.pagination import page_of
-from cluster_agents.web.params import AgentId, PageNumber, Params, PerPage, ProjectRef
+from cluster_agents.web.params import Params
 from cluster_agents.web.request import current
 
 app = create_app()
@@ -37,7 +37,7 @@ class NewAgent(Params):
         200, docs.USER, docs.PAGE, docs.PROJECT, e.ClusterAgentsNotFound(), paginated=True, model=list[ClusterAgent]
     ),
 )
-def handle_list_agents(id: ProjectRef, page: PageNumber = 1, per_page: PerPage = 20):
+def handle_list_agents(id: typed.ProjectRef, page: typed.PageNumber = 1, per_page: typed.PerPage = 20):
     requested = page_of(page, per_page)
     listing = agents.list_agents(current_user().user, id, requested.offset, requested.size)
     body = [agent_entities.agent(agent, listing.project) for agent in listing.agents]
@@ -53,7 +53,7 @@ def handle_list_agents(id: ProjectRef, page: PageNumber = 1, per_page: PerPage =
     middlewares=[guards.USER],
     responses=docs.responses(200, docs.USER, INVALID_AGENT_ID, docs.PROJECT, e.AgentNotFound(), model=ClusterAgent),
 )
-def handle_get_agent(id: ProjectRef, agent_id: AgentId):
+def handle_get_agent(id: typed.ProjectRef, agent_id: typed.AgentId):
     project, agent = agents.get_agent(current_user().user, id, agent_id)
     return respond(agent_entities.agent(agent, project))
 
@@ -75,7 +75,7 @@ def handle_get_agent(id: ProjectRef, agent_id: AgentId):
         model=ClusterAgent,
     ),
 )
-def handle_create_agent(id: ProjectRef, params: Annotated[NewAgent, Body()]):
+def handle_create_agent(id: typed.ProjectRef, params: Annotated[NewAgent, typed.Body()]):
     project, agent = agents.create_agent(current_user().user, id, params.name)
     return respond(agent_entities.agent(agent, project), 201)
 
@@ -92,7 +92,7 @@ def handle_create_agent(id: ProjectRef, params: Annotated[NewAgent, Body()]):
         204, docs.USER, INVALID_AGENT_ID, docs.PROJECT, docs.FORBIDDEN, e.AgentNotFound(), e.PreconditionFailed()
     ),
 )
-def handle_delete_agent(id: ProjectRef, agent_id: AgentId):
+def handle_delete_agent(id: typed.ProjectRef, agent_id: typed.AgentId):
     agents.delete_agent(current_user().user, id, agent_id, current().header("if-unmodified-since"))
     return no_content()
 

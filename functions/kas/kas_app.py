@@ -8,13 +8,13 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any, Literal
 
-from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from cluster_agents import errors as e
 from cluster_agents.services import agent_server as kas
 from cluster_agents.services import user_access as proxy
 from cluster_agents.web import agent_server_entities as kas_entities
 from cluster_agents.web import guards
 from cluster_agents.web import openapi as docs
+from cluster_agents.web import params as typed
 from cluster_agents.web.agent_server_auth import agent_token
 from cluster_agents.web.agent_server_entities import AgentInfoBody, ProxyAuthorizationBody
 from cluster_agents.web.app import create_app, entrypoint, no_content, respond
@@ -100,13 +100,6 @@ class AuthorizeProxyUser(Params):
         return value
 
 
-# Any value: an id or path finds a project, anything else (a list, an object) none (404).
-ProjectAccessRef = Annotated[
-    Any,
-    Query(description="The project: its id or full path (any case)", json_schema_extra={"type": "string"}),
-]
-
-
 def _agent_info():
     return respond(kas_entities.agent_info(kas.agent_info(agent_token())))
 
@@ -157,7 +150,7 @@ def handle_get_agentk_agent_info():
         e.AgentNotFound(),
     ),
 )
-def handle_post_agent_configuration(params: Annotated[AgentConfiguration, Body()]):
+def handle_post_agent_configuration(params: Annotated[AgentConfiguration, typed.Body()]):
     kas.configure_agent(params.agent_id, params.agent_config)
     return no_content()
 
@@ -194,7 +187,7 @@ def handle_post_agent_configuration(params: Annotated[AgentConfiguration, Body()
         model=ProxyAuthorizationBody,
     ),
 )
-def handle_post_authorize_proxy_user(params: Annotated[AuthorizeProxyUser, Body()]):
+def handle_post_authorize_proxy_user(params: Annotated[AuthorizeProxyUser, typed.Body()]):
     found = proxy.authorize_proxy_user(params.agent_id, params.access_type, params.access_key)
     return respond(kas_entities.proxy_authorization(found), 201)
 
@@ -210,7 +203,7 @@ def handle_post_authorize_proxy_user(params: Annotated[AuthorizeProxyUser, Body(
     "configuration project; otherwise 404. Records the token's use.",
     responses=docs.responses(204, docs.KAS, docs.BODY, e.Unauthenticated(), e.ProjectAccessNotFound()),
 )
-def handle_get_verify_project_access(id: ProjectAccessRef = None):
+def handle_get_verify_project_access(id: typed.ProjectAccessRef = None):
     kas.verify_project_access(agent_token(), id)
     return no_content()
 

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from aws_lambda_powertools.event_handler.openapi.params import Body
 from cluster_agents import errors as e
 from cluster_agents.domain.url_configurations import UrlConfigurationRequest
 from cluster_agents.services import url_configurations as service
 from cluster_agents.web import guards
 from cluster_agents.web import openapi as docs
+from cluster_agents.web import params as typed
 from cluster_agents.web.app import create_app, entrypoint, no_content, respond
 from cluster_agents.web.auth import current_user
-from cluster_agents.web.params import AgentId, Params, ProjectRef, UrlConfigurationId
+from cluster_agents.web.params import Params
 from cluster_agents.web.request import current
 from cluster_agents.web.url_configuration_entities import UrlConfigurationEntity, url_configuration
 
@@ -51,7 +51,7 @@ class NewUrlConfiguration(Params):
     middlewares=GUARDS,
     responses=docs.responses(200, COMMON, model=list[UrlConfigurationEntity]),
 )
-def handle_list_url_configurations(id: ProjectRef, agent_id: AgentId):
+def handle_list_url_configurations(id: typed.ProjectRef, agent_id: typed.AgentId):
     found = service.list_url_configurations(current_user().user, id, agent_id)
     return respond([url_configuration(configuration) for configuration in found])
 
@@ -65,7 +65,9 @@ def handle_list_url_configurations(id: ProjectRef, agent_id: AgentId):
     middlewares=GUARDS,
     responses=docs.responses(200, COMMON, e.UrlConfigurationNotFound(), model=UrlConfigurationEntity),
 )
-def handle_get_url_configuration(id: ProjectRef, agent_id: AgentId, url_configuration_id: UrlConfigurationId):
+def handle_get_url_configuration(
+    id: typed.ProjectRef, agent_id: typed.AgentId, url_configuration_id: typed.UrlConfigurationId
+):
     configuration = service.get_url_configuration(current_user().user, id, agent_id, url_configuration_id)
     return respond(url_configuration(configuration))
 
@@ -87,7 +89,9 @@ def handle_get_url_configuration(id: ProjectRef, agent_id: AgentId, url_configur
         model=UrlConfigurationEntity,
     ),
 )
-def handle_create_url_configuration(id: ProjectRef, agent_id: AgentId, params: Annotated[NewUrlConfiguration, Body()]):
+def handle_create_url_configuration(
+    id: typed.ProjectRef, agent_id: typed.AgentId, params: Annotated[NewUrlConfiguration, typed.Body()]
+):
     request = UrlConfigurationRequest(
         url=params.url,
         client_cert=params.client_cert,
@@ -108,7 +112,9 @@ def handle_create_url_configuration(id: ProjectRef, agent_id: AgentId, params: A
     middlewares=GUARDS,
     responses=docs.responses(204, COMMON, e.UrlConfigurationNotFound(), e.PreconditionFailed()),
 )
-def handle_delete_url_configuration(id: ProjectRef, agent_id: AgentId, url_configuration_id: UrlConfigurationId):
+def handle_delete_url_configuration(
+    id: typed.ProjectRef, agent_id: typed.AgentId, url_configuration_id: typed.UrlConfigurationId
+):
     caller = current_user().user
     unmodified_since = current().header("if-unmodified-since")
     service.delete_url_configuration(caller, id, agent_id, url_configuration_id, unmodified_since)

@@ -5,16 +5,15 @@ from __future__ import annotations
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.event_handler.openapi.params import Body
 from cluster_agents import errors as e
 from cluster_agents.domain.naming import TOO_DEEP, too_long
 from cluster_agents.services import world
 from cluster_agents.web import entities, guards
 from cluster_agents.web import openapi as docs
+from cluster_agents.web import params as typed
 from cluster_agents.web.app import respond
 from cluster_agents.web.auth import current_user
 from cluster_agents.web.entities import GroupEntity
-from cluster_agents.web.params import ProjectRef
 from world_params import NewGroup
 from world_shared import PATH_RULES, check_path
 
@@ -43,7 +42,7 @@ PATH_TAKEN = e.ValidationFailed(["Path has already been taken"])
         model=GroupEntity,
     ),
 )
-def handle_create_group(params: Annotated[NewGroup, Body()]):
+def handle_create_group(params: Annotated[NewGroup, typed.Body()]):
     check_path(params.path)
     group = world.create_group(
         current_user().user, params.name, params.path, params.parent_id, params.visibility, params.description
@@ -59,6 +58,6 @@ def handle_create_group(params: Annotated[NewGroup, Body()]):
     middlewares=[guards.USER],
     responses=docs.responses(200, docs.USER, e.GroupNotFound(), model=GroupEntity),
 )
-def handle_get_group(id: ProjectRef):
+def handle_get_group(id: typed.ProjectRef):
     group, _ = world.visible_group(current_user().user, id)
     return respond(entities.group(group))

@@ -6,15 +6,15 @@ from __future__ import annotations
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.event_handler.openapi.params import Body
 from cluster_agents import errors as e
 from cluster_agents.services import world
 from cluster_agents.web import entities, guards
 from cluster_agents.web import openapi as docs
+from cluster_agents.web import params as typed
 from cluster_agents.web.app import respond
 from cluster_agents.web.auth import current_user, job_token
 from cluster_agents.web.entities import JobEntity, JobWithToken
-from cluster_agents.web.params import JobId, parse
+from cluster_agents.web.params import parse
 from cluster_agents.web.request import current
 from world_params import JobUpdate, NewJob
 from world_shared import ADMIN_ONLY
@@ -40,7 +40,7 @@ JOB_TAGS = ["jobs"]
         model=JobWithToken,
     ),
 )
-def handle_create_job(params: Annotated[NewJob, Body()]):
+def handle_create_job(params: Annotated[NewJob, typed.Body()]):
     env = params.environment
     env_name, env_tier = (env, None) if isinstance(env, str) else ((env.name, env.tier) if env else (None, None))
     job, secret = world.create_job(
@@ -74,7 +74,7 @@ def handle_create_job(params: Annotated[NewJob, Body()]):
         model=JobEntity,
     ),
 )
-def handle_finish_job(job_id: JobId):
+def handle_finish_job(job_id: typed.JobId):
     request = current()
     token = request.params().get("token") or job_token(request)
     token = token if isinstance(token, str) else None

@@ -7,17 +7,16 @@ from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.event_handler.openapi.params import Body
 from cluster_agents import errors as e
 from cluster_agents.services import world
 from cluster_agents.web import entities, guards
 from cluster_agents.web import openapi as docs
+from cluster_agents.web import params as typed
 from cluster_agents.web.app import no_content, respond
 from cluster_agents.web.auth import current_user
 from cluster_agents.web.entities import MemberEntity
 from cluster_agents.web.pagination import headers as page_headers
 from cluster_agents.web.pagination import page_of
-from cluster_agents.web.params import PageNumber, PerPage, ProjectRef, UserId
 from world_params import MemberChange, NewMember
 from world_shared import INVALID_USER_ID
 
@@ -111,40 +110,44 @@ def _remove_member(kind: str, source: str, user_id: int) -> Response:
 
 
 @router.get("/api/v4/projects/<id>/members", **PROJECT_MEMBERS["list"])
-def handle_list_project_members(id: ProjectRef, page: PageNumber = 1, per_page: PerPage = 20):
+def handle_list_project_members(id: typed.ProjectRef, page: typed.PageNumber = 1, per_page: typed.PerPage = 20):
     return _list_members("project", id, page, per_page)
 
 
 @router.post("/api/v4/projects/<id>/members", **PROJECT_MEMBERS["add"])
-def handle_add_project_member(id: ProjectRef, params: Annotated[NewMember, Body()]):
+def handle_add_project_member(id: typed.ProjectRef, params: Annotated[NewMember, typed.Body()]):
     return _add_member("project", id, params)
 
 
 @router.put("/api/v4/projects/<id>/members/<user_id>", **PROJECT_MEMBERS["update"])
-def handle_update_project_member(id: ProjectRef, user_id: UserId, params: Annotated[MemberChange, Body()]):
+def handle_update_project_member(
+    id: typed.ProjectRef, user_id: typed.UserId, params: Annotated[MemberChange, typed.Body()]
+):
     return _update_member("project", id, user_id, params)
 
 
 @router.delete("/api/v4/projects/<id>/members/<user_id>", **PROJECT_MEMBERS["remove"])
-def handle_remove_project_member(id: ProjectRef, user_id: UserId):
+def handle_remove_project_member(id: typed.ProjectRef, user_id: typed.UserId):
     return _remove_member("project", id, user_id)
 
 
 @router.get("/api/v4/groups/<id>/members", **GROUP_MEMBERS["list"])
-def handle_list_group_members(id: ProjectRef, page: PageNumber = 1, per_page: PerPage = 20):
+def handle_list_group_members(id: typed.ProjectRef, page: typed.PageNumber = 1, per_page: typed.PerPage = 20):
     return _list_members("group", id, page, per_page)
 
 
 @router.post("/api/v4/groups/<id>/members", **GROUP_MEMBERS["add"])
-def handle_add_group_member(id: ProjectRef, params: Annotated[NewMember, Body()]):
+def handle_add_group_member(id: typed.ProjectRef, params: Annotated[NewMember, typed.Body()]):
     return _add_member("group", id, params)
 
 
 @router.put("/api/v4/groups/<id>/members/<user_id>", **GROUP_MEMBERS["update"])
-def handle_update_group_member(id: ProjectRef, user_id: UserId, params: Annotated[MemberChange, Body()]):
+def handle_update_group_member(
+    id: typed.ProjectRef, user_id: typed.UserId, params: Annotated[MemberChange, typed.Body()]
+):
     return _update_member("group", id, user_id, params)
 
 
 @router.delete("/api/v4/groups/<id>/members/<user_id>", **GROUP_MEMBERS["remove"])
-def handle_remove_group_member(id: ProjectRef, user_id: UserId):
+def handle_remove_group_member(id: typed.ProjectRef, user_id: typed.UserId):
     return _remove_member("group", id, user_id)

@@ -5,17 +5,16 @@ from __future__ import annotations
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.event_handler.openapi.params import Body
 from cluster_agents import errors as e
 from cluster_agents.domain.naming import path_from_name, too_long
 from cluster_agents.errors import RequestRejected
 from cluster_agents.services import world
 from cluster_agents.web import entities, guards
 from cluster_agents.web import openapi as docs
+from cluster_agents.web import params as typed
 from cluster_agents.web.app import respond
 from cluster_agents.web.auth import current_user
 from cluster_agents.web.entities import ProjectEntity
-from cluster_agents.web.params import ProjectRef
 from world_params import NewProject
 from world_shared import PATH_RULES, check_path
 
@@ -44,7 +43,7 @@ NAME_OR_PATH = "name, path are missing, at least one parameter must be provided"
         model=ProjectEntity,
     ),
 )
-def handle_create_project(params: Annotated[NewProject, Body()]):
+def handle_create_project(params: Annotated[NewProject, typed.Body()]):
     if not params.name and not params.path:
         raise RequestRejected(NAME_OR_PATH)
     name = params.name or params.path or ""
@@ -64,5 +63,5 @@ def handle_create_project(params: Annotated[NewProject, Body()]):
     middlewares=[guards.USER],
     responses=docs.responses(200, docs.USER, docs.PROJECT, model=ProjectEntity),
 )
-def handle_get_project(id: ProjectRef):
+def handle_get_project(id: typed.ProjectRef):
     return respond(entities.project(world.visible_project(current_user().user, id)))

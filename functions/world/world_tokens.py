@@ -5,15 +5,14 @@ from __future__ import annotations
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.event_handler.openapi.params import Body
 from cluster_agents import errors as e
 from cluster_agents.services import world
 from cluster_agents.web import entities, guards
 from cluster_agents.web import openapi as docs
+from cluster_agents.web import params as typed
 from cluster_agents.web.app import no_content, respond
 from cluster_agents.web.auth import ANY_SCOPE, USERS, current_user
 from cluster_agents.web.entities import PersonalAccessTokenEntity, PersonalAccessTokenWithToken
-from cluster_agents.web.params import TokenId, UserId
 from world_params import NewOwnPersonalAccessToken, NewPersonalAccessToken
 from world_shared import ADMIN_ONLY, INVALID_USER_ID
 
@@ -42,7 +41,7 @@ USER_GUARD = [guards.user(USERS)]
         model=PersonalAccessTokenWithToken,
     ),
 )
-def handle_create_personal_access_token(user_id: UserId, params: Annotated[NewPersonalAccessToken, Body()]):
+def handle_create_personal_access_token(user_id: typed.UserId, params: Annotated[NewPersonalAccessToken, typed.Body()]):
     caller = current_user(USERS).user
     token, secret = world.create_personal_access_token(
         caller, user_id, params.name, params.scopes, params.expires_at, params.description
@@ -70,7 +69,7 @@ def handle_create_personal_access_token(user_id: UserId, params: Annotated[NewPe
         model=PersonalAccessTokenWithToken,
     ),
 )
-def handle_create_own_personal_access_token(params: Annotated[NewOwnPersonalAccessToken, Body()]):
+def handle_create_own_personal_access_token(params: Annotated[NewOwnPersonalAccessToken, typed.Body()]):
     caller = current_user(USERS).user
     token, secret = world.create_own_personal_access_token(
         caller, params.name, params.scopes, params.expires_at, params.description
@@ -102,6 +101,6 @@ def handle_get_own_personal_access_token():
     middlewares=[guards.USER],
     responses=docs.responses(204, docs.USER, e.InvalidParameters(["token_id is invalid"]), e.NotFound("Not Found")),
 )
-def handle_revoke_personal_access_token(token_id: TokenId):
+def handle_revoke_personal_access_token(token_id: typed.TokenId):
     world.revoke_personal_access_token(current_user().user, token_id)
     return no_content()

@@ -5,17 +5,16 @@ from __future__ import annotations
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.event_handler.openapi.params import Body
 from cluster_agents import errors as e
 from cluster_agents.domain.naming import too_long, valid_username
 from cluster_agents.errors import ValidationFailed
 from cluster_agents.services import world
 from cluster_agents.web import entities, guards
 from cluster_agents.web import openapi as docs
+from cluster_agents.web import params as typed
 from cluster_agents.web.app import respond
 from cluster_agents.web.auth import USERS, current_user
 from cluster_agents.web.entities import UserDetails, UserProfile
-from cluster_agents.web.params import UserId
 from world_params import NewUser
 from world_shared import ADMIN_ONLY, INVALID_USER_ID
 
@@ -51,7 +50,7 @@ def handle_get_current_user():
         success_description="OK (the private fields for yourself and administrators)",
     ),
 )
-def handle_get_user(user_id: UserId):
+def handle_get_user(user_id: typed.UserId):
     caller = current_user(USERS).user
     user = world.get_user(user_id)
     return respond(entities.user_details(user, show_private=caller.is_admin or caller.id == user.id))
@@ -75,7 +74,7 @@ def handle_get_user(user_id: UserId):
         model=UserDetails,
     ),
 )
-def handle_create_user(params: Annotated[NewUser, Body()]):
+def handle_create_user(params: Annotated[NewUser, typed.Body()]):
     caller = current_user(USERS).user
     if not valid_username(params.username):
         raise ValidationFailed(

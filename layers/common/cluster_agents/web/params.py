@@ -8,10 +8,9 @@ Grape's messages (``grape_messages``), as GitLab answers."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 from urllib.parse import unquote
 
-from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
 from pydantic_core import PydanticCustomError
 
@@ -88,28 +87,8 @@ def _path_id(value: Any) -> Any:
 PathId = Annotated[int, BeforeValidator(_path_id)]
 
 
-def path_id(description: str) -> Any:
-    """An integer path parameter of a handler (``agent_id: AgentId``): decimal digits only, else
-    ``<name> is invalid`` (joined with the route's other parameters' messages)."""
-    return Annotated[int, Path(description=description), BeforeValidator(_path_id)]
-
-
 def _decoded(value: Any) -> Any:
     return unquote(value) if isinstance(value, str) else value
-
-
-#: The project (or group) of a path: a numeric id or the full path, percent-decoded once here (API
-#: Gateway REST leaves ``root%2Ftest`` encoded); the services resolve it.
-ProjectRef = Annotated[
-    str,
-    Path(description="Project or group: a numeric id, or the URL-encoded full path (`root%2Ftest`)"),
-    BeforeValidator(_decoded),
-]
-AgentId = path_id("Agent id (integer)")
-TokenId = path_id("Token id (integer)")
-UrlConfigurationId = path_id("URL configuration id (integer)")
-UserId = path_id("User id (integer)")
-JobId = path_id("CI job id (integer)")
 
 
 def _page_value(default: int) -> Any:
@@ -121,10 +100,81 @@ def _page_value(default: int) -> Any:
     return BeforeValidator(coerce)
 
 
-#: ``page`` and ``per_page`` (SPEC §1.5), read as Grape reads them (query or body); give them to
-#: ``web.pagination.page_of``. Not integers: ``page is invalid``, with the route's other problems.
-PageNumber = Annotated[int, Query(description="Page number (values below 1 act as 1)"), _page_value(1)]
-PerPage = Annotated[int, Query(description="Items per page (default 20; above 100: 100)"), _page_value(20)]
+# The handlers' parameter types, and Powertools' ``Body``/``Path``/``Query`` markers. Handlers name
+# them through this module (``id: typed.ProjectRef``, ``Annotated[Model, typed.Body()]``, with
+# ``from cluster_agents.web import params as typed``): their annotations are strings until the first
+# request builds the route's parameters, and only then is Powertools' OpenAPI module (pydantic's
+# field machinery, a tenth of a cold start) imported, by ``__getattr__`` below.
+TYPED_PARAMETERS = (
+    "Body",
+    "Path",
+    "Query",
+    "ProjectRef",
+    "ProjectAccessRef",
+    "AgentId",
+    "TokenId",
+    "UrlConfigurationId",
+    "UserId",
+    "JobId",
+    "PageNumber",
+    "PerPage",
+)
+
+if TYPE_CHECKING:
+    from typing import TypeAlias
+
+    ProjectRef: TypeAlias = str
+    ProjectAccessRef: TypeAlias = Any
+    AgentId: TypeAlias = int
+    TokenId: TypeAlias = int
+    UrlConfigurationId: TypeAlias = int
+    UserId: TypeAlias = int
+    JobId: TypeAlias = int
+    PageNumber: TypeAlias = int
+    PerPage: TypeAlias = int
+
+
+def _typed_parameters() -> dict[str, Any]:
+    from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
+
+    def path_id(description: str) -> Any:
+        """An integer path parameter: decimal digits only, else ``<name> is invalid`` (joined with
+        the route's other parameters' messages)."""
+        return Annotated[int, Path(description=description), BeforeValidator(_path_id)]
+
+    return {
+        "Body": Body,
+        "Path": Path,
+        "Query": Query,
+        # The project (or group) of a path: a numeric id or the full path, percent-decoded once here
+        # (API Gateway REST leaves ``root%2Ftest`` encoded); the services resolve it.
+        "ProjectRef": Annotated[
+            str,
+            Path(description="Project or group: a numeric id, or the URL-encoded full path (`root%2Ftest`)"),
+            BeforeValidator(_decoded),
+        ],
+        # Any value: an id or path finds a project, anything else (a list, an object) none (404).
+        "ProjectAccessRef": Annotated[
+            Any,
+            Query(description="The project: its id or full path (any case)", json_schema_extra={"type": "string"}),
+        ],
+        "AgentId": path_id("Agent id (integer)"),
+        "TokenId": path_id("Token id (integer)"),
+        "UrlConfigurationId": path_id("URL configuration id (integer)"),
+        "UserId": path_id("User id (integer)"),
+        "JobId": path_id("CI job id (integer)"),
+        # ``page`` and ``per_page`` (SPEC §1.5), read as Grape reads them (query or body); give them to
+        # ``web.pagination.page_of``. Not integers: ``page is invalid``, with the route's other problems.
+        "PageNumber": Annotated[int, Query(description="Page number (values below 1 act as 1)"), _page_value(1)],
+        "PerPage": Annotated[int, Query(description="Items per page (default 20; above 100: 100)"), _page_value(20)],
+    }
+
+
+def __getattr__(name: str) -> Any:
+    if name not in TYPED_PARAMETERS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals().update(_typed_parameters())
+    return globals()[name]
 
 
 def empty_value() -> PydanticCustomError:
