@@ -528,7 +528,7 @@ def many_receptive_at_scale(world: World, probe: Probe, ddb: Any, sizes: Sizes, 
         existing = len(check(request, probe.client.send(request)).json().get("agents", []))
         if existing:  # an earlier case's receptive agent is listed too
             result.small_label = f"{existing + 1} receptive agents"
-        project = world.project(world.bench_group["id"], name="receptive")["id"]
+        project = world.project("receptive", namespace_id=world.bench_group["id"])["id"]
         template_id = world.agent(project, "listener")
         world.url_configuration(project, template_id)
         request = Request("GET", RECEPTIVE_AGENTS, world.kas_headers())
