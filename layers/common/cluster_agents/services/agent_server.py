@@ -5,15 +5,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cluster_agents.crypto import digest
-from cluster_agents.domain import ci_access as rules
-from cluster_agents.domain import user_access as user_rules
-from cluster_agents.domain.agent_server_telemetry import agent_events_problems, usage_metrics_problems
 from cluster_agents.domain.agents import Agent
 from cluster_agents.domain.models import Group, Project
-from cluster_agents.domain.user_access import GroupGrant, ProjectGrant, UserAccess
 from cluster_agents.errors import (
     AgentNotFound,
     CiAccessTooLarge,
@@ -23,11 +19,15 @@ from cluster_agents.errors import (
     Unauthenticated,
 )
 from cluster_agents.observability import count, identify, logger
-from cluster_agents.services.projects import find_project
 from cluster_agents.store.agent_tokens import agent_tokens
-from cluster_agents.store.ci_access import Source, ci_access
-from cluster_agents.store.configured_paths import resolve_configured_paths
 from cluster_agents.store.projects import projects
+
+if TYPE_CHECKING:
+    from cluster_agents.domain.user_access import UserAccess
+    from cluster_agents.store.ci_access import Source
+
+# agent_info, the agent server's request on every connection, needs none of what configuring an
+# agent, checking a project or reading telemetry needs: those modules are imported on first use.
 
 
 @dataclass(frozen=True)
@@ -65,6 +65,11 @@ def configure_agent(agent_id: int, agent_config: dict[str, Any]) -> None:
     the agent with its current authorisations and user_access (one Query), the agent's project and
     every listed path of both sections (one BatchGetItem), then one conditional transaction for
     both (more only past 49 ci_access changes)."""
+    from cluster_agents.domain import ci_access as rules
+    from cluster_agents.domain import user_access as user_rules
+    from cluster_agents.store.ci_access import ci_access
+    from cluster_agents.store.configured_paths import resolve_configured_paths
+
     identify(agent_id=agent_id)
     store = ci_access()
     read = store.read_agent(agent_id)
@@ -110,6 +115,9 @@ def configure_agent(agent_id: int, agent_config: dict[str, Any]) -> None:
 
 def _user_access(agent_config: dict[str, Any], projects: list[Project], groups: list[Group]) -> UserAccess | None:
     """The user_access state to store: None when it authorises no project and no group."""
+    from cluster_agents.domain import user_access as user_rules
+    from cluster_agents.domain.user_access import GroupGrant, ProjectGrant, UserAccess
+
     if not projects and not groups:
         return None
     return UserAccess(
@@ -131,6 +139,8 @@ def verify_project_access(token: str | None, project_ref: Any) -> None:
     recorded) may read the project - id or full path, any case - when it is public or the agent's
     own configuration project; otherwise (private, internal, unknown, no id) 404 Not Found.
     ci_access and user_access authorisations do not count."""
+    from cluster_agents.services.projects import find_project
+
     found = agent_info(token)
     if isinstance(project_ref, int) and not isinstance(project_ref, bool):
         project_ref = str(project_ref)
@@ -142,6 +152,8 @@ def verify_project_access(token: str | None, project_ref: Any) -> None:
 def accept_usage_metrics(params: dict[str, Any]) -> None:
     """Validate the agent server's usage counters as GitLab does (400 with every failure), then
     discard them: there is no product analytics here."""
+    from cluster_agents.domain.agent_server_telemetry import usage_metrics_problems
+
     problems = usage_metrics_problems(params)
     if problems:
         raise InvalidParameters(problems)
@@ -149,6 +161,8 @@ def accept_usage_metrics(params: dict[str, Any]) -> None:
 
 def accept_agent_events(params: dict[str, Any]) -> None:
     """Validate the agent server's events as GitLab does (400 with every failure), then discard them."""
+    from cluster_agents.domain.agent_server_telemetry import agent_events_problems
+
     problems = agent_events_problems(params)
     if problems:
         raise InvalidParameters(problems)
