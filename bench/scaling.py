@@ -518,7 +518,8 @@ def many_receptive_at_scale(world: World, probe: Probe, ddb: Any, sizes: Sizes, 
         note=(
             "the answer lists every receptive agent, each with its own private key (32 random bytes, sealed): "
             "the bytes read grow with the agents listed whatever the storage (500 keys alone are 16 KB: 4 read "
-            "blocks at least, against 1), so no layout can hold this pair to 1.3x: not met by design (per agent listed the cost falls, see the check column)"
+            "blocks at least, against 1), so no layout can hold this pair to 1.3x: not met by design "
+            "(per agent listed the cost falls: see the check column)"
         ),
     )
     table = world.container.agents_table
