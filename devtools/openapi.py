@@ -121,31 +121,6 @@ ERROR_SCHEMA = {
     },
 }
 
-PATH_PARAMETERS = {
-    "id": "Project or group: a numeric id, or the URL-encoded full path (`root%2Ftest`)",
-    "agent_id": "Agent id (integer)",
-    "token_id": "Token id (integer)",
-    "url_configuration_id": "URL configuration id (integer)",
-    "user_id": "User id (integer)",
-    "job_id": "CI job id (integer)",
-    "file": "A file of Swagger UI: `swagger-ui-bundle.js` or `swagger-ui.css`",
-}
-PAGE_PARAMETERS = [
-    {
-        "name": "page",
-        "in": "query",
-        "required": False,
-        "schema": {"type": "integer", "default": 1, "minimum": 1},
-        "description": "Page number (values below 1 act as 1)",
-    },
-    {
-        "name": "per_page",
-        "in": "query",
-        "required": False,
-        "schema": {"type": "integer", "default": 20, "maximum": 100},
-        "description": "Items per page (above 100: 100)",
-    },
-]
 BODY_MEDIA_TYPES = ("application/json", "application/x-www-form-urlencoded")
 # Powertools adds its validation error schemas to every document; its 422 never exists here (the
 # apps validate their parameters themselves, web.validation: 400 with Grape's messages).
@@ -235,12 +210,6 @@ def _operation(operation: dict[str, Any], schemas: dict[str, Any], examples: dic
                     key: _shared_example(example["value"], examples) for key, example in media["examples"].items()
                 }
     parameters = operation.get("parameters", [])
-    for parameter in parameters:  # typed parameters carry their own (web.params)
-        if parameter["in"] == "path" and parameter["name"] in PATH_PARAMETERS:
-            parameter.setdefault("description", PATH_PARAMETERS[parameter["name"]])
-    success = next(iter(responses.values()))
-    if "X-Total" in success.get("headers", {}) and not any(p["name"] == "page" for p in parameters):
-        parameters.extend(copy.deepcopy(PAGE_PARAMETERS))
     if parameters:
         operation["parameters"] = parameters
     request_body = operation.get("requestBody")

@@ -12,11 +12,12 @@ import functools
 import hashlib
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
 from cluster_agents import errors as e
 from cluster_agents.web import openapi as docs
+from cluster_agents.web import params as typed
 from cluster_agents.web.app import create_app, entrypoint, respond
 from cluster_agents.web.request import current
 
@@ -32,6 +33,7 @@ ASSET_TYPES = {
 }
 #: An asset's URL carries the Swagger UI version (``?v=``), so a new version is a new URL.
 ASSET_HEADERS = {"Cache-Control": "public, max-age=31536000, immutable", "X-Content-Type-Options": "nosniff"}
+ASSET_FILE = "A file of Swagger UI: `swagger-ui-bundle.js` or `swagger-ui.css`"
 TAGS = ["docs"]
 
 app = create_app()
@@ -123,7 +125,7 @@ def handle_get_docs():
     "any other name is 404. Cached for a year: the page's links carry the version.",
     responses=_asset_responses(),
 )
-def handle_get_docs_asset(file: str):
+def handle_get_docs_asset(file: Annotated[str, typed.Path(description=ASSET_FILE)]):
     media_type = ASSET_TYPES.get(file)
     body = _asset(file) if media_type is not None else None
     if media_type is None or body is None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
-from cluster_agents.errors import InvalidParameters
 from cluster_agents.web.request import CREDENTIAL_PARAMS, current
 
 DEFAULT_PER_PAGE = 20
@@ -42,21 +41,6 @@ def page_integer(value: object, default: int) -> int:
 def page_of(number: int, size: int) -> Page:
     """The page asked for: below 1 is the first, a size below 1 the default, above 100 is 100."""
     return Page(number=max(number, 1), size=min(size, MAX_PER_PAGE) if size >= 1 else DEFAULT_PER_PAGE)
-
-
-def requested_page() -> Page:
-    """The page of a handler that does not declare ``page: PageNumber, per_page: PerPage``."""
-    params = current().params()
-    errors = []
-    values = []
-    for name, default in (("page", 1), ("per_page", DEFAULT_PER_PAGE)):
-        try:
-            values.append(page_integer(params.get(name), default))
-        except ValueError:
-            errors.append(f"{name} is invalid")
-    if errors:
-        raise InvalidParameters(errors)
-    return page_of(*values)
 
 
 def headers(page: Page, total: int) -> dict[str, str]:

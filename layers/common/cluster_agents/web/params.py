@@ -82,11 +82,6 @@ def _path_id(value: Any) -> Any:
     return value
 
 
-# A path id declared in a Params model (pass it with ``parse(Model, extra={...})``), so that its
-# ``<name> is invalid`` joins the body parameters' messages in declaration order, as Grape does.
-PathId = Annotated[int, BeforeValidator(_path_id)]
-
-
 def _decoded(value: Any) -> Any:
     return unquote(value) if isinstance(value, str) else value
 

@@ -8,7 +8,7 @@ import contextvars
 import json
 import re
 from typing import Any
-from urllib.parse import parse_qsl, unquote
+from urllib.parse import parse_qsl
 
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
@@ -37,10 +37,6 @@ class Request:
 
     def header(self, name: str) -> str | None:
         return self.event.headers.get(name)
-
-    def path_param(self, name: str) -> str:
-        """A path parameter, percent-decoded once (API Gateway REST leaves ``%2F`` encoded)."""
-        return unquote((self.event.path_parameters or {}).get(name, ""))
 
     @property
     def request_id(self) -> str:
