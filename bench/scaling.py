@@ -543,7 +543,7 @@ def many_receptive_at_scale(world: World, probe: Probe, ddb: Any, sizes: Sizes, 
         listed = len(answer.json().get("agents", []))
         result.check = (
             f"{listed:,} agents listed; {result.large.capacity.total / max(1, listed):.4f} capacity units per agent "
-            f"listed (with 1: {result.small.capacity.total:g})"
+            f"listed (with {existing + 1}: {result.small.capacity.total:g})"
         )
         if listed != sizes.receptive:
             result.error = f"{listed} agents listed, expected {sizes.receptive}"
