@@ -137,6 +137,34 @@ HOT_KEYS = (
         "6,000 a second. Planned design if one group needs more: a per-container copy kept for a few seconds.",
     ),
     HotKey(
+        "`RECEPTIVE#GENERATION / GENERATION` (Agents), written",
+        "agents",
+        "RECEPTIVE#GENERATION",
+        "GENERATION",
+        "every URL configuration create and delete, and the delete of a receptive agent, all tenants (in their "
+        "transaction)",
+        "transaction write",
+        0,
+        "**new with the design change** of the receptive list (`store/receptive_index.py`). Receptive agents "
+        "are configured one by one by a person or Terraform, nowhere near 500 a second. Two writers that meet "
+        "on the item in the same instant collide (TransactionConflict, nothing written): the transaction is "
+        "sent again after a short random pause, up to 5 tries, then 503 with `Retry-After`. Past the ceiling: "
+        "throttled, 429 with `Retry-After`, nothing written.",
+    ),
+    HotKey(
+        "`RECEPTIVE#GENERATION / GENERATION` (Agents), read",
+        "agents",
+        "RECEPTIVE#GENERATION",
+        "GENERATION",
+        "every `GET /internal/kubernetes/receptive_agents` (the agent server's poll; GetItem, eventually consistent)",
+        "eventual read",
+        0,
+        "**design changed**: before, each poll read the whole `RECEPTIVE` index, whose cost grows with the "
+        "receptive agents (see Scaling); now it reads this item alone while nothing changed, and the index "
+        "once per container after a change. The agent server's replicas poll on a timer, far below the "
+        "ceiling.",
+    ),
+    HotKey(
         "`PAT#<digest> / PAT` (Directory)",
         "directory",
         "PAT#",

@@ -302,6 +302,21 @@ def test_a_passing_conflict_on_agent_configuration_is_retried(aws, api, scene):
     assert_invariants(aws)
 
 
+@pytest.mark.parametrize("times", [1, 4])
+def test_a_passing_conflict_on_the_receptive_generation_is_retried(aws, api, scene, times):
+    """Every URL configuration write raises the receptive index's one generation item, which
+    another agent's write may hold at that moment: the same transaction is sent again, up to
+    four times, and answers as if nothing had happened."""
+    conflict = {"CancellationReasons": [{"Code": "None"}] * 4 + [{"Code": "TransactionConflict"}]}
+    with inject(
+        "dynamodb", Fault("TransactWriteItems", "TransactionCanceledException", times=times, extra=conflict)
+    ) as fault:
+        response = api.post(f"{scene.base}/{scene.plain}/url_configurations", json_body={"url": "grpc://a.example"})
+    assert fault.seen == times
+    assert response.status == 201, response.text
+    assert_invariants(aws)
+
+
 def test_an_item_past_400_kb_named_by_its_cancellation_reason_is_a_400_for_that_source(aws, api, scene):
     """DynamoDB names the action whose item would pass 400 KB in the transaction's cancellation
     reasons: the answer names its project, and nothing is written."""

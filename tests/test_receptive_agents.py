@@ -1,6 +1,7 @@
 """The agent server's list of receptive agents (SPEC §7.3): the KAS JWT alone, every URL
-configuration in agent id order with its private material, the instance setting, one Query of the
-receptive-agents index (never a scan), no KMS call when warm, and nothing of it in the logs."""
+configuration in agent id order with its private material, the instance setting, the
+receptive-agents index read again only when its generation moved (never a scan), no KMS call when
+warm, and nothing of it in the logs."""
 
 from __future__ import annotations
 
@@ -167,21 +168,88 @@ def test_the_instance_setting_off_is_404_after_the_jwt_and_keeps_the_configurati
     assert len(receptive().json()["agents"]) == 2
 
 
-def test_one_query_of_the_index_and_no_kms_call_when_warm(estate, api, world):
-    """Agents and projects that are not receptive are never read: the list reads its entries only."""
+def test_a_warm_list_reads_the_generation_alone_and_no_kms_call(estate, api, world):
+    """Agents and projects that are not receptive are never read; while nothing changed, a warm
+    container reads the index's generation alone (one small item, eventually consistent)."""
     from testkit.counter import RoundTrips
 
     for number in range(5):
         project = world.project(f"bystander{number}")
         for name in ("a", "b"):
             create_agent(api, project["id"], name)
-    receptive()  # cold: decrypts the data key once
+    receptive()  # cold: reads the index and decrypts the data key once
     with RoundTrips().measure() as warm:
         response = receptive()
     assert response.status == 200 and len(response.json()["agents"]) == 2
-    assert [(call.operation, call.table) for call in warm.calls] == [("Query", "Agents")]
+    assert [(call.operation, call.table) for call in warm.calls] == [("GetItem", "Agents")]
     assert warm.kms == 0
-    assert warm.items_read == 2
+    assert warm.items_read == 1
+    assert warm.read_units == 0.5
+
+
+def test_a_change_moves_the_generation_and_the_next_list_reads_the_index_again(estate, api, world):
+    """Every write of an entry raises the generation in the same transaction: the list after it
+    reads the index again (strongly consistent) and shows the change at once."""
+    from testkit.counter import RoundTrips
+
+    receptive()
+    project = world.project("later")
+    agent = create_agent(api, project["id"], "later")
+    configure_url(api, project["id"], agent["id"], {"url": "grpc://later.example.com"})
+    with RoundTrips().measure() as after_change:
+        listed = [entry["id"] for entry in receptive().json()["agents"]]
+    assert listed == sorted([estate["mtls_agent"]["id"], estate["jwt_agent"]["id"], agent["id"]])
+    assert [(call.operation, call.table) for call in after_change.calls] == [
+        ("GetItem", "Agents"),
+        ("Query", "Agents"),
+    ]
+    assert after_change.items_read == 1 + 3
+    with RoundTrips().measure() as warm:
+        assert [entry["id"] for entry in receptive().json()["agents"]] == listed
+    assert [call.operation for call in warm.calls] == ["GetItem"]
+
+
+def test_an_entry_written_without_the_generation_is_seen_within_the_maximum_age(estate, aws, monkeypatch):
+    """The copy is what a warm list answers: an entry put by hand (as an older version would,
+    without raising the generation) shows up only once the copy is older than MAX_AGE_SECONDS."""
+    import time
+
+    import boto3
+    from cluster_agents.store import receptive_index
+
+    ddb, table = boto3.client("dynamodb"), aws.refs["AgentsTable"]
+    before = receptive().json()["agents"]
+    stored = ddb.get_item(
+        TableName=table, Key={"pk": {"S": "RECEPTIVE"}, "sk": {"S": f"AGENT#{estate['jwt_agent']['id']:012d}"}}
+    )["Item"]
+    ddb.put_item(TableName=table, Item={**stored, "url": {"S": "grpc://changed.example.com"}})
+    assert receptive().json()["agents"] == before
+    later = time.monotonic() + receptive_index.MAX_AGE_SECONDS + 1
+    monkeypatch.setattr(receptive_index.time, "monotonic", lambda: later)
+    urls = {entry["id"]: entry["url"] for entry in receptive().json()["agents"]}
+    assert urls[estate["jwt_agent"]["id"]] == "grpc://changed.example.com"
+
+
+def test_every_writer_of_the_index_raises_its_generation(estate, api, aws):
+    """Create, delete, the agent's cascade: each moves the generation on by one."""
+    import boto3
+
+    ddb, table = boto3.client("dynamodb"), aws.refs["AgentsTable"]
+
+    def generation() -> int:
+        key = {"pk": {"S": "RECEPTIVE#GENERATION"}, "sk": {"S": "GENERATION"}}
+        return int(ddb.get_item(TableName=table, Key=key, ConsistentRead=True)["Item"]["generation"]["N"])
+
+    assert generation() == 2  # the estate's two configurations
+    second, first = estate["second"]["id"], estate["first"]["id"]
+    base = f"/projects/{second}/cluster_agents/{estate['mtls_agent']['id']}/url_configurations"
+    assert api.delete(f"{base}/{estate['mtls']['id']}").status == 204
+    assert generation() == 3
+    assert api.delete(f"/projects/{first}/cluster_agents/{estate['plain']['id']}").status == 204
+    assert generation() == 3  # not receptive: the index is untouched
+    assert api.delete(f"/projects/{first}/cluster_agents/{estate['jwt_agent']['id']}").status == 204
+    assert generation() == 4
+    assert receptive().json() == {"agents": []}
 
 
 def test_the_data_key_is_decrypted_once_per_container(estate):
@@ -265,6 +333,34 @@ def test_items_read_do_not_grow_with_agents_that_are_not_receptive(root_token, a
     assert result.small.items_read == result.large.items_read == 1
     assert result.large.dynamodb == 1 and result.large.kms == 0
     assert result.met
+
+
+def test_a_warm_list_costs_the_same_with_many_receptive_agents(root_token, aws, monkeypatch):
+    """make bench's pair with fewer agents: 2 then 40 receptive agents (the others cloned raw, the
+    generation raised as their transactions would have): a warm list reads the generation alone in
+    both, and the first list after the change read all 40 entries."""
+    from types import SimpleNamespace
+
+    import boto3
+
+    from bench import scaling
+    from bench.scenarios import World
+    from bench.stack import KAS_SECRET as BENCH_KAS_SECRET
+    from testkit.client import InProcess
+    from testkit.container import reset_caches
+
+    monkeypatch.setenv("KAS_SECRET", BENCH_KAS_SECRET)
+    reset_caches()
+    ddb = boto3.client("dynamodb")
+    container = SimpleNamespace(agents_table=aws.refs["AgentsTable"], ddb=lambda: ddb)
+    client = InProcess()
+    world = World(client, "scale", container=container, root_token=root_token)
+    (result,) = scaling.many_receptive_at_scale(world, scaling.Probe(client), ddb, scaling.Sizes(receptive=40))
+    assert result.error is None, result.error
+    assert result.met
+    assert result.small.capacity.total == result.large.capacity.total == 0.5
+    assert result.large.dynamodb == 1 and result.large.kms == 0
+    assert "2 → 41 items" in result.check  # the generation and every entry, once
 
 
 def test_configurations_written_before_the_index_are_backfilled(estate, api, aws):

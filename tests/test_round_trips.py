@@ -278,10 +278,10 @@ def test_agent_configuration_replaces_ci_access_and_user_access_in_one_transacti
 
 
 def test_agent_server_routes(agent, send, world):
-    """receptive_agents: one Query of the receptive-agents index, no KMS when warm (the data key is
-    decrypted once per container); verify_project_access: the token's lookup and its agent (its use
-    written at most once a minute), the project from the container's cache; usage metrics and
-    agent events: validated and discarded, no AWS call at all."""
+    """receptive_agents: the receptive index's generation alone while nothing changed, no KMS when
+    warm (the data key is decrypted once per container); verify_project_access: the token's lookup
+    and its agent (its use written at most once a minute), the project from the container's cache;
+    usage metrics and agent events: validated and discarded, no AWS call at all."""
     from tests.test_kas import create_token, kas_headers
 
     client = InProcess()
@@ -299,7 +299,7 @@ def test_agent_server_routes(agent, send, world):
     receptive = "/internal/kubernetes/receptive_agents"
     measured("GET", receptive, kas_headers())  # cold: decrypts the data key
     warm = measured("GET", receptive, kas_headers())
-    assert [(call.operation, call.keys) for call in warm.calls] == [("Query", "RECEPTIVE")]
+    assert [(call.operation, call.keys) for call in warm.calls] == [("GetItem", "RECEPTIVE#")]
     assert warm.kms == 0 and warm.items_read == 1
 
     verify = "/internal/kubernetes/verify_project_access"

@@ -81,7 +81,7 @@ EXPECTED_PERMISSIONS: dict[str, dict[str, set[str]]] = {
         "KasSecret": {"secretsmanager:GetSecretValue"},
     },
     "KasReceptiveFunction": {
-        "AgentsTable": {QUERY},
+        "AgentsTable": {GET, QUERY},
         "DataKey": {"kms:Decrypt"},
         "KasSecret": {"secretsmanager:GetSecretValue"},
     },

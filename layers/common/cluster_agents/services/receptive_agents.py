@@ -11,7 +11,8 @@ from cluster_agents.store.url_configurations import url_configurations
 
 def list_receptive_agents() -> list[ReceptiveAgent]:
     """Every receptive agent, in agent id order; 404 (FeatureDisabled) when the instance setting
-    is off (the stored configurations stay). Costs one Query of the receptive-agents index, so it
-    grows with the receptive agents listed, never with the agents or projects stored."""
+    is off (the stored configurations stay). A warm container reads the receptive-agents index's
+    generation alone while nothing changed, and the index (never the agents or projects stored)
+    once after a change."""
     ensure_receptive_agents_enabled()
     return url_configurations().list_receptive()

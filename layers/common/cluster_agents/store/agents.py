@@ -15,7 +15,7 @@ from cluster_agents import clock
 from cluster_agents.domain.agents import NAME_TAKEN, Agent
 from cluster_agents.errors import StoreBusy, ValidationFailed
 from cluster_agents.settings import get_settings
-from cluster_agents.store import dynamo, ids
+from cluster_agents.store import dynamo, ids, receptive_index
 from cluster_agents.store.keys import (
     ACTIVE_TOKEN_PREFIX,
     AGENT_COUNTER,
@@ -211,8 +211,9 @@ class AgentRepository:
            URL configuration or ci_access change makes it fail, and the partition is read again),
            its name index, one from ``#STATS``, its active tokens with their lookup items (so they
            stop authenticating at that instant), its URL configuration with its entry in the
-           receptive-agents index (so the agent server never lists half of it), its user_access
-           state (so no user is authorised through it any more), and as much of the rest
+           receptive-agents index, raising the index's generation (so the agent server never lists
+           half of it), its user_access state (so no user is authorised through it any more), and
+           as much of the rest
            as fits in one transaction: its ``ci_access`` authorisations (mirror and ``CIACCESS#``
            entry together), then its revoked tokens. A failed transaction (throttled, conflicting)
            thus writes nothing at all for any ordinary agent.
@@ -340,6 +341,7 @@ class AgentRepository:
                 actions.append(dynamo.delete_action(self.table, pk, sk))
             if sk == URL_CONFIGURATION_SK:  # its copy in the receptive-agents index goes with it
                 actions.append(dynamo.delete_action(self.table, *receptive_key(agent.id)))
+                actions.append(receptive_index.raise_generation(self.table))
         actions.extend(dynamo.delete_action(self.table, *token_digest_key(d)) for d in deletion.token_digests)
         return actions
 

@@ -17,6 +17,7 @@ from cluster_agents.aws import THROTTLING_CODES, busy_on_transient_errors, clien
 from cluster_agents.errors import KeyTooLong, StoreBusy
 
 CONFLICT_PAUSE = 0.02  # seconds: the longest first pause after a TransactionConflict, doubled each time
+CONFLICT_ATTEMPTS = 5  # tries of a transaction that may collide on a shared item, then 503
 BATCH_GET_LIMIT = 100  # keys per BatchGetItem request (DynamoDB's limit)
 PARTITION_KEY_BYTES = 2048  # DynamoDB's limits on a key's size, in UTF-8 bytes
 SORT_KEY_BYTES = 1024
@@ -263,6 +264,20 @@ def transact(actions: list[dict]) -> None:
         if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
             raise
         raise TransactionCancelled(["ConditionalCheckFailed"]) from error
+
+
+def transact_through_conflicts(actions: list[dict]) -> None:
+    """``transact`` for actions that stay right however often they are sent (their conditions
+    decide): after a collision with another transaction on a shared item, which wrote nothing,
+    the same actions again after a short random pause; TransactionConflicted after the last try."""
+    for attempt in range(CONFLICT_ATTEMPTS):
+        try:
+            transact(actions)
+            return
+        except TransactionConflicted:
+            if attempt + 1 == CONFLICT_ATTEMPTS:
+                raise
+            pause_after_conflict(attempt)
 
 
 def put_action(table: str, item: dict[str, Any], condition: str | None = None, **expression: Any) -> dict:

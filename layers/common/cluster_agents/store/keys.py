@@ -47,6 +47,9 @@ AgentsTable (pk / sk) - the contract every adapter of this table follows:
                                     tls_host, client_cert and the sealed private material), put and
                                     deleted in the same transaction as ``U`` (also in the agent's
                                     cascade), so one Query lists them in agent id order
+  RECEPTIVE#GENERATION / GENERATION  ``generation``: raised by one in every transaction that puts or
+                                    deletes an index entry, so a container that keeps a copy of the
+                                    index knows from this one small item whether its copy is current
   AGENT#<id> / CI#<project|group>#<id>   mirror of one ci_access authorisation (found again on delete)
   PROJECT#<project id> / AGENT#<name>    the name index: names unique per project, agents listed
                                     in name order (a copy of the agent's fields)
@@ -136,6 +139,7 @@ REVOKED_TOKEN_PREFIX = "RT#"
 URL_CONFIGURATION_SK = "U"
 USER_ACCESS_SK = "CA"
 RECEPTIVE_PK = "RECEPTIVE"
+RECEPTIVE_GENERATION_KEY: Key = ("RECEPTIVE#GENERATION", "GENERATION")
 CI_ACCESS_MIRROR_PREFIX = "CI#"
 CI_ACCESS_SK = "ALL"
 CI_ACCESS_ENTRY_PREFIX = "a"  # an agent's entry in a CIACCESS# item: the attribute a<agent id>

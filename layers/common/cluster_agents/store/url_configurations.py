@@ -3,10 +3,10 @@
 An agent's configuration lives at the fixed key ``AGENT#<agent id> / U``, so "at most one per
 agent" is the ``attribute_not_exists`` condition of the write that creates it. The same
 transaction marks the agent (and its name-index copy) receptive, bumps the agent's ``version``
-and puts the configuration's entry in the receptive-agents index (``RECEPTIVE /
-AGENT#<agent id:012d>``: what the agent server's list needs, nothing more); deleting reverses all
-of it at once, as does deleting the agent. So the agent server's list is one Query of that
-index, whose cost follows the number of receptive agents, never the number of agents stored,
+and puts the configuration's entry in the receptive-agents index (``store/receptive_index.py``:
+what the agent server's list needs, nothing more), raising the index's generation; deleting
+reverses all of it at once, as does deleting the agent. So the agent server's list reads the
+index's generation and, only when it moved, that index: never the agents or projects stored,
 and every entry it sees is whole.
 
 The private material (a given mTLS client key, or the generated Ed25519 private key) is stored
@@ -27,11 +27,10 @@ from cluster_agents.domain.url_configurations import (
 )
 from cluster_agents.errors import AgentNotFound, UrlConfigurationExists, UrlConfigurationNotFound
 from cluster_agents.settings import get_settings
-from cluster_agents.store import dynamo, ids
+from cluster_agents.store import dynamo, ids, receptive_index
 from cluster_agents.store.agents import agent_from_item
 from cluster_agents.store.keys import (
     AGENT_SK,
-    RECEPTIVE_PK,
     URL_CONFIGURATION_COUNTER,
     URL_CONFIGURATION_SK,
     agent_key,
@@ -46,8 +45,6 @@ SEALED_ATTRIBUTE: dict[PrivateKind, str] = {
     "client_key": "client_key_encrypted",
 }
 _NAMES = {"#id": "id", "#receptive": "is_receptive", "#updated": "updated_at", "#version": "version"}
-# What an entry of the receptive-agents index copies from the configuration item.
-RECEPTIVE_ATTRIBUTES = ("agent_id", "id", "url", "ca_cert", "tls_host", "client_cert", *SEALED_ATTRIBUTE.values())
 
 
 def encryption_context(configuration_id: int) -> str:
@@ -81,6 +78,7 @@ class UrlConfigurationRepository:
 
     def __init__(self, table: str) -> None:
         self.table = table
+        self.receptive_index = receptive_index.ReceptiveIndex(table)
 
     def for_agent(self, agent_id: int) -> UrlConfiguration | None:
         item = dynamo.get(self.table, *url_configuration_key(agent_id))
@@ -138,14 +136,13 @@ class UrlConfigurationRepository:
                 draft.private_material, encryption_context(configuration_id)
             ),
         }
-        index_pk, index_sk = receptive_key(agent.id)
-        entry = {"pk": index_pk, "sk": index_sk, **{name: item[name] for name in RECEPTIVE_ATTRIBUTES if name in item}}
         try:
-            dynamo.transact(
+            dynamo.transact_through_conflicts(
                 [
                     dynamo.put_action(self.table, item, "attribute_not_exists(pk)"),
                     *self._mark_agent(agent, receptive=True, now=now),
-                    dynamo.put_action(self.table, entry),
+                    dynamo.put_action(self.table, receptive_index.entry_for(item)),
+                    receptive_index.raise_generation(self.table),
                 ]
             )
         except dynamo.TransactionCancelled as cancelled:
@@ -158,7 +155,7 @@ class UrlConfigurationRepository:
         """Delete the agent's configuration and clear ``is_receptive``; UrlConfigurationNotFound
         when it is already gone (a concurrent delete), AgentNotFound when the agent is."""
         try:
-            dynamo.transact(
+            dynamo.transact_through_conflicts(
                 [
                     dynamo.delete_action(
                         self.table,
@@ -170,6 +167,7 @@ class UrlConfigurationRepository:
                     ),
                     *self._mark_agent(agent, receptive=False, now=clock.now_iso()),
                     dynamo.delete_action(self.table, *receptive_key(agent.id)),
+                    receptive_index.raise_generation(self.table),
                 ]
             )
         except dynamo.TransactionCancelled as cancelled:
@@ -179,14 +177,11 @@ class UrlConfigurationRepository:
 
     def list_receptive(self) -> list[ReceptiveAgent]:
         """Every receptive agent in agent id order, private material decrypted (for the agent
-        server alone): one eventually consistent Query of the receptive-agents index (more only
-        past 1 MB), at half the read units of a strongly consistent one. The agent server polls this
-        list and reaches agents on its own schedule, so a configuration made or deleted in the last
-        second showing up at its next poll is nothing it could tell from polling a second later. Each
+        server alone), from the receptive-agents index as this container last read it while current
+        (``store/receptive_index.py``): the sealed entries are kept, decrypted for each answer. Each
         entry was written whole with its configuration and goes with it, so a configuration or agent
         deleted meanwhile is listed whole or not at all."""
-        items = dynamo.query_all(self.table, RECEPTIVE_PK, consistent=False)
-        return [_receptive_from_item(item) for item in items]
+        return [_receptive_from_item(item) for item in self.receptive_index.entries()]
 
     def index(self, configuration_item: dict[str, Any]) -> bool:
         """Give a configuration written before the receptive-agents index existed its entry (an
@@ -194,14 +189,8 @@ class UrlConfigurationRepository:
         same id) is still there, in one transaction, so a concurrent delete wins cleanly. Returns
         whether an entry was written."""
         agent_id = configuration_item["agent_id"]
-        index_pk, index_sk = receptive_key(agent_id)
-        entry = {
-            "pk": index_pk,
-            "sk": index_sk,
-            **{name: configuration_item[name] for name in RECEPTIVE_ATTRIBUTES if name in configuration_item},
-        }
         try:
-            dynamo.transact(
+            dynamo.transact_through_conflicts(
                 [
                     dynamo.condition_action(
                         self.table,
@@ -211,7 +200,10 @@ class UrlConfigurationRepository:
                         names={"#id": "id"},
                         values={":id": configuration_item["id"]},
                     ),
-                    dynamo.put_action(self.table, entry, "attribute_not_exists(pk)"),
+                    dynamo.put_action(
+                        self.table, receptive_index.entry_for(configuration_item), "attribute_not_exists(pk)"
+                    ),
+                    receptive_index.raise_generation(self.table),
                 ]
             )
         except dynamo.TransactionCancelled:
