@@ -11,6 +11,7 @@ from typing import Any
 
 from bench.scenarios import KAS_CONFIGURATION, World
 from testkit.client import InProcess, Request, check
+from testkit.container import expire_recent_copies
 from testkit.counter import RoundTrips
 
 ITEM_LIMIT = 400 * 1024  # DynamoDB's item size limit
@@ -221,6 +222,7 @@ def measure(
         _, token = world.job(app["id"], 1)
         request = Request("GET", "/job/allowed_agents", {"JOB-TOKEN": token})
         check(request, client.send(request))  # warm
+        expire_recent_copies()  # the most a warm request reads: the group's item, not the container's copy
         bytes_read = _BytesRead()
         with RoundTrips().measure() as calls, bytes_read.measure():
             started = time.process_time()

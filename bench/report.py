@@ -706,7 +706,9 @@ def render(run: Run) -> str:
         _cold_start(run),
         _scaling(run),
         scale_report.deep_pages(run.scales),
-        scale_report.hot_keys(run.hot_sizes) if run.hot_sizes else [],
+        scale_report.hot_keys(run.hot_sizes, {row.route: row.seconds for row in run.route_costs})
+        if run.hot_sizes
+        else [],
         load.section(run.load),
         scale_report.costs(run.route_costs),
         _memory(run),

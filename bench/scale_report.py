@@ -34,6 +34,7 @@ class HotKey:
     needed: int  # requests per second a large instance needs on this item (0: no figure given)
     reason: str  # why the ceiling is what it is, and what happens past it
     requests_per_touch: int = 1  # requests served by one touch of the item (an id block: its size)
+    copied_for: str = ""  # the route whose containers keep a copy a second: one read per container-second
 
 
 def _id_block() -> int:
@@ -128,13 +129,17 @@ HOT_KEYS = (
         "every `GET /job/allowed_agents` of a job in a project under that group (BatchGetItem, eventually consistent)",
         "eventual read",
         10000,
-        "**design changed**: read eventually consistent (half a unit per 4 KB: twice the ceiling of a strongly "
-        "consistent read; a ci_access change of the last second may be missed, as the agent server itself "
-        "applies configurations when it next reads them: `store/ci_access.py`). Why the rest is acceptable: "
-        "the 10,000 a second of a large instance are spread over its top-level groups (each has its own "
-        "item, on its own partition); one group alone needs its ceiling only with that many of its jobs "
-        "starting in the same second, and a group whose agents' entries fit in 4 KB (about 150 agents) serves "
-        "6,000 a second. Planned design if one group needs more: a per-container copy kept for a few seconds.",
+        "**design changed**, twice: read eventually consistent (half a unit per 4 KB; `store/ci_access.py`), "
+        "and each container keeps what it read for a second (`store/recent_copies.py`), so the item is read "
+        "at most once a second per container, however many jobs that container serves. A container serves its "
+        "requests one at a time, each lasting the route's modelled warm duration (cost table), so one read "
+        "serves a second's worth of them: the ceiling is the partition's read units ÷ one read's units "
+        "(the number of containers that can each read it once a second) x the requests one container serves in "
+        "that second. A job may miss a ci_access change of the last second (and an eventually consistent "
+        "read's lag), as the agent server itself applies a configuration only when it next reads the agent's "
+        "repository; a container reads its own writes at once. Besides, the load of a large instance is spread "
+        "over its top-level groups, each with its own item on its own partition.",
+        copied_for="GET /job/allowed_agents",
     ),
     HotKey(
         "`RECEPTIVE#GENERATION / GENERATION` (Agents), written",
@@ -212,13 +217,20 @@ def units_per_touch(hot: HotKey, size: int) -> float:
     return capacity.write_units(size, transactional=hot.touch == "transaction write")
 
 
-def units_per_request(hot: HotKey, size: int) -> float:
-    return units_per_touch(hot, size) / hot.requests_per_touch
+def units_per_request(hot: HotKey, size: int, per_touch: int | None = None) -> float:
+    return units_per_touch(hot, size) / (per_touch or hot.requests_per_touch)
 
 
-def ceiling(hot: HotKey, size: int) -> int:
+def ceiling(hot: HotKey, size: int, per_touch: int | None = None) -> int:
     limit = PARTITION_READS if _reads(hot) else PARTITION_WRITES
-    return int(limit / units_per_request(hot, size))
+    return int(limit / units_per_request(hot, size, per_touch))
+
+
+def requests_per_copy(seconds_per_request: float) -> int:
+    """Requests one container serves, one at a time, while its copy of an item is fresh."""
+    from cluster_agents.store.recent_copies import SECONDS
+
+    return max(1, int(SECONDS / seconds_per_request))
 
 
 # ---------------------------------------------------------------- sections
@@ -262,7 +274,15 @@ def deep_pages(scales: list) -> list[str]:
     return lines
 
 
-def hot_keys(sizes: dict[str, int]) -> list[str]:
+def hot_keys(sizes: dict[str, int], route_seconds: dict[str, float] | None = None) -> list[str]:
+    """The hot-key section; ``route_seconds``: each route's modelled warm duration (cost table),
+    for the items its containers keep a copy of."""
+    route_seconds = route_seconds or {}
+
+    def per_touch(hot: HotKey) -> int:
+        seconds = route_seconds.get(hot.copied_for)
+        return requests_per_copy(seconds) if hot.copied_for and seconds else hot.requests_per_touch
+
     lines = [
         "## Hot keys",
         "",
@@ -286,8 +306,8 @@ def hot_keys(sizes: dict[str, int]) -> list[str]:
         if size is None:
             lines.append(f"| {hot.label} | {hot.shared_by} | (none in this run) | | | | | {hot.reason} |")
             continue
-        top = ceiling(hot, size)
-        units = units_per_request(hot, size)
+        top = ceiling(hot, size, per_touch(hot))
+        units = units_per_request(hot, size, per_touch(hot))
         kind = "RCU" if _reads(hot) else "WCU"
         if not hot.needed:
             verdict, needed = "no figure", "-"
@@ -298,14 +318,14 @@ def hot_keys(sizes: dict[str, int]) -> list[str]:
             )
         lines.append(
             f"| {hot.label} | {hot.shared_by} | {size:,} | {units:.3g} {kind} ({hot.touch}"
-            + (f", one per {hot.requests_per_touch} requests" if hot.requests_per_touch > 1 else "")
+            + (f", one per {per_touch(hot)} requests" if per_touch(hot) > 1 else "")
             + f") | {_n(top)} | "
             f"{needed} | {verdict} | {hot.reason} |"
         )
     below = [
         hot.label
         for hot in HOT_KEYS
-        if hot.needed and hot.label in sizes and ceiling(hot, sizes[hot.label]) < hot.needed
+        if hot.needed and hot.label in sizes and ceiling(hot, sizes[hot.label], per_touch(hot)) < hot.needed
     ]
     lines += [
         "",

@@ -14,3 +14,11 @@ def reset_caches() -> None:
         for value in list(vars(module).values()):
             if callable(getattr(value, "cache_clear", None)) and getattr(value, "__module__", "") == name:
                 value.cache_clear()
+
+
+def expire_recent_copies() -> None:
+    """Age the container's copies of hot items (``store/recent_copies.py``) past their second: the
+    next request reads the items, as a request more than a second after the last one would."""
+    from cluster_agents.store.recent_copies import ci_access_copies
+
+    ci_access_copies.cache_clear()

@@ -96,7 +96,7 @@ def test_capacities_add_up():
 def test_a_hot_items_ceiling_is_the_partition_limit_over_its_units_per_request():
     from cluster_agents.store.ids import MAX_BLOCK
 
-    from bench.scale_report import HOT_KEYS, ceiling
+    from bench.scale_report import HOT_KEYS, ceiling, requests_per_copy
 
     counter = next(hot for hot in HOT_KEYS if hot.label.startswith("`COUNTER / agent`"))
     group = next(hot for hot in HOT_KEYS if hot.label.startswith("`CIACCESS#group"))
@@ -107,6 +107,23 @@ def test_a_hot_items_ceiling_is_the_partition_limit_over_its_units_per_request()
     assert ceiling(pat, 350) == 3000  # one strongly consistent read unit
     assert ceiling(group, 65) == 6000  # half a unit: eventually consistent
     assert ceiling(group, 20_000) == 1200  # five 4 KB blocks, eventually consistent
+    # With each container's copy: one read serves the requests that container handles in a second.
+    assert group.copied_for == "GET /job/allowed_agents"
+    assert ceiling(group, 20_000, per_touch=requests_per_copy(0.020)) == 1200 * 50
+
+
+def test_the_hot_key_section_counts_the_requests_a_container_serves_from_its_copy():
+    from bench.scale_report import hot_keys
+
+    sizes = {"`CIACCESS#group#<id> / ALL` (Agents)": 43_000}
+    (row,) = [
+        line for line in hot_keys(sizes, {"GET /job/allowed_agents": 0.020}) if line.startswith("| `CIACCESS#group")
+    ]
+    assert "0.11 RCU (eventual read, one per 50 requests)" in row and "| 27,272 | 10,000/s | above |" in row
+    (row,) = [
+        line for line in hot_keys(sizes) if line.startswith("| `CIACCESS#group")
+    ]  # no duration measured: no copy counted
+    assert "| 545 | 10,000/s | **below** |" in row
 
 
 def test_the_cost_model_adds_lambda_api_gateway_and_dynamodb():

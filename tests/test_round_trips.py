@@ -11,6 +11,7 @@ from types import SimpleNamespace
 import pytest
 
 from testkit.client import ApiClient, InProcess, Request
+from testkit.container import expire_recent_copies
 from testkit.counter import RoundTrips
 
 READ_LIMIT, WRITE_LIMIT = 3, 4
@@ -133,6 +134,7 @@ def test_allowed_agents_is_three_round_trips_at_any_group_depth(world, api, dept
     expected = {agent["id"]: {"default_namespace": "p"} for agent in agents} | {own["id"]: {}}
     assert agents_of(allowed(token)) == expected  # warms up
 
+    expire_recent_copies()  # the most a warm request reads: the CIACCESS# items too
     with RoundTrips().measure() as warm:
         assert agents_of(allowed(token)) == expected
     times = f"x{1 + depth}" if depth else ""  # the project, and each of its groups

@@ -36,6 +36,7 @@ from cluster_agents.store.keys import (
     stats_key,
     token_digest_key,
 )
+from cluster_agents.store.recent_copies import ci_access_copies
 
 _DELETE_ATTEMPTS = 5
 _TRANSACTION_ACTIONS = 100  # DynamoDB's limit per TransactWriteItems
@@ -250,6 +251,9 @@ class AgentRepository:
                 version = self._remove_authorizations(deletion.agent, overflowing_authorizations)
                 actions[0] = self._agent_delete_action(deletion.agent.id, version)
                 dynamo.transact(actions)
+                ci_access_copies().forget(
+                    ci_access_key_of_mirror(sk) for _, sk in deletion.keys if sk.startswith(CI_ACCESS_MIRROR_PREFIX)
+                )
                 break
             except dynamo.TransactionConflicted:  # another agent wrote a shared CIACCESS# item
                 if attempt + 1 == _DELETE_ATTEMPTS:

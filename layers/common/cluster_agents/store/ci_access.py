@@ -55,7 +55,9 @@ which it does when it next reads the agent's config repository, so no job's ``al
 was ever promised a change the moment it was made. A just-removed authorisation or a just-deleted
 agent may be listed for that second (the agent server then finds no agent, as when the job had
 asked a second earlier), and a just-added one missed (as if the configuration arrived a second
-later). Nothing is written from these reads.
+later). Nothing is written from these reads. For the same reason a container keeps the items it
+read for a second (``store/recent_copies.py``), so one busy group's item is read at most once a
+second per container.
 
 The job side trusts an entry of a ``CIACCESS#`` item to stand for a live agent: the agent's
 deletion removes them before or with the agent item (``AgentRepository.delete_agent``), and no
@@ -67,6 +69,7 @@ from __future__ import annotations
 
 import functools
 import json
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -91,6 +94,7 @@ from cluster_agents.store.keys import (
     ci_access_key,
     mirror_sk,
 )
+from cluster_agents.store.recent_copies import ci_access_copies
 from cluster_agents.store.user_access import replacement_action, user_access_from_item
 
 MAX_ACTIONS = 100  # DynamoDB's limit per transaction
@@ -161,13 +165,19 @@ class CiAccessRepository:
     # ------------------------------------------------------------ the job side
     def authorizing(self, sources: Sequence[Source]) -> dynamo.Read[list[StoredAuthorization]]:
         """Every agent's authorisation of these projects and groups, source by source in the
-        order given, each by agent id: a read for ``dynamo.read_together`` (one key per source)."""
+        order given, each by agent id: a read for ``dynamo.read_together`` of the sources' items
+        this container has no copy of from the last second (``store/recent_copies.py``)."""
         keys = {source: ci_access_key(*source) for source in dict.fromkeys(sources)}
+        copies, read_at = ci_access_copies(), time.monotonic()
+        fresh = copies.fresh(keys.values(), read_at)
+        missing = tuple(key for key in keys.values() if key not in fresh)
 
         def answer(found: dict[tuple[str, str], dict]) -> list[StoredAuthorization]:
-            return [entry for source, key in keys.items() for entry in _authorizations_of(source, found.get(key))]
+            copies.keep(missing, found, read_at)
+            items = {**fresh, **found}
+            return [entry for source, key in keys.items() for entry in _authorizations_of(source, items.get(key))]
 
-        return dynamo.Read(self.table, tuple(keys.values()), answer, consistent=False)
+        return dynamo.Read(self.table, missing, answer, consistent=False)
 
     def with_configurations(self, found: list[StoredAuthorization]) -> list[StoredAuthorization]:
         """``found`` with the configurations that are not inline read from the agents' mirrors (one
@@ -294,6 +304,7 @@ class CiAccessRepository:
                                 *last,
                             ]
                         )
+                        ci_access_copies().forget(ci_access_key(*source) for source, _ in chunk)
                         last = []
                     except dynamo.ItemTooLarge as too_large:
                         raise CiAccessTooLarge(_too_large_sources(chunk, too_large.index)) from None
