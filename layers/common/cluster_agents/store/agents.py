@@ -214,9 +214,8 @@ class AgentRepository:
            stop authenticating at that instant), its URL configuration with its entry in the
            receptive-agents index, raising the index's generation (so the agent server never lists
            half of it), its user_access state (so no user is authorised through it any more), and
-           as much of the rest
-           as fits in one transaction: its ``ci_access`` authorisations (mirror and ``CIACCESS#``
-           entry together), then its revoked tokens. A failed transaction (throttled, conflicting)
+           as much of the rest as fits in one transaction: its ``ci_access`` authorisations (mirror
+           and ``CIACCESS#`` entry together), then its revoked tokens. A failed transaction (throttled, conflicting)
            thus writes nothing at all for any ordinary agent.
         2. What does not fit (an agent with hundreds of revoked tokens or authorisations) goes
            first, before that transaction, while the agent still exists, so nothing ever points at
