@@ -308,9 +308,8 @@ def test_sample_event(estate):
     assert len(json.loads(result["body"])["agents"]) == 2
 
 
-def test_items_read_do_not_grow_with_agents_that_are_not_receptive(root_token, aws, monkeypatch):
-    """The scaling pair of make bench: one receptive agent listed with 1, then 500, agents stored
-    that are not receptive; items read and round trips stay within 1.3x (in fact equal)."""
+def _bench_world(root_token, aws, monkeypatch):
+    """make bench's world, probe and client over this test's tables, as a fresh container."""
     from types import SimpleNamespace
 
     import boto3
@@ -326,8 +325,16 @@ def test_items_read_do_not_grow_with_agents_that_are_not_receptive(root_token, a
     ddb = boto3.client("dynamodb")
     container = SimpleNamespace(agents_table=aws.refs["AgentsTable"], ddb=lambda: ddb)
     client = InProcess()
-    world = World(client, "scale", container=container, root_token=root_token)
-    (result,) = scaling.receptive_at_scale(world, scaling.Probe(client), ddb, scaling.Sizes(non_receptive=500))
+    return World(client, "scale", container=container, root_token=root_token), scaling.Probe(client), ddb
+
+
+def test_items_read_do_not_grow_with_agents_that_are_not_receptive(root_token, aws, monkeypatch):
+    """The scaling pair of make bench: one receptive agent listed with 1, then 500, agents stored
+    that are not receptive; items read and round trips stay within 1.3x (in fact equal)."""
+    from bench import scaling
+
+    world, probe, ddb = _bench_world(root_token, aws, monkeypatch)
+    (result,) = scaling.receptive_at_scale(world, probe, ddb, scaling.Sizes(non_receptive=500))
     assert result.error is None, result.error
     assert result.items_ratio <= scaling.RATIO_LIMIT and result.trips_ratio <= scaling.RATIO_LIMIT
     assert result.small.items_read == result.large.items_read == 1
@@ -336,26 +343,13 @@ def test_items_read_do_not_grow_with_agents_that_are_not_receptive(root_token, a
 
 
 def test_a_warm_list_costs_the_same_with_many_receptive_agents(root_token, aws, monkeypatch):
-    """make bench's pair with fewer agents: 2 then 40 receptive agents (the others cloned raw, the
+    """make bench's pair with fewer agents: 1 then 40 receptive agents (the others cloned raw, the
     generation raised as their transactions would have): a warm list reads the generation alone in
     both, and the first list after the change read all 40 entries."""
-    from types import SimpleNamespace
-
-    import boto3
-
     from bench import scaling
-    from bench.scenarios import World
-    from bench.stack import KAS_SECRET as BENCH_KAS_SECRET
-    from testkit.client import InProcess
-    from testkit.container import reset_caches
 
-    monkeypatch.setenv("KAS_SECRET", BENCH_KAS_SECRET)
-    reset_caches()
-    ddb = boto3.client("dynamodb")
-    container = SimpleNamespace(agents_table=aws.refs["AgentsTable"], ddb=lambda: ddb)
-    client = InProcess()
-    world = World(client, "scale", container=container, root_token=root_token)
-    (result,) = scaling.many_receptive_at_scale(world, scaling.Probe(client), ddb, scaling.Sizes(receptive=40))
+    world, probe, ddb = _bench_world(root_token, aws, monkeypatch)
+    (result,) = scaling.many_receptive_at_scale(world, probe, ddb, scaling.Sizes(receptive=40))
     assert result.error is None, result.error
     assert result.met
     assert result.small.capacity.total == result.large.capacity.total == 0.5

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cluster_agents.store.ci_access import inline
+from cluster_agents.store.receptive_index import ENTRY_ATTRIBUTES as RECEPTIVE_COPIED
 
 TOKEN_LIMIT = 2
 CI_ACCESS_SK = "ALL"
@@ -33,17 +34,6 @@ USER_ACCESS_SK = "CA"
 ENTRY = re.compile(r"a(\d+)")  # an agent's entry in a CIACCESS# item
 RECEPTIVE_PK = "RECEPTIVE"
 RECEPTIVE_SK = re.compile(r"AGENT#(\d{12})")
-# What an entry of the receptive-agents index copies from the URL configuration.
-RECEPTIVE_COPIED = (
-    "agent_id",
-    "id",
-    "url",
-    "ca_cert",
-    "tls_host",
-    "client_cert",
-    "private_key_encrypted",
-    "client_key_encrypted",
-)
 
 
 @dataclass
