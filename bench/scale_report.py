@@ -74,11 +74,13 @@ HOT_KEYS = (
         "every agent token creation, all tenants",
         "write",
         1000,
-        "one `UpdateItem ADD 1` per creation, no id block: an agent's never-used tokens are listed by ascending "
-        "id, oldest first, so token ids must follow creation order across containers, as GitLab's sequence "
-        "keeps them. 1,000 creations a second is the figure asked for; an agent holds two active tokens at "
-        "most, so it is every agent of a 100,000-agent instance rotating its token every 100 s. Past it: "
-        "throttled, 429 with `Retry-After`, nothing written.",
+        "**design changed**: id blocks, as for agents. An agent's never-used tokens are listed by ascending id, "
+        "oldest first, so its tokens' ids must follow their creation order whichever container made them: the "
+        "creating transaction raises the agent item's `last_token_id` on condition that the new id is above it "
+        "(`store/agent_tokens.py`). A block id below it (the agent's last token came from another container's "
+        "later block) is replaced by one straight from the counter: one more `UpdateItem`, only when two "
+        "containers make tokens for the same agent.",
+        ID_BLOCK,
     ),
     HotKey(
         "`COUNTER / personal_access_token` (Directory)",

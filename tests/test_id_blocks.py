@@ -61,8 +61,48 @@ def test_a_new_container_forgets_the_blocks(table):
     assert ids.next_id(table, "agent") == 4  # 3 was this container's: skipped, never reused
 
 
-def test_agent_token_ids_follow_creation_order_across_containers(table):
-    """Tokens are listed by ascending id among equals: ids in creation order, whichever container."""
+def test_an_agents_tokens_are_numbered_in_creation_order_across_containers(api, world, table, monkeypatch):
+    """Never-used tokens are listed by ascending id, oldest first: a token made from a container's
+    block below the agent's last token (made by another container from a later block) takes a
+    fresh id from the counter instead, so the agent's ids still follow creation order."""
+    from tests.test_agent_tokens import create, new_token
+
+    project = world.project("order")
+    agent = create(api, project["id"], "ordered")
+    path = f"/projects/{project['id']}/cluster_agents/{agent['id']}/tokens"
     first, second = ids.IdBlocks(), ids.IdBlocks()
-    taken = [container.take(table, "agent_token") for container in (first, second, first, second, second, first)]
-    assert taken == list(range(1, 7))
+    for container in (first, second, first, second):  # first now holds a block below second's
+        container.take(table, "agent_token")
+    fresh: list[int] = []
+    reserve = ids.reserve_ids
+    monkeypatch.setattr(ids, "reserve_ids", lambda t, e, n: fresh.append(n) or reserve(t, e, n))
+    monkeypatch.setattr(ids, "id_blocks", lambda: second)
+    older = new_token(api, path, "older")
+    monkeypatch.setattr(ids, "id_blocks", lambda: first)
+    newer = new_token(api, path, "newer")
+
+    assert fresh == [1]  # first's block id was below the older token's: one id from the counter
+    assert newer["id"] > older["id"]
+    assert [token["id"] for token in api.get(path).json()] == [older["id"], newer["id"]]
+
+
+def test_an_agent_from_before_last_token_id_gets_a_fresh_id_while_it_has_active_tokens(api, world, table, monkeypatch):
+    """An agent item without ``last_token_id`` (written before it was kept) and with an active
+    token: no block id is known to be above that token, so the counter gives one."""
+    from tests.test_agent_tokens import create, new_token
+
+    project = world.project("legacy")
+    agent = create(api, project["id"], "legacy")
+    path = f"/projects/{project['id']}/cluster_agents/{agent['id']}/tokens"
+    older = new_token(api, path, "older")
+    dynamo.ddb().update_item(
+        TableName=table, Key=dynamo.key(f"AGENT#{agent['id']}", "A"), UpdateExpression="REMOVE last_token_id"
+    )
+    fresh: list[int] = []
+    reserve = ids.reserve_ids
+    monkeypatch.setattr(ids, "reserve_ids", lambda t, e, n: fresh.append(n) or reserve(t, e, n))
+    ids.next_id(table, "agent_token")  # this container's block now has ids left
+    newer = new_token(api, path, "newer")
+    assert fresh[-1] == 1 and newer["id"] > older["id"]
+    assert [token["id"] for token in api.get(path).json()] == [older["id"], newer["id"]]
+    assert dynamo.get(table, f"AGENT#{agent['id']}", "A")["last_token_id"] == newer["id"]

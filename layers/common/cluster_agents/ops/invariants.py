@@ -1,6 +1,7 @@
 """The invariants of the agents table, checked from one consistent-as-possible scan (read-only).
 
 - an agent has at most two active tokens, and its ``active_tokens`` counter equals their number;
+  none has an id above its ``last_token_id`` (ids in creation order, ``store/agent_tokens.py``);
 - an agent has at most one URL configuration, and ``is_receptive`` says whether it has one;
 - agent names are unique per project: every agent has exactly one name-index item and back;
 - every project's ``#STATS`` agent_count equals its number of agents;
@@ -192,6 +193,8 @@ def _agent_violations(
             yield f"agent {agent_id}: {len(tokens)} active tokens (limit {TOKEN_LIMIT})"
         if int(agent.get("active_tokens", 0)) != len(tokens):
             yield f"agent {agent_id}: active_tokens counter {agent.get('active_tokens', 0)} != {len(tokens)} active"
+        if "last_token_id" in agent and tokens and max(tokens) > int(agent["last_token_id"]):
+            yield f"agent {agent_id}: active token {max(tokens)} above last_token_id {agent['last_token_id']}"
         has_configuration = "U" in partitions.get(agent_id, [])
         if bool(agent.get("is_receptive")) != has_configuration:
             yield (

@@ -6,6 +6,13 @@ so no number of concurrent requests can pass it. Revoking moves ``AT#`` to ``RT#
 lookup item and lowers the counter, again in one transaction. The secret itself is never seen
 here: only its keyed digest (``crypto.digest``) is stored, as the lookup item's key.
 
+An agent's tokens are numbered in the order they were made, as GitLab's sequence numbers them (its
+never-used tokens are listed oldest first, by id). Ids come from the container's block
+(``store/ids.py``), which another container's blocks interleave, so the same transaction sets the
+agent item's ``last_token_id`` on condition that the new id is above it. A block id that is not
+(another container made the agent's last token from a later block) is replaced by a fresh one
+from the counter, above every id handed out so far, and the transaction sent again.
+
 Recording ``last_used_at`` without a write per call
 ---------------------------------------------------
 GitLab (``Clusters::AgentTokens::TrackUsageService``) writes the time of every use to Redis, which
@@ -58,6 +65,7 @@ from cluster_agents.store.keys import (
 
 WRITE_INTERVAL = timedelta(seconds=60)  # how stale a stored last_used_at may get
 _NAMES = {"#active": "active_tokens", "#version": "version"}
+_ORDER_ATTEMPTS = 3  # a fresh id per attempt: another container can only beat it so often
 
 
 @dataclass(frozen=True)
@@ -90,6 +98,10 @@ def token_from_item(item: dict[str, Any]) -> AgentToken:
     )
 
 
+class _OutOfOrder(Exception):
+    """The agent's last token has a higher id than the one this creation took."""
+
+
 class AgentTokenRepository:
     """An agent's tokens: create within the limit, read, list the active ones, revoke."""
 
@@ -106,9 +118,32 @@ class AgentTokenRepository:
         token_digest: str,
     ) -> AgentToken:
         """One transaction: the agent's ``active_tokens`` + 1 (condition: the agent exists in this
-        project with fewer than two), the token, its lookup item. AgentNotFound / TokenLimitReached
-        when the condition fails."""
-        token_id = ids.next_id(self.table, AGENT_TOKEN_COUNTER)
+        project with fewer than two, and the token's id is above its ``last_token_id``), the
+        token, its lookup item. AgentNotFound / TokenLimitReached when the condition fails."""
+        token_id, fresh = ids.next_id(self.table, AGENT_TOKEN_COUNTER), False
+        for _ in range(_ORDER_ATTEMPTS):
+            try:
+                return self._create(
+                    project_id, agent_id, token_id, fresh, name, description, created_by_user_id, token_digest
+                )
+            except _OutOfOrder:
+                token_id, fresh = ids.reserve_ids(self.table, AGENT_TOKEN_COUNTER, 1), True
+        raise StoreBusy()
+
+    def _create(
+        self,
+        project_id: int,
+        agent_id: int,
+        token_id: int,
+        fresh: bool,
+        name: str,
+        description: str | None,
+        created_by_user_id: int,
+        token_digest: str,
+    ) -> AgentToken:
+        """``fresh``: the id came straight from the counter, above every id handed out before it,
+        so also above the tokens of an agent that has active ones but no ``last_token_id`` yet (made
+        before it was kept); a block id is taken for such an agent only while it has none."""
         fields = {
             "id": token_id,
             "agent_id": agent_id,
@@ -128,11 +163,13 @@ class AgentTokenRepository:
                         agent_pk(agent_id),
                         AGENT_SK,
                         "SET #active = if_not_exists(#active, :zero) + :one, "
-                        "#version = if_not_exists(#version, :zero) + :one",
+                        "#version = if_not_exists(#version, :zero) + :one, #last = :id",
                         "attribute_exists(pk) AND #project = :project "
-                        "AND (attribute_not_exists(#active) OR #active < :limit)",
-                        names={**_NAMES, "#project": "project_id"},
-                        values={":zero": 0, ":one": 1, ":limit": TOKEN_LIMIT, ":project": project_id},
+                        "AND (attribute_not_exists(#active) OR #active < :limit) "
+                        "AND (#last < :id OR attribute_not_exists(#last)"
+                        + (")" if fresh else " AND (attribute_not_exists(#active) OR #active = :zero))"),
+                        names={**_NAMES, "#project": "project_id", "#last": "last_token_id"},
+                        values={":zero": 0, ":one": 1, ":limit": TOKEN_LIMIT, ":project": project_id, ":id": token_id},
                     ),
                     dynamo.put_action(
                         self.table,
@@ -163,7 +200,9 @@ class AgentTokenRepository:
             agent = dynamo.get(self.table, *agent_key(agent_id))
             if agent is None or agent["project_id"] != project_id:
                 raise AgentNotFound() from None
-            raise TokenLimitReached() from None
+            if int(agent.get("active_tokens") or 0) >= TOKEN_LIMIT:
+                raise TokenLimitReached() from None
+            raise _OutOfOrder() from None
         return token_from_item({**fields, "sk": token_sk(ACTIVE_TOKEN_PREFIX, token_id)})
 
     def get(self, agent_id: int, token_id: int) -> StoredToken | None:

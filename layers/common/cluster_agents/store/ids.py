@@ -13,7 +13,8 @@ creations, which raises the entity's ceiling to ``MAX_BLOCK`` x 1,000 creations 
 What this keeps: ids are unique positive integers under any race, and one container hands them out
 in increasing order (consecutive while no other container reserves in between). What it gives up:
 ids that a container reserved and did not use before it ended are never used (gaps, as GitLab's
-own ids have), and across containers the id order is no longer the creation order. A creation
+own ids have), and across containers the id order is no longer the creation order (where it must
+be, among one agent's tokens, ``store/agent_tokens.py`` keeps it). A creation
 makes no more DynamoDB calls than before: in the common case none, one ``UpdateItem`` per refill.
 
 ``id_blocks.cache_clear()`` (the tests' and the bench's reset of per-container caches) forgets
@@ -30,10 +31,6 @@ from cluster_agents.store import dynamo
 from cluster_agents.store.keys import COUNTER_PK
 
 MAX_BLOCK = 32  # ids reserved at most by one refill (one write unit of the counter item)
-# Entities whose ids must follow creation order across containers, as GitLab's do: an agent's tokens
-# are listed by ascending id among equals (SPEC: never-used tokens, oldest first). They take one id
-# per UpdateItem, never a block.
-IN_CREATION_ORDER = frozenset({"agent_token"})
 
 
 @dataclass
@@ -52,8 +49,6 @@ class IdBlocks:
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def take(self, table: str, entity: str) -> int:
-        if entity in IN_CREATION_ORDER:
-            return reserve_ids(table, entity, 1)
         with self._lock:
             block = self._blocks.setdefault((table, entity), _Block())
             if block.next >= block.end:

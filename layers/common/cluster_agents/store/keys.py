@@ -28,7 +28,7 @@ Groups and projects never change once created, so each container caches them.
 AgentsTable (pk / sk) - the contract every adapter of this table follows:
   COUNTER / agent | agent_token | url_configuration      atomic id counters
   AGENT#<id> / A                    the agent (project_id, name, created_at, created_by_user_id,
-                                    is_receptive, active_tokens, version, updated_at)
+                                    is_receptive, active_tokens, last_token_id, version, updated_at)
                                     (``store/agents.py``)
   AGENT#<id> / AT#<token id:012d>   an active token (id, agent_id, project_id, name, description,
                                     status, created_at, created_by_user_id, token_digest; last_used_at
