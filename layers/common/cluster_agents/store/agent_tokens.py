@@ -166,8 +166,12 @@ class AgentTokenRepository:
                         "#version = if_not_exists(#version, :zero) + :one, #last = :id",
                         "attribute_exists(pk) AND #project = :project "
                         "AND (attribute_not_exists(#active) OR #active < :limit) "
-                        "AND (#last < :id OR attribute_not_exists(#last)"
-                        + (")" if fresh else " AND (attribute_not_exists(#active) OR #active = :zero))"),
+                        "AND (#last < :id OR "
+                        + (
+                            "attribute_not_exists(#last))"
+                            if fresh
+                            else "(attribute_not_exists(#last) AND (attribute_not_exists(#active) OR #active = :zero)))"
+                        ),
                         names={**_NAMES, "#project": "project_id", "#last": "last_token_id"},
                         values={":zero": 0, ":one": 1, ":limit": TOKEN_LIMIT, ":project": project_id, ":id": token_id},
                     ),

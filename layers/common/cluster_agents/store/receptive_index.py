@@ -22,6 +22,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from cluster_agents.domain.url_configurations import PrivateKind
 from cluster_agents.store import dynamo
 from cluster_agents.store.keys import RECEPTIVE_GENERATION_KEY, RECEPTIVE_PK, receptive_key
 
@@ -29,17 +30,13 @@ MAX_AGE_SECONDS = 60.0
 _GENERATION = "generation"
 
 
+# Where the URL configuration item and its entry keep the sealed private material, by kind.
+SEALED_ATTRIBUTE: dict[PrivateKind, str] = {
+    "private_key": "private_key_encrypted",
+    "client_key": "client_key_encrypted",
+}
 # What an entry copies from the URL configuration item: what the agent server's list needs.
-ENTRY_ATTRIBUTES = (
-    "agent_id",
-    "id",
-    "url",
-    "ca_cert",
-    "tls_host",
-    "client_cert",
-    "private_key_encrypted",
-    "client_key_encrypted",
-)
+ENTRY_ATTRIBUTES = ("agent_id", "id", "url", "ca_cert", "tls_host", "client_cert", *SEALED_ATTRIBUTE.values())
 
 
 def entry_for(configuration_item: dict[str, Any]) -> dict[str, Any]:

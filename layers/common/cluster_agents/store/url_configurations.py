@@ -39,11 +39,8 @@ from cluster_agents.store.keys import (
     receptive_key,
     url_configuration_key,
 )
+from cluster_agents.store.receptive_index import SEALED_ATTRIBUTE
 
-SEALED_ATTRIBUTE: dict[PrivateKind, str] = {
-    "private_key": "private_key_encrypted",
-    "client_key": "client_key_encrypted",
-}
 _NAMES = {"#id": "id", "#receptive": "is_receptive", "#updated": "updated_at", "#version": "version"}
 
 
